@@ -1,0 +1,1 @@
+"""kcore: a Kubernetes-compatible cluster core in Python with Cython hot paths."""
