@@ -28,6 +28,8 @@ class ResourceInfo:
     verbs: tuple[str, ...] = (
         "create", "delete", "deletecollection", "get", "list", "patch", "update", "watch",
     )
+    # the `*List` Struct (kcore.api.kinds fills it for every built-in kind)
+    list_type: type[Any] | None = None
 
     @property
     def api_version(self) -> str:
