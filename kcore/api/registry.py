@@ -7,6 +7,7 @@ controllers use it to find a kind's resource path. Each model module registers i
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +30,7 @@ class ResourceInfo:
         "create", "delete", "deletecollection", "get", "list", "patch", "update", "watch",
     )
     # the `*List` Struct (kcore.api.kinds fills it for every built-in kind)
-    list_type: type[Any] | None = None
+    list_type: builtins.type[Any] | None = None
 
     @property
     def api_version(self) -> str:
