@@ -67,6 +67,12 @@ def prefix_end(prefix: bytes) -> bytes:
     return b"\0"  # every key: etcd reads range_end "\0" as "to the end of the keyspace"
 
 
+def _task_cancelled() -> bool:
+    """Whether the running task itself is being cancelled (not just an RPC under it)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
 def _normalize_prefix(prefix: str) -> bytes:
     prefix = prefix.strip("/")
     return f"/{prefix}".encode() if prefix else b""
@@ -121,7 +127,7 @@ class EtcdStore:
         except grpc.aio.AioRpcError as error:
             raise await self._translate(error, revision) from error
         except asyncio.CancelledError:
-            if self._closed:
+            if self._closed and not _task_cancelled():
                 raise StoreClosedError("etcd store is closed") from None
             raise
 
@@ -320,8 +326,7 @@ class EtcdWatch:
         try:
             return await step
         except asyncio.CancelledError:
-            task = asyncio.current_task()
-            if self._closed and (task is None or not task.cancelling()):
+            if self._closed and not _task_cancelled():
                 raise StopAsyncIteration from None
             raise
         except grpc.aio.AioRpcError as error:

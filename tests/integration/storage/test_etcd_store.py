@@ -211,6 +211,16 @@ async def test_close_ends_watches_and_calls(etcd_endpoint: str) -> None:
         await store.get("/registry/a")
 
 
+async def test_close_fails_in_flight_calls_cleanly(etcd_endpoint: str) -> None:
+    store = await _open(etcd_endpoint, "in-flight")
+    calls = [asyncio.create_task(store.create(f"/registry/k{i}", b"v")) for i in range(200)]
+    await asyncio.sleep(0)
+    await store.close()
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    failures = [r for r in results if isinstance(r, BaseException)]
+    assert all(isinstance(f, StoreClosedError) for f in failures), failures
+
+
 async def test_watch_close_stops_a_pending_iteration(store: EtcdStore) -> None:
     watch = store.watch("/registry/", revision=await store.current_revision())
     waiter = asyncio.create_task(_take(watch, 1))
