@@ -1,0 +1,123 @@
+"""In-process watch fan-out shared by the memory and sqlite stores.
+
+Both stores apply writes on the event loop (memory directly, sqlite when its writer thread's
+commit callback runs), so a `WatchHub` sees every committed event in revision order, on the
+loop thread. A `HubWatch` registered at hub revision H with start revision R < H first replays
+(R, H] from the store's history, then yields the live events it buffered meanwhile: the replay
+bound H is taken at registration, so there is neither a gap nor a duplicate between the two.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+
+from kcore.storage.interface import Event, StorageError
+
+Replay = Callable[[str, int, int], Awaitable[list[Event]]]
+"""(prefix, after, upto) → the events under prefix with after < revision ≤ upto, in order."""
+
+
+class WatchHub:
+    """The set of live watches of one store and the revision they have all been offered."""
+
+    def __init__(self, revision: int) -> None:
+        self.revision = revision
+        self.closed = False
+        self._watches: set[HubWatch] = set()
+
+    def publish(self, events: Sequence[Event], revision: int) -> None:
+        """Offer committed events (ascending revisions) to every watch; `revision` is the
+        store's revision after them."""
+        self.revision = max(self.revision, revision)
+        if events:
+            for watch in self._watches:
+                watch.offer(events)
+
+    def add(self, watch: HubWatch) -> None:
+        self._watches.add(watch)
+
+    def discard(self, watch: HubWatch) -> None:
+        self._watches.discard(watch)
+
+    def close(self) -> None:
+        self.closed = True
+        for watch in list(self._watches):
+            watch.end()
+        self._watches.clear()
+
+
+class HubWatch:
+    """One watch on a hub: replay from history first, then buffered live events."""
+
+    def __init__(
+        self, hub: WatchHub, prefix: str, after: int, *, replay: Replay, error: StorageError | None
+    ) -> None:
+        self._hub = hub
+        self._prefix = prefix
+        self._after = after
+        self._replay: Replay | None = replay if after < hub.revision else None
+        self._upto = hub.revision
+        self._error = error
+        self._buffer: deque[Event] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self._closed = error is not None or hub.closed
+        if not self._closed:
+            hub.add(self)
+
+    def offer(self, events: Sequence[Event]) -> None:
+        prefix, after, buffer = self._prefix, self._after, self._buffer
+        for event in events:
+            if event.kv.mod_revision > after and event.kv.key.startswith(prefix):
+                buffer.append(event)
+        if buffer:
+            self._wake()
+
+    def end(self) -> None:
+        self._closed = True
+        self._hub.discard(self)
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def progress_revision(self) -> int | None:
+        """Every event ≤ the returned revision has been yielded (None while some are pending)."""
+        if self._buffer or self._replay is not None or self._closed:
+            return None
+        return max(self._hub.revision, self._after)
+
+    def __aiter__(self) -> AsyncIterator[Event]:
+        return self
+
+    async def __anext__(self) -> Event:
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+        if self._replay is not None:
+            await self._run_replay()
+        while not self._buffer:
+            if self._closed:
+                raise StopAsyncIteration
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return self._buffer.popleft()
+
+    async def _run_replay(self) -> None:
+        replay, self._replay = self._replay, None
+        assert replay is not None
+        try:
+            events = await replay(self._prefix, self._after, self._upto)
+        except StorageError:
+            self.end()
+            raise
+        self._buffer.extendleft(reversed(events))
+
+    async def close(self) -> None:
+        self.end()
