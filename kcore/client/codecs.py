@@ -12,6 +12,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 import msgspec
 
+from kcore.api import codec as api_codec
 from kcore.api.meta import Added, Bookmark, Deleted, Error, ListMeta, Modified
 
 T = TypeVar("T")
@@ -52,17 +53,17 @@ def codec_for(kind_type: Any, wire: Wire) -> KindCodec[Any]:
     return codec
 
 
+def event_type(kind_type: Any) -> Any:
+    """The tagged union one watch frame decodes into."""
+    union: Any = Added[kind_type] | Modified[kind_type] | Deleted[kind_type]  # type: ignore[valid-type]
+    return union | Bookmark[kind_type] | Error  # type: ignore[valid-type]
+
+
 def _build(kind_type: Any, wire: Wire) -> KindCodec[Any]:
-    event_type: Any = (
-        Added[kind_type]
-        | Modified[kind_type]
-        | Deleted[kind_type]  # type: ignore[valid-type]
-        | Bookmark[kind_type]
-        | Error  # type: ignore[valid-type]
-    )
     list_type: Any = ListBody[kind_type]  # type: ignore[valid-type]
     mod: Any = msgspec.msgpack if wire == "msgpack" else msgspec.json
-    return KindCodec(mod.Decoder(kind_type), mod.Decoder(list_type), mod.Decoder(event_type))
+    events = mod.Decoder(event_type(kind_type))
+    return KindCodec(mod.Decoder(kind_type), mod.Decoder(list_type), events)
 
 
 _json_encoder = msgspec.json.Encoder()
@@ -94,3 +95,13 @@ def kind_of(data: bytes, content_type: str) -> str:
         return decoder.decode(data).kind
     except msgspec.DecodeError:
         return ""
+
+
+def decode_with(decoder: Any, tp: Any, data: bytes, wire: Wire) -> Any:
+    """Decode on the fast path; if the bytes carry JSON nulls where the Struct has none
+    (Go servers send `"creationTimestamp": null`), retry through kcore.api.codec's
+    null-tolerant slow path."""
+    try:
+        return decoder.decode(data)
+    except msgspec.ValidationError:
+        return api_codec.from_dict(tp, api_codec.decode_raw(data, fmt=wire))

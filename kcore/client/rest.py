@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -21,6 +21,7 @@ from typing import Any, Generic, Literal, TypeVar, overload
 import aiohttp
 import msgspec
 
+import kcore.api.kinds  # noqa: F401  (fills the registry resource_info reads)
 from kcore.api.errors import StatusError
 from kcore.api.meta import Added, Bookmark, Deleted, Error, Modified
 from kcore.api.registry import ResourceInfo, all_resources
@@ -67,6 +68,9 @@ class BookmarkEvent:
 
     resource_version: str
 
+
+EventStream = AsyncGenerator[WatchEvent[T] | BookmarkEvent, None]
+"""What `Client.watch` returns: typed events, bookmarks, until the server ends the stream."""
 
 _by_type: dict[type[Any], ResourceInfo] = {}
 
@@ -304,7 +308,8 @@ class Client:
         return self._decode(info, data, ctype)
 
     def _decode(self, info: ResourceInfo, data: bytes, ctype: str) -> Any:
-        return codecs.codec_for(info.type, _wire_of(ctype)).obj.decode(data)
+        wire = _wire_of(ctype)
+        return codecs.decode_with(codecs.codec_for(info.type, wire).obj, info.type, data, wire)
 
     @overload
     async def list(
@@ -352,7 +357,9 @@ class Client:
             resource_version=resource_version,
         )
         data, ctype = await self.request("GET", resource_path(info, namespace), params=params)
-        body = codecs.codec_for(info.type, _wire_of(ctype)).list.decode(data)
+        wire = _wire_of(ctype)
+        decoder = codecs.codec_for(info.type, wire).list
+        body = codecs.decode_with(decoder, codecs.ListBody[info.type], data, wire)  # type: ignore[name-defined]
         meta = body.metadata
         return ObjectList(
             body.items or [], meta.resource_version, meta.continue_, meta.remaining_item_count
@@ -542,7 +549,7 @@ class Client:
         field_selector: str | None = None,
         timeout_seconds: int | None = None,
         bookmarks: bool = True,
-    ) -> AsyncIterator[WatchEvent[T] | BookmarkEvent]: ...
+    ) -> AsyncGenerator[WatchEvent[T] | BookmarkEvent, None]: ...
     @overload
     def watch(
         self,
@@ -554,7 +561,7 @@ class Client:
         field_selector: str | None = None,
         timeout_seconds: int | None = None,
         bookmarks: bool = True,
-    ) -> AsyncIterator[WatchEvent[Any] | BookmarkEvent]: ...
+    ) -> AsyncGenerator[WatchEvent[Any] | BookmarkEvent, None]: ...
 
     def watch(
         self,
@@ -566,7 +573,7 @@ class Client:
         field_selector: str | None = None,
         timeout_seconds: int | None = None,
         bookmarks: bool = True,
-    ) -> AsyncIterator[WatchEvent[Any] | BookmarkEvent]:
+    ) -> AsyncGenerator[WatchEvent[Any] | BookmarkEvent, None]:
         """Events after `resource_version` until the server ends the stream.
 
         An ERROR event raises its StatusError (410 Expired: relist). Close the iterator
@@ -585,7 +592,7 @@ class Client:
 
     async def _watch(
         self, info: ResourceInfo, path: str, params: dict[str, str]
-    ) -> AsyncIterator[WatchEvent[Any] | BookmarkEvent]:
+    ) -> AsyncGenerator[WatchEvent[Any] | BookmarkEvent, None]:
         session = self._open()
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=30)
         async with session.get(
@@ -597,7 +604,7 @@ class Client:
             decoder = codecs.codec_for(info.type, wire).event
             frames = _msgpack_frames(resp) if wire == "msgpack" else _json_lines(resp)
             async for frame in frames:
-                yield _event(decoder.decode(frame))
+                yield _event(codecs.decode_with(decoder, codecs.event_type(info.type), frame, wire))
 
     # -- subresources ------------------------------------------------------------------------
 
