@@ -65,6 +65,12 @@ def encode(obj: Any, *, fmt: Format = "json") -> bytes:
     return (_msgpack_encoder if fmt == "msgpack" else _json_encoder).encode(obj)
 
 
+def deep_copy(obj: T) -> T:
+    """A fully independent copy of a Struct (informer caches hand out shared objects)."""
+    decoded: T = _decoder(type(obj), "msgpack").decode(_msgpack_encoder.encode(obj))
+    return decoded
+
+
 def to_dict(obj: Any) -> Any:
     """The object as JSON-shaped builtins with Kubernetes field names."""
     return msgspec.to_builtins(obj)
