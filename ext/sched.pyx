@@ -1,0 +1,669 @@
+# cython: language_level=3
+"""Scheduler filter/score kernels over a node table of contiguous columns.
+
+`schedule_one` makes one fused pass over every node per pod: filters in kube-scheduler's
+default order (NodeUnschedulable, NodeName, TaintToleration, NodeAffinity, NodePorts,
+NodeResourcesFit, PodTopologySpread, InterPodAffinity), counting the first failing filter per
+node (every insufficient resource for NodeResourcesFit), raw scores for the feasible nodes, then
+a second pass over the feasible nodes only to normalize and pick the best one. `place_batch`
+places K identical pods with one filter/score pass and a max-heap. Integer arithmetic follows
+kube-scheduler exactly (Go truncating division, float64 where Go uses float64); the plain NumPy
+reference in kcore/scheduler/reference.py states the same formulas.
+"""
+
+from libc.math cimport fabs, round, sqrt
+from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t, uint64_t
+from libc.stdlib cimport free, malloc
+
+from sched_defs cimport *
+
+cdef const int64_t* _i64(const int64_t[::1] a):
+    return &a[0] if a.shape[0] else NULL
+
+
+cdef const uint64_t* _u64(const uint64_t[::1] a):
+    return &a[0] if a.shape[0] else NULL
+
+
+cdef const int32_t* _i32(const int32_t[::1] a):
+    return &a[0] if a.shape[0] else NULL
+
+
+cdef const uint8_t* _u8(const uint8_t[::1] a):
+    return &a[0] if a.shape[0] else NULL
+
+
+cdef const int8_t* _i8(const int8_t[::1] a):
+    return &a[0] if a.shape[0] else NULL
+
+
+cdef class NodeView:
+    """C pointers into a node table's columns (all arrays C-contiguous, 2-D ones raveled).
+
+    A view is built once per table layout, so a kernel call crosses the Python boundary
+    with three objects (nodes, query, profile) instead of forty arrays.
+    """
+
+    cdef Nodes c
+    cdef object keep
+
+    def __init__(self, Py_ssize_t n, Py_ssize_t r, Py_ssize_t w, Py_ssize_t k,
+                 Py_ssize_t wt, Py_ssize_t wp, Py_ssize_t t, alloc, requested, nonzero,
+                 labels, nums, num_ok, taints, ports, unschedulable, topo):
+        self.keep = (alloc, requested, nonzero, labels, nums, num_ok, taints, ports,
+                     unschedulable, topo)
+        self.c.n, self.c.r, self.c.w, self.c.k = n, r, w, k
+        self.c.wt, self.c.wp, self.c.t = wt, wp, t
+        self.c.alloc = _i64(alloc)
+        self.c.requested = _i64(requested)
+        self.c.nonzero = _i64(nonzero)
+        self.c.labels = _u64(labels)
+        self.c.nums = _i64(nums)
+        self.c.num_ok = _u8(num_ok)
+        self.c.taints = _u64(taints)
+        self.c.ports = _u64(ports)
+        self.c.unschedulable = _u8(unschedulable)
+        self.c.topo = _i32(topo)
+
+
+cdef class QueryView:
+    """C pointers into one compiled pod query (see kcore/scheduler/query.py)."""
+
+    cdef Query c
+    cdef object keep
+
+    def __init__(self, req, nonzero, int64_t node_index, bint tolerates_unschedulable,
+                 bint has_required, bint has_ports, bint affinity_bootstrap,
+                 Py_ssize_t n_reqs, Py_ssize_t n_terms, Py_ssize_t n_ip, Py_ssize_t n_sp,
+                 Py_ssize_t d, rq_kind, rq_term, rq_col, rq_val, rq_mask, term_kind,
+                 term_weight, hard_bad, soft_bad, port_bad, ip_kind, ip_topo, ip_vals,
+                 sp_topo, sp_counts, sp_limit):
+        self.keep = (req, nonzero, rq_kind, rq_term, rq_col, rq_val, rq_mask, term_kind,
+                     term_weight, hard_bad, soft_bad, port_bad, ip_kind, ip_topo, ip_vals,
+                     sp_topo, sp_counts, sp_limit)
+        self.c.req = _i64(req)
+        self.c.nonzero = _i64(nonzero)
+        self.c.node_index = node_index
+        self.c.tolerates_unschedulable = tolerates_unschedulable
+        self.c.has_required = has_required
+        self.c.has_ports = has_ports
+        self.c.affinity_bootstrap = affinity_bootstrap
+        self.c.n_reqs, self.c.n_terms, self.c.n_ip = n_reqs, n_terms, n_ip
+        self.c.n_sp, self.c.d = n_sp, d
+        self.c.rq_kind = _i32(rq_kind)
+        self.c.rq_term = _i32(rq_term)
+        self.c.rq_col = _i32(rq_col)
+        self.c.rq_val = _i64(rq_val)
+        self.c.rq_mask = _u64(rq_mask)
+        self.c.term_kind = _i8(term_kind)
+        self.c.term_weight = _i64(term_weight)
+        self.c.hard_bad = _u64(hard_bad)
+        self.c.soft_bad = _u64(soft_bad)
+        self.c.port_bad = _u64(port_bad)
+        self.c.ip_kind = _i32(ip_kind)
+        self.c.ip_topo = _i32(ip_topo)
+        self.c.ip_vals = _i64(ip_vals)
+        self.c.sp_topo = _i32(sp_topo)
+        self.c.sp_counts = _i64(sp_counts)
+        self.c.sp_limit = _i64(sp_limit)
+
+
+cdef class ProfileView:
+    """C pointers into a scoring profile (plugin weights, fit strategy and resources)."""
+
+    cdef Profile c
+    cdef object keep
+
+    def __init__(self, int32_t strategy, fit_res, fit_weight, shape_util, shape_score,
+                 bal_res, int64_t w_fit, int64_t w_bal, int64_t w_taint, int64_t w_affinity,
+                 int64_t w_interpod):
+        self.keep = (fit_res, fit_weight, shape_util, shape_score, bal_res)
+        self.c.strategy = strategy
+        self.c.n_fit = len(fit_res)
+        self.c.n_shape = len(shape_util)
+        self.c.n_bal = len(bal_res)
+        self.c.fit_res = _i32(fit_res)
+        self.c.fit_weight = _i64(fit_weight)
+        self.c.shape_util = _i64(shape_util)
+        self.c.shape_score = _i64(shape_score)
+        self.c.bal_res = _i32(bal_res)
+        self.c.w_fit, self.c.w_bal, self.c.w_taint = w_fit, w_bal, w_taint
+        self.c.w_affinity, self.c.w_interpod = w_affinity, w_interpod
+
+
+# ---------------------------------------------------------------------------------------------
+# Filters
+
+cdef inline bint _any(const uint64_t* row, const uint64_t* mask, Py_ssize_t w) noexcept nogil:
+    cdef Py_ssize_t j
+    for j in range(w):
+        if row[j] & mask[j]:
+            return True
+    return False
+
+
+cdef inline bint _requirement(const Nodes* nd, const Query* q, Py_ssize_t i,
+                              Py_ssize_t x) noexcept nogil:
+    cdef int32_t kind = q.rq_kind[x]
+    cdef Py_ssize_t col
+    if kind == REQ_ANY:
+        return _any(nd.labels + i * nd.w, q.rq_mask + x * nd.w, nd.w)
+    if kind == REQ_NONE:
+        return not _any(nd.labels + i * nd.w, q.rq_mask + x * nd.w, nd.w)
+    col = i * nd.k + q.rq_col[x]
+    if not nd.num_ok[col]:
+        return False
+    if kind == REQ_GT:
+        return nd.nums[col] > q.rq_val[x]
+    return nd.nums[col] < q.rq_val[x]
+
+
+cdef inline bint _node_affinity(const Nodes* nd, const Query* q, Py_ssize_t i,
+                                uint8_t* term_ok, int64_t* preferred) noexcept nogil:
+    """nodeSelector AND (OR of required terms); also sums the matching preferred weights."""
+    cdef Py_ssize_t x, t
+    cdef bint any_required = False
+    for t in range(q.n_terms):
+        term_ok[t] = 1
+    for x in range(q.n_reqs):
+        t = q.rq_term[x]
+        if term_ok[t] and not _requirement(nd, q, i, x):
+            term_ok[t] = 0
+    preferred[0] = 0
+    for t in range(q.n_terms):
+        if q.term_kind[t] == TERM_SELECTOR:
+            if not term_ok[t]:
+                return False
+        elif q.term_kind[t] == TERM_REQUIRED:
+            any_required = any_required or term_ok[t]
+        elif term_ok[t]:
+            preferred[0] += q.term_weight[t]
+    return any_required or not q.has_required
+
+
+cdef inline bint _fits(const Nodes* nd, const Query* q, Py_ssize_t i, int64_t extra,
+                       int64_t* fails) noexcept nogil:
+    """NodeResourcesFit: every resource the pod requests fits in allocatable - requested."""
+    cdef Py_ssize_t r, base = i * nd.r
+    cdef int64_t want, used
+    cdef bint ok = True
+    for r in range(nd.r):
+        want = q.req[r]
+        if want <= 0:
+            continue
+        used = nd.requested[base + r] + extra * want
+        if want > nd.alloc[base + r] - used:
+            fails[FAIL_RESOURCE_BASE + r] += 1
+            ok = False
+    return ok
+
+
+cdef inline bint _spread(const Nodes* nd, const Query* q, Py_ssize_t i,
+                         int64_t* fails) noexcept nogil:
+    cdef Py_ssize_t s
+    cdef int32_t dom
+    for s in range(q.n_sp):
+        dom = nd.topo[i * nd.t + q.sp_topo[s]]
+        if dom < 0:
+            fails[FAIL_SPREAD_LABEL] += 1
+            return False
+        if q.sp_counts[s * q.d + dom] > q.sp_limit[s]:
+            fails[FAIL_SPREAD_SKEW] += 1
+            return False
+    return True
+
+
+cdef inline int _interpod_fail(const Nodes* nd, const Query* q, Py_ssize_t i) noexcept nogil:
+    """Returns the failing slot, or -1 when the inter-pod filters pass."""
+    cdef Py_ssize_t p
+    cdef int32_t dom, kind
+    cdef bint all_exist = True
+    for p in range(q.n_ip):
+        kind = q.ip_kind[p]
+        dom = nd.topo[i * nd.t + q.ip_topo[p]]
+        if kind == IP_AFFINITY:
+            if dom < 0:
+                return FAIL_POD_AFFINITY
+            if q.ip_vals[p * q.d + dom] <= 0:
+                all_exist = False
+    if not all_exist and not q.affinity_bootstrap:
+        return FAIL_POD_AFFINITY
+    for p in range(q.n_ip):
+        kind = q.ip_kind[p]
+        if kind != IP_ANTI_AFFINITY and kind != IP_EXISTING_ANTI_AFFINITY:
+            continue
+        dom = nd.topo[i * nd.t + q.ip_topo[p]]
+        if dom >= 0 and q.ip_vals[p * q.d + dom] > 0:
+            return FAIL_POD_ANTI_AFFINITY if kind == IP_ANTI_AFFINITY else \
+                FAIL_EXISTING_ANTI_AFFINITY
+    return -1
+
+
+cdef inline bint _filter(const Nodes* nd, const Query* q, Py_ssize_t i, uint8_t* term_ok,
+                         int64_t* preferred, int64_t* fails) noexcept nogil:
+    cdef Py_ssize_t wt = nd.wt
+    cdef int slot
+    if nd.unschedulable[i] and not q.tolerates_unschedulable:
+        fails[FAIL_UNSCHEDULABLE] += 1
+        return False
+    if q.node_index >= 0 and q.node_index != i:
+        fails[FAIL_NODE_NAME] += 1
+        return False
+    if _any(nd.taints + i * wt, q.hard_bad, wt):
+        fails[FAIL_TAINT] += 1
+        return False
+    if not _node_affinity(nd, q, i, term_ok, preferred):
+        fails[FAIL_NODE_AFFINITY] += 1
+        return False
+    if q.has_ports and _any(nd.ports + i * nd.wp, q.port_bad, nd.wp):
+        fails[FAIL_NODE_PORTS] += 1
+        return False
+    if not _fits(nd, q, i, 0, fails):
+        return False
+    if not _spread(nd, q, i, fails):
+        return False
+    slot = _interpod_fail(nd, q, i)
+    if slot >= 0:
+        fails[slot] += 1
+        return False
+    return True
+
+
+# ---------------------------------------------------------------------------------------------
+# Resource scores
+
+cdef inline bint _resource(const Nodes* nd, const Query* q, Py_ssize_t i, int32_t r,
+                           int64_t extra, bint use_requested, int64_t* alloc,
+                           int64_t* req) noexcept nogil:
+    """resourceAllocationScorer.calculateResourceAllocatableRequest; False: skip resource."""
+    cdef int64_t pod, node
+    cdef Py_ssize_t at = i * nd.r + r
+    if r == RES_PODS or r >= nd.r:
+        return False
+    if r < RES_PODS and not use_requested:
+        pod = q.nonzero[r]
+        node = nd.nonzero[i * 2 + r] + extra * pod
+    else:
+        pod = q.req[r]
+        node = nd.requested[at] + extra * pod
+    if pod == 0 and r >= RES_FIRST_SCALAR:
+        return False
+    alloc[0] = nd.alloc[at]
+    req[0] = node + pod
+    return alloc[0] != 0
+
+
+cdef inline int64_t _broken_linear(const Profile* pr, int64_t p) noexcept nogil:
+    cdef Py_ssize_t j
+    cdef const int64_t* u = pr.shape_util
+    cdef const int64_t* s = pr.shape_score
+    for j in range(pr.n_shape):
+        if p <= u[j]:
+            if j == 0:
+                return s[0]
+            return s[j - 1] + (s[j] - s[j - 1]) * (p - u[j - 1]) / (u[j] - u[j - 1])
+    return s[pr.n_shape - 1]
+
+
+cdef inline int64_t _fit_score(const Nodes* nd, const Query* q, const Profile* pr,
+                               Py_ssize_t i, int64_t extra) noexcept nogil:
+    cdef Py_ssize_t j
+    cdef int64_t alloc = 0, req = 0, s, w, total = 0, wsum = 0
+    for j in range(pr.n_fit):
+        if not _resource(nd, q, i, pr.fit_res[j], extra, False, &alloc, &req):
+            continue
+        w = pr.fit_weight[j]
+        if pr.strategy == STRATEGY_LEAST:
+            s = 0 if req > alloc else (alloc - req) * MAX_NODE_SCORE / alloc
+        elif pr.strategy == STRATEGY_MOST:
+            s = (alloc if req > alloc else req) * MAX_NODE_SCORE / alloc
+        else:
+            s = _broken_linear(
+                pr, MAX_UTILIZATION if req > alloc else req * MAX_UTILIZATION / alloc)
+            if s <= 0:
+                continue
+        total += s * w
+        wsum += w
+    if wsum == 0:
+        return 0
+    if pr.strategy == STRATEGY_RATIO:
+        return <int64_t>round(<double>total / <double>wsum)
+    return total / wsum
+
+
+cdef inline int64_t _balanced_score(const Nodes* nd, const Query* q, const Profile* pr,
+                                    Py_ssize_t i, int64_t extra) noexcept nogil:
+    cdef Py_ssize_t j, m = 0
+    cdef int64_t alloc = 0, req = 0
+    cdef double f, f0 = 0.0, f1 = 0.0, tot = 0.0, mean, acc = 0.0, std = 0.0
+    for j in range(pr.n_bal):
+        if not _resource(nd, q, i, pr.bal_res[j], extra, True, &alloc, &req):
+            continue
+        f = <double>req / <double>alloc
+        if f > 1.0:
+            f = 1.0
+        tot += f
+        if m == 0:
+            f0 = f
+        elif m == 1:
+            f1 = f
+        m += 1
+    if m == 2:
+        std = fabs((f0 - f1) / 2)
+    elif m > 2:
+        mean = tot / <double>m
+        for j in range(pr.n_bal):
+            if not _resource(nd, q, i, pr.bal_res[j], extra, True, &alloc, &req):
+                continue
+            f = <double>req / <double>alloc
+            if f > 1.0:
+                f = 1.0
+            acc = acc + (f - mean) * (f - mean)
+        std = sqrt(acc / <double>m)
+    return <int64_t>((1 - std) * <double>MAX_NODE_SCORE)
+
+
+cdef inline int64_t _base_score(const Nodes* nd, const Query* q, const Profile* pr,
+                                Py_ssize_t i, int64_t extra) noexcept nogil:
+    """Score of the request-dependent plugins: w_fit * fit + w_bal * balanced."""
+    cdef int64_t s = 0
+    if pr.w_fit:
+        s += pr.w_fit * _fit_score(nd, q, pr, i, extra)
+    if pr.w_bal:
+        s += pr.w_bal * _balanced_score(nd, q, pr, i, extra)
+    return s
+
+
+cdef inline int64_t _interpod_raw(const Nodes* nd, const Query* q, Py_ssize_t i) noexcept nogil:
+    cdef Py_ssize_t p
+    cdef int32_t dom
+    cdef int64_t s = 0
+    for p in range(q.n_ip):
+        if q.ip_kind[p] != IP_SCORE:
+            continue
+        dom = nd.topo[i * nd.t + q.ip_topo[p]]
+        if dom >= 0:
+            s += q.ip_vals[p * q.d + dom]
+    return s
+
+
+# ---------------------------------------------------------------------------------------------
+# Normalization and selection
+
+cdef struct Raw:
+    int64_t* base      # [f] request-dependent part of the total
+    int64_t* taint     # [f] untolerated PreferNoSchedule taint count
+    int64_t* pref      # [f] sum of matching preferred node-affinity weights
+    int64_t* ip        # [f] inter-pod preferred score
+    int64_t max_taint, max_pref, min_ip, max_ip
+    bint any_ip_score
+
+
+cdef inline int64_t _normalized(const Profile* pr, const Raw* raw, Py_ssize_t f) noexcept nogil:
+    """Σ weight × normalized score of the request-independent plugins for feasible slot f."""
+    cdef int64_t s = 0, diff
+    if raw.max_taint == 0:
+        s += pr.w_taint * MAX_NODE_SCORE
+    else:
+        s += pr.w_taint * (MAX_NODE_SCORE - MAX_NODE_SCORE * raw.taint[f] / raw.max_taint)
+    if raw.max_pref > 0:
+        s += pr.w_affinity * (MAX_NODE_SCORE * raw.pref[f] / raw.max_pref)
+    diff = raw.max_ip - raw.min_ip
+    if raw.any_ip_score and diff > 0:
+        s += pr.w_interpod * <int64_t>(
+            <double>MAX_NODE_SCORE * (<double>(raw.ip[f] - raw.min_ip) / <double>diff))
+    return s
+
+
+cdef inline uint64_t _next(uint64_t* state) noexcept nogil:
+    """splitmix64: a tiny seedable generator for reservoir tie-breaking."""
+    cdef uint64_t z
+    state[0] += 0x9E3779B97F4A7C15ULL
+    z = state[0]
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL
+    return z ^ (z >> 31)
+
+
+cdef Py_ssize_t _score_feasible(const Nodes* nd, const Query* q, const Profile* pr,
+                                int64_t* fails, Py_ssize_t* feasible, Raw* raw,
+                                uint8_t* term_ok) noexcept nogil:
+    """Pass 1: filter every node; raw scores of the feasible ones. Returns their count."""
+    cdef Py_ssize_t i, f = 0
+    cdef int64_t preferred = 0, ip
+    raw.max_taint = 0
+    raw.max_pref = 0
+    raw.min_ip = 0
+    raw.max_ip = 0
+    raw.any_ip_score = False
+    for i in range(q.n_ip):
+        raw.any_ip_score = raw.any_ip_score or q.ip_kind[i] == IP_SCORE
+    for i in range(nd.n):
+        if not _filter(nd, q, i, term_ok, &preferred, fails):
+            continue
+        feasible[f] = i
+        raw.base[f] = _base_score(nd, q, pr, i, 0)
+        raw.taint[f] = _taint_count(nd, q, i)
+        raw.pref[f] = preferred
+        ip = _interpod_raw(nd, q, i) if raw.any_ip_score else 0
+        raw.ip[f] = ip
+        raw.max_taint = raw.taint[f] if raw.taint[f] > raw.max_taint else raw.max_taint
+        raw.max_pref = preferred if preferred > raw.max_pref else raw.max_pref
+        if f == 0 or ip < raw.min_ip:
+            raw.min_ip = ip
+        if f == 0 or ip > raw.max_ip:
+            raw.max_ip = ip
+        f += 1
+    return f
+
+
+cdef inline int64_t _taint_count(const Nodes* nd, const Query* q, Py_ssize_t i) noexcept nogil:
+    cdef Py_ssize_t j
+    cdef int64_t c = 0
+    cdef const uint64_t* row = nd.taints + i * nd.wt
+    for j in range(nd.wt):
+        c += __builtin_popcountll(row[j] & q.soft_bad[j])
+    return c
+
+
+cdef Py_ssize_t _select(const Profile* pr, const Raw* raw, const Py_ssize_t* feasible,
+                        Py_ssize_t nf, bint lowest, uint64_t* rng,
+                        int64_t* scores) noexcept nogil:
+    """Pass 2: totals, then the max with reservoir-sampled ties (or lowest index)."""
+    cdef Py_ssize_t f, best = -1
+    cdef int64_t total, best_total = 0
+    cdef uint64_t ties = 0
+    for f in range(nf):
+        total = raw.base[f] + _normalized(pr, raw, f)
+        if scores != NULL:
+            scores[feasible[f]] = total
+        if best < 0 or total > best_total:
+            best, best_total, ties = f, total, 1
+        elif total == best_total and not lowest:
+            ties += 1
+            if _next(rng) % ties == 0:
+                best = f
+    return feasible[best] if best >= 0 else -1
+
+
+cdef int _raw_alloc(Raw* raw, Py_ssize_t n) noexcept nogil:
+    cdef int64_t* block = <int64_t*>malloc(4 * (n + 1) * sizeof(int64_t))
+    if block == NULL:
+        return -1
+    raw.base = block
+    raw.taint = block + (n + 1)
+    raw.pref = block + 2 * (n + 1)
+    raw.ip = block + 3 * (n + 1)
+    return 0
+
+
+def schedule_one(NodeView nodes, QueryView query, ProfileView profile, bint lowest,
+                 uint64_t[::1] rng, int64_t[::1] fails, int64_t[::1] scores):
+    """Filter and score every node for one pod; returns the chosen node index or -1.
+
+    `fails` (length FAIL_RESOURCE_BASE + r) is incremented per failing filter; `scores`
+    (length n, or 0 to skip) receives each feasible node's total score (others untouched).
+    """
+    cdef const Nodes* nd = &nodes.c
+    cdef Raw raw
+    cdef Py_ssize_t nf, chosen
+    cdef Py_ssize_t* feasible = <Py_ssize_t*>malloc((nd.n + 1) * sizeof(Py_ssize_t))
+    cdef uint8_t* term_ok = <uint8_t*>malloc(query.c.n_terms + 1)
+    cdef int64_t* out = &scores[0] if scores.shape[0] else NULL
+    if feasible == NULL or term_ok == NULL or _raw_alloc(&raw, nd.n) != 0:
+        free(feasible)
+        free(term_ok)
+        raise MemoryError()
+    with nogil:
+        nf = _score_feasible(nd, &query.c, &profile.c, &fails[0], feasible, &raw, term_ok)
+        chosen = _select(&profile.c, &raw, feasible, nf, lowest, &rng[0], out)
+    free(raw.base)
+    free(feasible)
+    free(term_ok)
+    return chosen
+
+
+# ---------------------------------------------------------------------------------------------
+# Batch placement of identical pods
+
+cdef struct Heap:
+    Py_ssize_t* slot    # heap position -> feasible slot
+    Py_ssize_t size
+    int64_t* total      # [f] current total score per feasible slot
+    uint64_t* tie       # [f] secondary key: larger wins (lowest mode: -node index)
+
+
+cdef inline bint _above(const Heap* h, Py_ssize_t a, Py_ssize_t b) noexcept nogil:
+    if h.total[a] != h.total[b]:
+        return h.total[a] > h.total[b]
+    return h.tie[a] > h.tie[b]
+
+
+cdef void _sift_down(Heap* h, Py_ssize_t pos) noexcept nogil:
+    cdef Py_ssize_t child
+    cdef Py_ssize_t item = h.slot[pos]
+    while True:
+        child = 2 * pos + 1
+        if child >= h.size:
+            break
+        if child + 1 < h.size and _above(h, h.slot[child + 1], h.slot[child]):
+            child += 1
+        if not _above(h, h.slot[child], item):
+            break
+        h.slot[pos] = h.slot[child]
+        pos = child
+    h.slot[pos] = item
+
+
+cdef void _heapify(Heap* h) noexcept nogil:
+    cdef Py_ssize_t pos = h.size // 2
+    while pos > 0:
+        pos -= 1
+        _sift_down(h, pos)
+
+
+cdef void _retotal(const Profile* pr, const Raw* raw, Heap* h) noexcept nogil:
+    cdef Py_ssize_t p, f
+    for p in range(h.size):
+        f = h.slot[p]
+        h.total[f] = raw.base[f] + _normalized(pr, raw, f)
+    _heapify(h)
+
+
+cdef bint _renormalize(const Raw* old, Raw* raw, const Heap* h) noexcept nogil:
+    """After a node leaves the feasible set, recompute the maxima normalization uses."""
+    cdef Py_ssize_t p, f
+    raw.max_taint = 0
+    raw.max_pref = 0
+    for p in range(h.size):
+        f = h.slot[p]
+        if raw.taint[f] > raw.max_taint:
+            raw.max_taint = raw.taint[f]
+        if raw.pref[f] > raw.max_pref:
+            raw.max_pref = raw.pref[f]
+    return raw.max_taint != old.max_taint or raw.max_pref != old.max_pref
+
+
+cdef bint _still_fits(const Nodes* nd, const Query* q, Py_ssize_t i, int64_t placed,
+                      int64_t* scratch) noexcept nogil:
+    if q.has_ports:
+        return False
+    return _fits(nd, q, i, placed, scratch)
+
+
+cdef void _place_all(const Nodes* nd, const Query* q, const Profile* pr, Raw* raw,
+                     Heap* h, const Py_ssize_t* feasible, int64_t* placed, Py_ssize_t k,
+                     bint lowest, uint64_t* rng, int64_t* out, int64_t* scratch) noexcept nogil:
+    cdef Py_ssize_t j, f, i
+    cdef Raw before
+    for j in range(k):
+        if h.size == 0:
+            out[j] = -1
+            continue
+        f = h.slot[0]
+        i = feasible[f]
+        out[j] = i
+        placed[f] += 1
+        if _still_fits(nd, q, i, placed[f], scratch):
+            raw.base[f] = _base_score(nd, q, pr, i, placed[f])
+            h.total[f] = raw.base[f] + _normalized(pr, raw, f)
+            if not lowest:
+                h.tie[f] = _next(rng)
+            _sift_down(h, 0)
+            continue
+        h.size -= 1
+        h.slot[0] = h.slot[h.size]
+        before = raw[0]
+        if _renormalize(&before, raw, h):
+            _retotal(pr, raw, h)
+        elif h.size:
+            _sift_down(h, 0)
+
+
+def place_batch(NodeView nodes, QueryView query, ProfileView profile, bint lowest,
+                uint64_t[::1] rng, int64_t[::1] fails, int64_t[::1] out):
+    """Place len(out) identical pods; out[j] = node index of pod j, or -1 when none fits.
+
+    Equal to calling schedule_one len(out) times and adding the pod to the chosen node's
+    requested columns in between, when ties go to the lowest index. The pod must not carry
+    inter-pod or spread terms (their counts change as the pods land). `fails` receives the
+    counts of the initial filter pass.
+    """
+    cdef const Nodes* nd = &nodes.c
+    cdef Raw raw
+    cdef Heap h
+    cdef Py_ssize_t nf, f
+    cdef Py_ssize_t n = nd.n + 1
+    cdef Py_ssize_t* feasible = <Py_ssize_t*>malloc(2 * n * sizeof(Py_ssize_t))
+    cdef int64_t* block = <int64_t*>malloc(2 * n * sizeof(int64_t))
+    cdef uint64_t* tie = <uint64_t*>malloc(n * sizeof(uint64_t))
+    cdef uint8_t* term_ok = <uint8_t*>malloc(query.c.n_terms + 1)
+    cdef int64_t* scratch = <int64_t*>malloc((FAIL_RESOURCE_BASE + nd.r) * sizeof(int64_t))
+    if (feasible == NULL or block == NULL or tie == NULL or term_ok == NULL
+            or scratch == NULL or _raw_alloc(&raw, nd.n) != 0):
+        free(feasible)
+        free(block)
+        free(tie)
+        free(term_ok)
+        free(scratch)
+        raise MemoryError()
+    with nogil:
+        nf = _score_feasible(nd, &query.c, &profile.c, &fails[0], feasible, &raw, term_ok)
+        h.slot = feasible + n
+        h.size = nf
+        h.total = block
+        h.tie = tie
+        for f in range(nf):
+            h.slot[f] = f
+            block[n + f] = 0
+            tie[f] = (0xFFFFFFFFFFFFFFFFULL - <uint64_t>feasible[f]) if lowest else _next(&rng[0])
+        _retotal(&profile.c, &raw, &h)
+        _place_all(nd, &query.c, &profile.c, &raw, &h, feasible, block + n,
+                   out.shape[0], lowest, &rng[0], &out[0] if out.shape[0] else NULL,
+                   scratch)
+    free(raw.base)
+    free(feasible)
+    free(block)
+    free(tie)
+    free(term_ok)
+    free(scratch)
