@@ -91,6 +91,26 @@ async def test_prefixes_isolate_keys_but_share_revisions(
         await other.close()
 
 
+async def test_two_connections_on_one_prefix_see_each_others_writes(etcd_endpoint: str) -> None:
+    """Two API servers sharing one etcd: one's writes reach the other's watch and reads."""
+    writer, peer = [await _open(etcd_endpoint, "shared") for _ in range(2)]
+    try:
+        watch = peer.watch("/registry/", revision=await peer.current_revision())
+        written = await writer.create("/registry/shared", b"v")
+        assert [e.kv for e in await _take(watch, 1)] == [written]
+        assert await peer.get("/registry/shared") == written
+    finally:
+        await writer.close()
+        await peer.close()
+
+
+async def test_lists_larger_than_grpcs_default_message_limit(store: EtcdStore) -> None:
+    big = b"x" * (256 * 1024)
+    await asyncio.gather(*(store.create(f"/registry/big/{i:02}", big) for i in range(24)))
+    listed = await store.list("/registry/big/")
+    assert len(listed.items) == 24 and all(kv.value == big for kv in listed.items)
+
+
 async def test_conditional_writes(store: EtcdStore) -> None:
     first = await store.create("/registry/k", b"v1")
     with pytest.raises(KeyExistsError):
