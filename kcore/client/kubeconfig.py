@@ -108,6 +108,8 @@ def load_kubeconfig(path: str | Path | None = None, *, context: str | None = Non
         doc = yaml.safe_load(file.read_text()) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"cannot read kubeconfig {file}: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise ConfigError(f"kubeconfig {file} is not a mapping")
     name = context or doc.get("current-context")
     if not name:
         raise ConfigError(f"kubeconfig {file} names no current-context")
