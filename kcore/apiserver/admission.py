@@ -1,0 +1,139 @@
+"""Admission for writes: server-set metadata on create, namespace lifecycle (the namespace must
+exist and not be terminating), status reset on create, and the update rules (immutable
+metadata carried over, status kept on the main resource, generation bumped on spec change).
+Defaulting and validation are the kind's own (kcore.api), run in objects.admit.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from typing import Any
+
+from kcore.api import errors, timeutil
+from kcore.api.errors import Cause
+from kcore.api.registry import ResourceInfo
+from kcore.apiserver.objects import Obj, meta
+from kcore.apiserver.resource_store import ResourceStore
+
+_GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+_SERVER_SET = (
+    "uid",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "resourceVersion",
+    "selfLink",
+    "generation",
+)
+_IMMUTABLE = (
+    "uid",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "generation",
+    "name",
+    "namespace",
+)
+# Kinds whose status is writable on create (nodes report theirs; the rest start empty).
+_STATUS_ON_CREATE = frozenset({"Node", "Namespace"})
+
+
+def set_namespace(info: ResourceInfo, obj: Obj, url_namespace: str) -> None:
+    m = meta(obj)
+    if not info.namespaced:
+        m.pop("namespace", None)
+        return
+    body_ns = m.get("namespace")
+    if body_ns and url_namespace and body_ns != url_namespace:
+        raise errors.bad_request(
+            "the namespace of the provided object does not match the namespace sent on the request"
+        )
+    m["namespace"] = url_namespace or body_ns or "default"
+
+
+def generate_name(prefix: str) -> str:
+    return prefix + "".join(secrets.choice(_GENERATE_ALPHABET) for _ in range(5))
+
+
+def prepare_create(info: ResourceInfo, obj: Obj) -> None:
+    m = meta(obj)
+    if not m.get("name") and m.get("generateName"):
+        m["name"] = generate_name(str(m["generateName"]))
+    if not m.get("name"):
+        cause = Cause(
+            "metadata.name",
+            "Required value: name or generateName is required",
+            "FieldValueRequired",
+        )
+        raise errors.invalid(info.kind, "", [cause], group=info.group)
+    for k in _SERVER_SET:
+        m.pop(k, None)
+    m["uid"] = str(uuid.uuid4())
+    m["creationTimestamp"] = timeutil.now()
+    m["generation"] = 1
+    m.pop("managedFields", None)
+    if "status" in info.subresources and info.kind not in _STATUS_ON_CREATE:
+        obj.pop("status", None)
+    if info.kind == "Pod":
+        obj["status"] = {"phase": "Pending"}
+
+
+async def check_namespace(info: ResourceInfo, namespaces: ResourceStore, namespace: str) -> None:
+    """Namespaced creates need an existing, non-terminating namespace."""
+    if not info.namespaced:
+        return
+    try:
+        ns = await namespaces.get("", namespace)
+    except errors.StatusError as e:
+        if e.code == 404:
+            raise errors.not_found("namespaces", namespace) from None
+        raise
+    if (ns.get("status") or {}).get("phase") == "Terminating" or meta(ns).get("deletionTimestamp"):
+        raise errors.forbidden(
+            f"unable to create new content in namespace {namespace} because it is being terminated"
+        )
+
+
+def carry_over(info: ResourceInfo, new: Obj, current: Obj, *, subresource: str) -> Obj:
+    """The object to validate for an update: server-owned metadata from `current`; on the
+    main resource the status stays, on .../status only the status changes."""
+    if subresource == "status":
+        out: Obj = dict(current)
+        out["status"] = new.get("status")
+        if out["status"] is None:
+            out.pop("status")
+        out["metadata"] = _merge_meta_for_status(current, new)
+        return out
+    nm, cm = meta(new), meta(current)
+    for k in _IMMUTABLE:
+        if k in cm:
+            nm[k] = cm[k]
+        else:
+            nm.pop(k, None)
+    if "status" in info.subresources:
+        if "status" in current:
+            new["status"] = current["status"]
+        else:
+            new.pop("status", None)
+    return new
+
+
+def _merge_meta_for_status(current: Obj, new: Obj) -> dict[str, Any]:
+    m = dict(meta(current))
+    return m
+
+
+def bump_generation(new: Obj, current: Obj) -> None:
+    if new.get("spec") != current.get("spec"):
+        meta(new)["generation"] = int(meta(current).get("generation") or 0) + 1
+
+
+def same_object(a: Obj, b: Obj) -> bool:
+    """Equal ignoring resourceVersion (a no-op write is not stored)."""
+    ma, mb = dict(meta(a)), dict(meta(b))
+    ma.pop("resourceVersion", None)
+    mb.pop("resourceVersion", None)
+    return ma == mb and {k: v for k, v in a.items() if k != "metadata"} == {
+        k: v for k, v in b.items() if k != "metadata"
+    }

@@ -1,0 +1,212 @@
+"""Subresources: scale (autoscaling/v1 Scale over spec.replicas), pods/binding (set
+spec.nodeName once), pods/eviction (a graceful delete), pods/log (streamed from the kubelet of
+the pod's node), namespaces/finalize. status goes through the generic write handlers."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from kcore.api import errors, timeutil
+from kcore.apiserver import admission, objects, printing, wire
+from kcore.apiserver.handlers import delete as delete_handlers
+from kcore.apiserver.handlers import write
+from kcore.apiserver.handlers.context import Context, Reply
+from kcore.apiserver.objects import Obj, meta
+
+
+def to_scale(obj: Obj) -> dict[str, Any]:
+    m = meta(obj)
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    return {
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {
+            k: m[k]
+            for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+            if k in m
+        },
+        "spec": {"replicas": int(spec.get("replicas", 0))},
+        "status": {
+            "replicas": int(status.get("replicas", 0)),
+            "selector": printing.selector_string(spec.get("selector")).replace("<none>", ""),
+        },
+    }
+
+
+def _replicas(scale: Any) -> int:
+    spec = scale.get("spec") if isinstance(scale, dict) else None
+    value = (spec or {}).get("replicas", 0)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise errors.bad_request("Scale.spec.replicas must be an integer")
+    return value
+
+
+async def get_scale(ctx: Context) -> Reply:
+    return Reply(200, to_scale(await ctx.rs.get(ctx.ri.namespace, ctx.ri.name)))
+
+
+async def _write_scale(ctx: Context, new_scale: Any, precondition_rv: str) -> Reply:
+    async def change(current: Obj) -> Obj | None:
+        scale = new_scale(to_scale(current)) if callable(new_scale) else new_scale
+        want_rv = str(meta(scale).get("resourceVersion") or "")
+        if want_rv and want_rv != meta(current).get("resourceVersion"):
+            raise ctx.rs.conflict(ctx.ri.name)
+        new = objects.deep_copy(current)
+        new.setdefault("spec", {})["replicas"] = _replicas(scale)
+        obj = objects.admit(ctx.info, new, strict=False, old=current)
+        admission.bump_generation(obj, current)
+        return None if admission.same_object(obj, current) else obj
+
+    obj = await ctx.rs.update(
+        ctx.ri.namespace, ctx.ri.name, change, precondition_rv=precondition_rv
+    )
+    return Reply(200, to_scale(obj))
+
+
+async def update_scale(ctx: Context) -> Reply:
+    body = wire.decode_object(await ctx.body(), "application/json")
+    return await _write_scale(ctx, body, str(meta(body).get("resourceVersion") or ""))
+
+
+async def patch_scale(ctx: Context) -> Reply:
+    media = wire.media_type(ctx.request.headers.get("Content-Type"))
+    if media not in (write.JSON_PATCH, write.MERGE_PATCH, write.STRATEGIC_PATCH):
+        raise errors.unsupported_media_type(f"unsupported patch type {media!r}")
+    body = wire.decode_body(await ctx.body(), "application/json")
+    return await _write_scale(ctx, lambda s: write.apply_patch(media, s, body, "Scale"), "")
+
+
+async def bind(ctx: Context) -> Reply:
+    body = await ctx.body_object()
+    target = body.get("target") or {}
+    node = target.get("name")
+    if not node:
+        raise errors.bad_request("Binding.target.name is required")
+
+    async def change(pod: Obj) -> Obj | None:
+        spec = pod.setdefault("spec", {})
+        if meta(pod).get("deletionTimestamp"):
+            raise ctx.rs.conflict(ctx.ri.name, "pod is being deleted, cannot be assigned")
+        if spec.get("nodeName"):
+            raise ctx.rs.conflict(
+                ctx.ri.name, f'pod {ctx.ri.name} is already assigned to node "{spec["nodeName"]}"'
+            )
+        spec["nodeName"] = node
+        conds = [
+            c
+            for c in (pod.get("status") or {}).get("conditions") or []
+            if c.get("type") != "PodScheduled"
+        ]
+        conds.append(
+            {"type": "PodScheduled", "status": "True", "lastTransitionTime": timeutil.now()}
+        )
+        pod.setdefault("status", {})["conditions"] = conds
+        return pod
+
+    await ctx.rs.update(ctx.ri.namespace, ctx.ri.name, change)
+    return Reply(
+        201,
+        {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201},
+    )
+
+
+async def evict(ctx: Context) -> Reply:
+    body = await ctx.body_object()
+    raw = body.get("deleteOptions") or {}
+    pre = raw.get("preconditions") or {}
+    grace = raw.get("gracePeriodSeconds")
+    opts = delete_handlers.DeleteOptions(
+        None if grace is None else int(grace),
+        raw.get("propagationPolicy") or "",
+        str(pre.get("uid") or ""),
+        str(pre.get("resourceVersion") or ""),
+    )
+    pod = await ctx.rs.get(ctx.ri.namespace, ctx.ri.name)
+    await delete_handlers.delete_object(ctx, ctx.rs, pod, opts)
+    return Reply(
+        201,
+        {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201},
+    )
+
+
+async def finalize(ctx: Context) -> Reply:
+    body = await ctx.body_object()
+    finalizers = list((body.get("spec") or {}).get("finalizers") or [])
+
+    async def change(ns: Obj) -> Obj | None:
+        ns.setdefault("spec", {})["finalizers"] = finalizers
+        return ns
+
+    obj = await ctx.rs.update("", ctx.ri.name, change)
+    return Reply(200, await delete_handlers.finalize_namespace(ctx.rs, ctx.ri.name) or obj)
+
+
+def _container(ctx: Context, pod: Obj) -> str:
+    names = [str(c.get("name", "")) for c in (pod.get("spec") or {}).get("containers") or []]
+    wanted = ctx.param("container")
+    if wanted:
+        init = [c.get("name") for c in (pod.get("spec") or {}).get("initContainers") or []]
+        if wanted not in names and wanted not in init:
+            raise errors.bad_request(f"container {wanted} is not valid for pod {ctx.ri.name}")
+        return wanted
+    if len(names) == 1:
+        return names[0]
+    raise errors.bad_request(
+        f"a container name must be specified for pod {ctx.ri.name}, "
+        f"choose one of: [{' '.join(names)}]"
+    )
+
+
+async def _kubelet_address(ctx: Context, node_name: str) -> str:
+    node = await ctx.store_for("", "v1", "nodes").get("", node_name)
+    status = node.get("status") or {}
+    port = ((status.get("daemonEndpoints") or {}).get("kubeletEndpoint") or {}).get("Port")
+    addrs = {a.get("type"): a.get("address") for a in status.get("addresses") or []}
+    host = addrs.get("InternalIP") or addrs.get("Hostname")
+    if not port or not host:
+        raise errors.StatusError(
+            503, "ServiceUnavailable", f"node {node_name} reports no kubelet endpoint"
+        )
+    return f"{host}:{port}"
+
+
+async def logs(ctx: Context) -> web.StreamResponse:
+    pod = await ctx.rs.get(ctx.ri.namespace, ctx.ri.name)
+    container = _container(ctx, pod)
+    node = (pod.get("spec") or {}).get("nodeName")
+    if not node:
+        raise errors.bad_request(f"pod {ctx.ri.name} does not have a host assigned")
+    address = await _kubelet_address(ctx, node)
+    url = f"https://{address}/containerLogs/{ctx.ri.namespace}/{ctx.ri.name}/{container}"
+    params = {k: v for k, v in ctx.query.items() if k != "container"}
+    session = ctx.server.kubelet_session()
+    try:
+        upstream = await session.get(url, params=params, ssl=False)
+    except (aiohttp.ClientError, OSError) as e:
+        raise errors.StatusError(
+            503,
+            "ServiceUnavailable",
+            f"the kubelet of node {node} at {address} is not answering: {e}",
+        ) from None
+    return await _relay(ctx, upstream)
+
+
+async def _relay(ctx: Context, upstream: aiohttp.ClientResponse) -> web.StreamResponse:
+    async with upstream:
+        if upstream.status != 200:
+            body = await upstream.read()
+            return web.Response(
+                status=upstream.status, body=body, content_type=upstream.content_type
+            )
+        resp = web.StreamResponse(status=200, headers={"Content-Type": "text/plain"})
+        resp.enable_chunked_encoding()
+        await resp.prepare(ctx.request)
+        with contextlib.suppress(ConnectionResetError, aiohttp.ClientPayloadError):
+            async for chunk in upstream.content.iter_any():
+                await resp.write(chunk)
+        await resp.write_eof()
+        return resp

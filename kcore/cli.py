@@ -1,0 +1,86 @@
+"""The `kcore` command: `kcore up` (all-in-one control plane) and `kcore apiserver`.
+
+Both keep their state in the data dir (credentials, SQLite store, admin kubeconfig), print
+`export KUBECONFIG=...` once serving, and stop cleanly on SIGINT/SIGTERM; a restart with the same
+data dir resumes the same cluster.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from kcore.apiserver.app import start_apiserver
+
+
+def _store_url(raw: str | None, data_dir: Path) -> str | None:
+    if raw in (None, "sqlite"):
+        return None
+    if raw == "memory":
+        return "memory://"
+    return raw
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kcore", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, help_text in (
+        ("up", "run the all-in-one control plane"),
+        ("apiserver", "run the API server alone"),
+    ):
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument("--data-dir", type=Path, default=Path.home() / ".kcore")
+        p.add_argument("--host", default="127.0.0.1")
+        p.add_argument("--port", type=int, default=6443)
+        p.add_argument(
+            "--store",
+            default=None,
+            help="sqlite (default, in the data dir) | memory | etcd://HOST:PORT[/prefix]"
+            " | sqlite:///path/state.db",
+        )
+        p.add_argument("--insecure-http", action="store_true", help="serve plain HTTP")
+        p.add_argument("--max-in-flight", type=int, default=400)
+        p.add_argument("-v", "--verbose", action="store_true")
+    return parser
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    data_dir = args.data_dir.resolve()
+    running = await start_apiserver(
+        data_dir,
+        store=_store_url(args.store, data_dir),
+        host=args.host,
+        port=args.port,
+        tls=not args.insecure_http,
+        max_in_flight=args.max_in_flight,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    print(f"kcore API server listening on {running.url}", file=sys.stderr, flush=True)
+    print(f"export KUBECONFIG={running.kubeconfig}", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await running.stop()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    import uvloop
+
+    return int(uvloop.run(_serve(args)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
