@@ -17,6 +17,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+from kcore.storage._keys import prefix_end
 from kcore.storage.interface import (
     CompactedError,
     Event,
@@ -50,16 +51,6 @@ def connect(path: str) -> sqlite3.Connection:
     conn.execute("PRAGMA busy_timeout=10000")
     conn.execute("PRAGMA cache_size=-16000")
     return conn
-
-
-def prefix_end(prefix: str) -> str:
-    """The smallest string greater than every string starting with `prefix` ('' = no bound)."""
-    while prefix:
-        last = ord(prefix[-1])
-        if last < 0x10FFFF:
-            return prefix[:-1] + chr(last + 1)
-        prefix = prefix[:-1]
-    return ""
 
 
 def read_meta(conn: sqlite3.Connection) -> tuple[int, int]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 EventType = Literal["ADDED", "MODIFIED", "DELETED"]
 
@@ -71,9 +71,7 @@ class ConflictError(StorageError):
     """The key's mod revision is not the one the caller expected; `current` is what is there."""
 
     def __init__(self, key: str, expected: int, current: KeyValue) -> None:
-        super().__init__(
-            f"key {key!r}: expected revision {expected}, found {current.mod_revision}"
-        )
+        super().__init__(f"key {key!r}: expected revision {expected}, found {current.mod_revision}")
         self.key = key
         self.expected = expected
         self.current = current
@@ -112,6 +110,17 @@ class Watch(Protocol):
     async def __anext__(self) -> Event: ...
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class ProgressWatch(Watch, Protocol):
+    """Optional for a backend's watches: lets a consumer (the watch cache) learn that it has
+    seen every event up to a revision even when none of them fell under its prefix."""
+
+    def progress_revision(self) -> int | None:
+        """R such that every event under the prefix with revision ≤ R has already been
+        yielded by the iterator; None when that is not known right now (events pending)."""
+        ...
 
 
 class Store(Protocol):
