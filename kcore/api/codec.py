@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from functools import cache
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 import msgspec
 import yaml
@@ -67,7 +67,7 @@ def encode(obj: Any, *, fmt: Format = "json") -> bytes:
 
 def deep_copy(obj: T) -> T:
     """A fully independent copy of a Struct (informer caches hand out shared objects)."""
-    decoded: T = _decoder(type(obj), "msgpack").decode(_msgpack_encoder.encode(obj))
+    decoded: T = _decoder(cast(Any, type(obj)), "msgpack").decode(_msgpack_encoder.encode(obj))
     return decoded
 
 
