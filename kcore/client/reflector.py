@@ -126,12 +126,18 @@ class Reflector(Generic[T]):
         self.lists += 1
         self.last_resource_version = page.resource_version
         await self.sink.replace(page.items, page.resource_version)
+        loop = asyncio.get_running_loop()
         while True:  # a cleanly ended stream resumes from the last version seen
-            await self._watch()
+            began = loop.time()
+            if not await self._watch() and loop.time() - began < 1.0:
+                await self._sleep(self.backoff.next())  # empty streams ending at once: pace
 
-    async def _watch(self) -> None:
+    async def _watch(self) -> int:
+        """Follow one stream to its end; how many events and bookmarks it carried."""
+        count = 0
         async with aclosing(self.source.watch(self.last_resource_version)) as stream:
             async for event in stream:
+                count += 1
                 if isinstance(event, WatchEvent):
                     await self.sink.apply(event)
                     rv = resource_version_of(event.object)
@@ -140,3 +146,4 @@ class Reflector(Generic[T]):
                 if rv:
                     self.last_resource_version = rv
                 self.backoff.reset()
+        return count

@@ -256,3 +256,12 @@ async def test_informer_lists_by_namespace_through_the_index() -> None:
     await run_until_idle(informer, source)
     assert [p.metadata.name for p in informer.list("other")] == ["b"]
     assert len(informer.list()) == 2
+
+
+async def test_streams_that_end_at_once_empty_are_paced_not_spun() -> None:
+    source = ScriptedSource([ObjectList([], "3")], [[], [], [BookmarkEvent("5")]])
+    informer, _ = make(source)
+    informer.reflector.backoff = Backoff(initial=1.0, factor=2.0, cap=30.0, jitter=0.0)
+    await run_until_idle(informer, source)
+    assert source.seen == ["list", "watch@3", "watch@3", "watch@3", "watch@5"]
+    assert informer.reflector.sleeps == [1.0, 2.0]  # type: ignore[attr-defined]

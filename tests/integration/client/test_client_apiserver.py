@@ -1,0 +1,227 @@
+"""The client library against the real kcore API server (kcore.Cluster, in-process, TLS)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from typing import Any
+
+import pytest
+
+import kcore
+from kcore.api.codec import from_dict
+from kcore.api.coordination import Lease
+from kcore.api.core import ConfigMap, Event, Pod
+from kcore.api.errors import StatusError
+from kcore.api.meta import ObjectMeta
+from kcore.client import (
+    Client,
+    ElectionTimings,
+    EventRecorder,
+    LeaderElector,
+    SharedInformerFactory,
+    WatchEvent,
+)
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture
+async def cluster() -> AsyncIterator[Any]:
+    async with kcore.Cluster() as c:
+        yield c
+
+
+def config_map(name: str, ns: str = "default", **data: str) -> ConfigMap:
+    return ConfigMap(metadata=ObjectMeta(name=name, namespace=ns), data=data)
+
+
+def pod(name: str, node: str = "") -> Pod:
+    spec: dict[str, Any] = {"containers": [{"name": "c", "image": "busybox"}]}
+    if node:
+        spec["nodeName"] = node
+    return from_dict(Pod, {"metadata": {"name": name, "namespace": "default"}, "spec": spec})
+
+
+async def test_crud_round_trip_with_conflicts(cluster: Any) -> None:
+    client: Client = cluster.client
+    created = await client.create(config_map("cm", a="1"))
+    assert created.metadata.uid and created.metadata.resource_version
+    got = await client.get(ConfigMap, "cm", namespace="default")
+    assert got.data == {"a": "1"}
+    got.data = {"a": "2"}
+    updated = await client.update(got)
+    assert updated.metadata.resource_version != created.metadata.resource_version
+    created.data = {"a": "stale"}
+    with pytest.raises(StatusError) as info:
+        await client.update(created)  # carries the old resourceVersion
+    assert info.value.code == 409 and info.value.reason == "Conflict"
+    patched = await client.patch(ConfigMap, "cm", {"data": {"b": "3"}}, namespace="default")
+    assert patched.data == {"a": "2", "b": "3"}
+    with pytest.raises(StatusError) as info:
+        await client.create(config_map("cm"))
+    assert info.value.reason == "AlreadyExists"
+    await client.delete(ConfigMap, "cm", namespace="default")
+    with pytest.raises(StatusError) as info:
+        await client.get(ConfigMap, "cm", namespace="default")
+    assert info.value.code == 404
+
+
+async def test_list_pages_and_label_selectors(cluster: Any) -> None:
+    client: Client = cluster.client
+    for i in range(5):
+        cm = config_map(f"cm-{i}")
+        cm.metadata.labels = {"parity": "even" if i % 2 == 0 else "odd"}
+        await client.create(cm)
+    page = await client.list(ConfigMap, namespace="default", limit=2)
+    assert len(page.items) == 2 and page.continue_
+    everything = await client.list_all(ConfigMap, namespace="default", page_size=2)
+    assert sorted(c.metadata.name for c in everything.items) == [f"cm-{i}" for i in range(5)]
+    odd = await client.list(ConfigMap, namespace="default", label_selector="parity=odd")
+    assert sorted(c.metadata.name for c in odd.items) == ["cm-1", "cm-3"]
+
+
+@pytest.mark.parametrize("wire", ["json", "msgpack"])
+async def test_watch_sees_changes_after_the_list(cluster: Any, wire: str) -> None:
+    async with cluster.new_client(wire=wire) as client:
+        page = await client.list(ConfigMap, namespace="default")
+        events: list[tuple[str, str]] = []
+
+        async def consume() -> None:
+            stream = client.watch(
+                ConfigMap, namespace="default", resource_version=page.resource_version
+            )
+            async with aclosing(stream) as s:
+                async for event in s:
+                    if isinstance(event, WatchEvent):
+                        events.append((event.type, event.object.metadata.name))
+                        if event.type == "DELETED":
+                            return
+
+        watcher = asyncio.create_task(consume())
+        await client.create(config_map("w", x="1"))
+        await client.patch(ConfigMap, "w", {"data": {"x": "2"}}, namespace="default")
+        await client.delete(ConfigMap, "w", namespace="default")
+        await asyncio.wait_for(watcher, 30)
+    assert events == [("ADDED", "w"), ("MODIFIED", "w"), ("DELETED", "w")]
+
+
+async def test_shared_informer_tracks_the_server(cluster: Any) -> None:
+    client: Client = cluster.client
+    await client.create(pod("before", node="n1"))
+    factory = SharedInformerFactory(client)
+    informer = factory.informer(Pod, indexers={"node": lambda p: [p.spec.node_name or ""]})
+    assert factory.informer(Pod) is informer  # shared
+    seen: list[tuple[str, str]] = []
+    deleted = asyncio.Event()
+
+    def on_delete(p: Pod) -> None:
+        seen.append(("delete", p.metadata.name))
+        deleted.set()
+
+    informer.add_event_handler(
+        on_add=lambda p: seen.append(("add", p.metadata.name)),
+        on_update=lambda old, new: seen.append(("update", new.metadata.name)),
+        on_delete=on_delete,
+    )
+    factory.start()
+    try:
+        async with asyncio.timeout(30):
+            await factory.wait_for_sync()
+            assert informer.get("default/before") is not None
+            await client.create(pod("after", node="n2"))
+            await client.delete(Pod, "before", namespace="default", grace_period_seconds=0)
+            await deleted.wait()
+    finally:
+        await factory.stop()
+    assert seen[0] == ("add", "before") and ("add", "after") in seen
+    assert informer.get("default/before") is None
+    assert [p.metadata.name for p in informer.indexer.by_index("node", "n2")] == ["after"]
+
+
+async def test_leader_election_hands_over_on_release(cluster: Any) -> None:
+    client: Client = cluster.client
+    timings = ElectionTimings(lease_duration=2.0, renew_deadline=1.5, retry_period=0.2)
+    leading: list[str] = []
+    started = {name: asyncio.Event() for name in ("a", "b")}
+
+    def elector(name: str) -> LeaderElector:
+        async def lead() -> None:
+            leading.append(name)
+            started[name].set()
+            await asyncio.Event().wait()
+
+        return LeaderElector(
+            client,
+            name="ctrl",
+            namespace="default",
+            identity=name,
+            on_started_leading=lead,
+            timings=timings,
+        )
+
+    first, second = elector("a"), elector("b")
+    run_a = asyncio.create_task(first.run())
+    await asyncio.wait_for(started["a"].wait(), 30)
+    run_b = asyncio.create_task(second.run())
+    await asyncio.sleep(0.5)  # b keeps trying while a renews
+    assert leading == ["a"] and not second.is_leader()
+    run_a.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await run_a
+    await asyncio.wait_for(started["b"].wait(), 30)
+    lease = await client.get(Lease, "ctrl", namespace="default")
+    assert lease.spec.holder_identity == "b" and lease.spec.lease_transitions == 1
+    run_b.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await run_b
+    released = await client.get(Lease, "ctrl", namespace="default")
+    assert not released.spec.holder_identity
+
+
+async def test_leader_takes_over_an_expired_lease(cluster: Any) -> None:
+    client: Client = cluster.client
+    timings = ElectionTimings(lease_duration=1.0, renew_deadline=0.8, retry_period=0.1)
+    became = asyncio.Event()
+
+    async def lead() -> None:
+        became.set()
+        await asyncio.Event().wait()
+
+    stale = Lease(metadata=ObjectMeta(name="ctrl", namespace="default"))
+    stale.spec.holder_identity = "crashed"
+    stale.spec.lease_duration_seconds = 1
+    await client.create(stale)
+    elector = LeaderElector(
+        client,
+        name="ctrl",
+        namespace="default",
+        identity="new",
+        on_started_leading=lead,
+        timings=timings,
+    )
+    task = asyncio.create_task(elector.run())
+    await asyncio.wait_for(became.wait(), 30)
+    assert elector.leader == "new"
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+async def test_event_recorder_aggregates_repeats(cluster: Any) -> None:
+    client: Client = cluster.client
+    target = await client.create(config_map("subject"))
+    recorder = EventRecorder(client, component="tester", host="127.0.0.1")
+    for _ in range(3):
+        recorder.event(target, "Warning", "Broken", "it broke")
+    recorder.event(target, "Normal", "Fixed", "all good")
+    await asyncio.wait_for(recorder.flush(), 30)
+    await recorder.close()
+    events = (await client.list(Event, namespace="default")).items
+    by_reason = {e.reason: e for e in events}
+    assert by_reason["Broken"].count == 3 and by_reason["Fixed"].count == 1
+    involved = by_reason["Broken"].involved_object
+    assert involved.kind == "ConfigMap" and involved.name == "subject"
+    assert involved.uid == target.metadata.uid
+    assert by_reason["Broken"].source.component == "tester"
