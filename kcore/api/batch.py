@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 
 from kcore.api.core import PodTemplateSpec
@@ -44,6 +46,8 @@ class JobSpec(Model):
     completion_mode: str | None = None
     suspend: bool | None = None
     pod_replacement_policy: str | None = None
+    success_policy: dict[str, Any] | None = None
+    managed_by: str | None = None
 
 
 class JobCondition(Model):

@@ -47,6 +47,7 @@ class EnvVarSource(Model):
     resource_field_ref: ResourceFieldSelector | None = None
     config_map_key_ref: ConfigMapKeySelector | None = None
     secret_key_ref: SecretKeySelector | None = None
+    file_key_ref: dict[str, Any] | None = None
 
 
 class EnvVar(Model):
@@ -144,6 +145,7 @@ class LifecycleHandler(Model):
 class Lifecycle(Model):
     post_start: LifecycleHandler | None = None
     pre_stop: LifecycleHandler | None = None
+    stop_signal: str | None = None
 
 
 class VolumeMount(Model):
@@ -222,6 +224,7 @@ class Container(Model):
     resources: ResourceRequirements = msgspec.field(default_factory=ResourceRequirements)
     resize_policy: list[ContainerResizePolicy] = []
     restart_policy: str | None = None
+    restart_policy_rules: list[dict[str, Any]] = []
     volume_mounts: list[VolumeMount] = []
     volume_devices: list[VolumeDevice] = []
     liveness_probe: Probe | None = None
@@ -332,6 +335,12 @@ class Volume(Model):
     downward_api: DownwardAPIVolumeSource | None = msgspec.field(default=None, name="downwardAPI")
     projected: ProjectedVolumeSource | None = None
     persistent_volume_claim: PersistentVolumeClaimVolumeSource | None = None
+    # sources kcore's kubelet does not mount, kept so they survive a round trip
+    nfs: dict[str, Any] | None = None
+    csi: dict[str, Any] | None = None
+    ephemeral: dict[str, Any] | None = None
+    image: dict[str, Any] | None = None
+    git_repo: dict[str, Any] | None = None
 
 
 # --- scheduling constraints ----------------------------------------------------------------------
@@ -457,6 +466,10 @@ class PodOS(Model):
     name: str = ""
 
 
+class PodSchedulingGate(Model):
+    name: str = ""
+
+
 class PodSpec(Model):
     volumes: list[Volume] = []
     init_containers: list[Container] = []
@@ -495,10 +508,15 @@ class PodSpec(Model):
     set_hostname_as_fqdn: bool | None = msgspec.field(default=None, name="setHostnameAsFQDN")
     os: PodOS | None = None
     host_users: bool | None = None
+    scheduling_gates: list[PodSchedulingGate] = []
+    resource_claims: list[dict[str, Any]] = []
+    resources: ResourceRequirements | None = None
+    hostname_override: str | None = None
 
 
 class PodCondition(Model):
     type: str = ""
+    observed_generation: int | None = None
     status: str = ""
     last_probe_time: str = ""
     last_transition_time: str = ""
@@ -543,6 +561,10 @@ class ContainerStatus(Model):
     started: bool | None = None
     allocated_resources: ResourceList = {}
     resources: ResourceRequirements | None = None
+    volume_mounts: list[dict[str, Any]] = []
+    user: dict[str, Any] | None = None
+    allocated_resources_status: list[dict[str, Any]] = []
+    stop_signal: str | None = None
 
 
 class PodIP(Model):
@@ -554,6 +576,7 @@ class HostIP(Model):
 
 
 class PodStatus(Model):
+    observed_generation: int | None = None
     phase: str = ""
     conditions: list[PodCondition] = []
     message: str = ""
@@ -704,6 +727,8 @@ class NodeSpec(Model):
     provider_id: str = ""
     unschedulable: bool | None = None
     taints: list[Taint] = []
+    config_source: dict[str, Any] | None = None
+    external_id: str = ""
 
 
 class NodeCondition(Model):
@@ -739,6 +764,7 @@ class NodeSystemInfo(Model):
     kube_proxy_version: str = ""
     operating_system: str = ""
     architecture: str = ""
+    swap: dict[str, Any] | None = None
 
 
 class ContainerImage(Model):
@@ -762,6 +788,9 @@ class NodeStatus(Model):
     images: list[ContainerImage] = []
     volumes_in_use: list[str] = []
     volumes_attached: list[AttachedVolume] = []
+    config: dict[str, Any] | None = None
+    runtime_handlers: list[dict[str, Any]] = []
+    features: dict[str, Any] | None = None
 
 
 class Node(Object):
