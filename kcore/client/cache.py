@@ -14,6 +14,8 @@ import builtins
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Generic, TypeVar
 
+import msgspec
+
 from kcore.client.meta import namespace_of
 
 T = TypeVar("T")
@@ -115,3 +117,34 @@ class Indexer(Generic[T]):
                     keys.discard(key)
                     if not keys:
                         del index[value]
+
+
+class CacheMutationError(AssertionError):
+    """Someone changed an object the cache handed out instead of changing a copy."""
+
+
+class MutationDetector:
+    """Remembers the encoding of every cached object and reports ones changed in place.
+
+    Costs one msgpack encode per cached write; meant for tests and debugging, like client-go's
+    KUBE_CACHE_MUTATION_DETECTOR (enable with KCORE_CACHE_MUTATION_DETECTOR=1).
+    """
+
+    def __init__(self) -> None:
+        self._copies: dict[str, tuple[object, bytes]] = {}
+
+    def record(self, key: str, obj: object) -> None:
+        self._copies[key] = (obj, msgspec.msgpack.encode(obj))
+
+    def forget(self, key: str) -> None:
+        self._copies.pop(key, None)
+
+    def verify(self, key: str) -> None:
+        """Raise if the object last recorded under `key` no longer encodes the same."""
+        entry = self._copies.get(key)
+        if entry is not None and msgspec.msgpack.encode(entry[0]) != entry[1]:
+            raise CacheMutationError(f"cached object {key} was mutated in place; copy it first")
+
+    def verify_all(self) -> None:
+        for key in list(self._copies):
+            self.verify(key)

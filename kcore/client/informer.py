@@ -10,7 +10,8 @@ re-delivers every cached object as `on_update(obj, obj)`.
 
 `SharedInformerFactory` hands every caller the same informer per (kind, namespace,
 selectors), so several controllers share one watch. Objects from the cache are shared:
-never mutate them; copy first.
+never mutate them; copy first (`kcore.api.codec.deep_copy`). With `detect_mutations=True` (or
+KCORE_CACHE_MUTATION_DETECTOR=1) the informer checks for in-place changes and fails loudly.
 """
 
 from __future__ import annotations
@@ -19,11 +20,19 @@ import asyncio
 import builtins
 import inspect
 import logging
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from kcore.client.cache import NAMESPACE_INDEX, Indexer, IndexFunc, namespace_index
+from kcore.client.cache import (
+    NAMESPACE_INDEX,
+    CacheMutationError,
+    Indexer,
+    IndexFunc,
+    MutationDetector,
+    namespace_index,
+)
 from kcore.client.meta import key_of, resource_version_of
 from kcore.client.reflector import ClientListerWatcher, ListerWatcher, Reflector
 from kcore.client.rest import Client, Kind, WatchEvent, resource_info
@@ -49,6 +58,7 @@ class SharedInformer(Generic[T]):
         name: str = "",
         indexers: Mapping[str, IndexFunc[T]] | None = None,
         resync_period: float = 0.0,
+        detect_mutations: bool | None = None,
     ) -> None:
         self.name = name
         self.indexer: Indexer[T] = Indexer({NAMESPACE_INDEX: namespace_index, **(indexers or {})})
@@ -58,6 +68,9 @@ class SharedInformer(Generic[T]):
         self._synced = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._pending: set[asyncio.Future[None]] = set()
+        if detect_mutations is None:
+            detect_mutations = os.environ.get("KCORE_CACHE_MUTATION_DETECTOR") == "1"
+        self.mutations: MutationDetector | None = MutationDetector() if detect_mutations else None
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -132,7 +145,9 @@ class SharedInformer(Generic[T]):
         tasks, self._tasks = self._tasks, []
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        for result in await asyncio.gather(*tasks, return_exceptions=True):
+            if isinstance(result, CacheMutationError):
+                raise result  # a caller changed a cached object: make the test fail loudly
 
     async def _resync_loop(self) -> None:
         while True:
@@ -150,6 +165,11 @@ class SharedInformer(Generic[T]):
     async def replace(self, items: builtins.list[T], resource_version: str) -> None:
         fresh = {key_of(obj): obj for obj in items}
         previous = dict(self.indexer.items())
+        if self.mutations is not None:
+            self.mutations.verify_all()
+            self.mutations = MutationDetector()
+            for key, obj in fresh.items():
+                self.mutations.record(key, obj)
         self.indexer.replace(fresh)
         for key, gone in previous.items():
             if key not in fresh:
@@ -164,6 +184,8 @@ class SharedInformer(Generic[T]):
 
     async def apply(self, event: WatchEvent[T]) -> None:
         key = key_of(event.object)
+        if self.mutations is not None:
+            self._track(key, event)
         if event.type == "DELETED":
             self.indexer.delete(key)
             await self._notify_delete(event.object)
@@ -173,6 +195,14 @@ class SharedInformer(Generic[T]):
             await self._notify_add(event.object)
         else:
             await self._notify_update(old, event.object)
+
+    def _track(self, key: str, event: WatchEvent[T]) -> None:
+        assert self.mutations is not None
+        self.mutations.verify(key)
+        if event.type == "DELETED":
+            self.mutations.forget(key)
+        else:
+            self.mutations.record(key, event.object)
 
     async def _notify_add(self, obj: T) -> None:
         for h in list(self._handlers):

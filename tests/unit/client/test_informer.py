@@ -7,11 +7,12 @@ from typing import Any
 
 import pytest
 
+from kcore.api.codec import deep_copy
 from kcore.api.core import Pod, PodSpec
 from kcore.api.errors import StatusError, gone
 from kcore.api.meta import ObjectMeta
 from kcore.client.backoff import Backoff
-from kcore.client.cache import NAMESPACE_INDEX, Indexer
+from kcore.client.cache import NAMESPACE_INDEX, CacheMutationError, Indexer
 from kcore.client.informer import EventHandler, SharedInformer
 from kcore.client.rest import BookmarkEvent, EventStream, ObjectList, WatchEvent
 
@@ -265,3 +266,36 @@ async def test_streams_that_end_at_once_empty_are_paced_not_spun() -> None:
     await run_until_idle(informer, source)
     assert source.seen == ["list", "watch@3", "watch@3", "watch@3", "watch@5"]
     assert informer.reflector.sleeps == [1.0, 2.0]  # type: ignore[attr-defined]
+
+
+async def test_mutation_detector_catches_handlers_that_change_cached_objects() -> None:
+    source = ScriptedSource(
+        [ObjectList([pod("a", 1)], "1")], [[WatchEvent("MODIFIED", pod("a", 2))]]
+    )
+    informer: SharedInformer[Pod] = SharedInformer(source, detect_mutations=True)
+
+    def careless(p: Pod) -> None:
+        p.metadata.labels = {"touched": "yes"}  # must copy first
+
+    informer.add_event_handler(on_add=careless)
+    informer.start()
+    with pytest.raises(CacheMutationError):
+        async with asyncio.timeout(10):
+            await informer._tasks[0]
+    with pytest.raises(CacheMutationError):
+        await informer.stop()
+
+
+async def test_mutation_detector_is_quiet_for_careful_handlers() -> None:
+    source = ScriptedSource(
+        [ObjectList([pod("a", 1)], "1")], [[WatchEvent("MODIFIED", pod("a", 2))]]
+    )
+    informer: SharedInformer[Pod] = SharedInformer(source, detect_mutations=True)
+
+    def careful(p: Pod) -> None:
+        copy = deep_copy(p)
+        copy.metadata.labels = {"touched": "yes"}
+
+    informer.add_event_handler(on_add=careful)
+    await run_until_idle(informer, source)
+    assert informer.get("default/a") is not None
