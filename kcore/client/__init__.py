@@ -11,7 +11,7 @@ from kcore.client.informer import EventHandler, SharedInformer, SharedInformerFa
 from kcore.client.kubeconfig import Config, ConfigError, load_incluster, load_kubeconfig
 from kcore.client.leaderelection import ElectionTimings, LeaderElector
 from kcore.client.rest import BookmarkEvent, Client, ObjectList, WatchEvent
-from kcore.client.workqueue import DelayingQueue, RateLimitingQueue, WorkQueue
+from kcore.client.workqueue import DelayingQueue, RateLimitingQueue, WorkQueue, run_worker
 
 __all__ = [
     "BookmarkEvent",
@@ -32,4 +32,5 @@ __all__ = [
     "WorkQueue",
     "load_incluster",
     "load_kubeconfig",
+    "run_worker",
 ]

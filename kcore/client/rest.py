@@ -265,7 +265,9 @@ class Client:
                     if delay is None:
                         raise status_error(resp.status, data, ctype)
             except (TimeoutError, aiohttp.ClientConnectionError) as exc:
-                if method not in _IDEMPOTENT or last:
+                # A refused connection never reached the server: safe to retry any verb.
+                never_sent = isinstance(exc, aiohttp.ClientConnectorError)
+                if last or not (never_sent or method in _IDEMPOTENT):
                     raise
                 delay = backoff.next()
                 log.debug("%s %s failed (%s); retrying in %.2fs", method, path, exc, delay)

@@ -5,6 +5,7 @@ is a no-op; adding a key while a worker holds it marks it dirty, and `done()` re
 On top: `add_after` (delayed adds through the injected clock's timers, so a fake clock fires
 them deterministically) and `add_rate_limited` (delay chosen by a `RateLimiter`, by default
 client-go's controller limiter). `get()` returns None once the queue is shut down.
+`run_worker` is the standard loop a controller runs N copies of.
 """
 
 from __future__ import annotations
@@ -12,14 +13,16 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import logging
 from collections import deque
-from collections.abc import Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
 
 from kcore.client.clock import Clock, RealClock, Timer
 from kcore.client.ratelimit import RateLimiter, default_controller_rate_limiter
 
 K = TypeVar("K", bound=Hashable)
+log = logging.getLogger(__name__)
 
 
 class WorkQueue(Generic[K]):
@@ -162,3 +165,32 @@ class RateLimitingQueue(DelayingQueue[K]):
 
     def num_requeues(self, key: K) -> int:
         return self.rate_limiter.num_requeues(key)
+
+
+async def run_worker(
+    queue: RateLimitingQueue[K],
+    sync: Callable[[K], Awaitable[None]],
+    *,
+    max_retries: int | None = None,
+) -> None:
+    """One controller worker: take a key, sync it, and settle it, until the queue shuts down.
+
+    Success forgets the key's failure history; an exception re-queues it with the rate
+    limiter's backoff (dropped after `max_retries` requeues, if given). The key is always
+    marked done, so an add that arrived meanwhile is processed next.
+    """
+    while (key := await queue.get()) is not None:
+        try:
+            await sync(key)
+        except Exception:
+            retries = queue.num_requeues(key)
+            if max_retries is not None and retries >= max_retries:
+                log.error("dropping %r after %d retries", key, retries, exc_info=True)
+                queue.forget(key)
+            else:
+                log.info("sync %r failed; requeueing", key, exc_info=True)
+                queue.add_rate_limited(key)
+        else:
+            queue.forget(key)
+        finally:
+            queue.done(key)

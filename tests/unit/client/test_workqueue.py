@@ -12,7 +12,7 @@ from kcore.client.ratelimit import (
     TokenBucketRateLimiter,
     default_controller_rate_limiter,
 )
-from kcore.client.workqueue import DelayingQueue, RateLimitingQueue, WorkQueue
+from kcore.client.workqueue import DelayingQueue, RateLimitingQueue, WorkQueue, run_worker
 
 
 async def test_duplicate_adds_merge() -> None:
@@ -203,3 +203,59 @@ async def test_shutdown_cancels_pending_delays() -> None:
     clock.step(2.0)
     assert len(q) == 0
     assert await q.get() is None
+
+
+async def test_run_worker_retries_with_backoff_then_forgets() -> None:
+    clock = FakeClock()
+    q: RateLimitingQueue[str] = RateLimitingQueue(
+        rate_limiter=ItemExponentialRateLimiter(0.005, 1000.0), clock=clock
+    )
+    attempts: list[str] = []
+    synced = asyncio.Event()
+
+    async def sync(key: str) -> None:
+        attempts.append(key)
+        if len(attempts) < 3:
+            raise RuntimeError("not yet")
+        synced.set()
+
+    worker = asyncio.create_task(run_worker(q, sync))
+    q.add("k")
+    await asyncio.sleep(0)
+    assert attempts == ["k"] and q.waiting() == 1 and q.num_requeues("k") == 1
+    clock.step(0.005)  # first retry after 5 ms
+    await asyncio.sleep(0)
+    assert attempts == ["k", "k"] and q.num_requeues("k") == 2
+    clock.step(0.0099)
+    await asyncio.sleep(0)
+    assert len(attempts) == 2
+    clock.step(0.0001)  # second retry after 10 ms
+    await synced.wait()
+    await asyncio.sleep(0)
+    assert q.num_requeues("k") == 0  # success forgets
+    q.shutdown()
+    await worker
+
+
+async def test_run_worker_drops_a_key_after_max_retries() -> None:
+    clock = FakeClock()
+    q: RateLimitingQueue[str] = RateLimitingQueue(
+        rate_limiter=ItemExponentialRateLimiter(1.0, 1000.0), clock=clock
+    )
+    attempts = 0
+
+    async def sync(key: str) -> None:
+        nonlocal attempts
+        attempts += 1
+        raise RuntimeError("always")
+
+    worker = asyncio.create_task(run_worker(q, sync, max_retries=2))
+    q.add("k")
+    for delay in (1.0, 2.0, 4.0):
+        await asyncio.sleep(0)
+        clock.step(delay)
+    await asyncio.sleep(0)
+    assert attempts == 3 and q.waiting() == 0 and len(q) == 0
+    assert q.num_requeues("k") == 0
+    q.shutdown()
+    await worker
