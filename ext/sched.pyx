@@ -466,23 +466,29 @@ cdef inline int64_t _taint_count(const Nodes* nd, const Query* q, Py_ssize_t i) 
     return c
 
 
-cdef Py_ssize_t _select(const Profile* pr, const Raw* raw, const Py_ssize_t* feasible,
+cdef Py_ssize_t _select(const Profile* pr, Raw* raw, const Py_ssize_t* feasible,
                         Py_ssize_t nf, bint lowest, uint64_t* rng,
                         int64_t* scores) noexcept nogil:
-    """Pass 2: totals, then the max with reservoir-sampled ties (or lowest index)."""
+    """Pass 2: totals, then the max; ties reservoir-sampled like selectHost (or lowest)."""
     cdef Py_ssize_t f, best = -1
-    cdef int64_t total, best_total = 0
+    cdef int64_t best_total = 0
     cdef uint64_t ties = 0
     for f in range(nf):
-        total = raw.base[f] + _normalized(pr, raw, f)
+        raw.base[f] += _normalized(pr, raw, f)
         if scores != NULL:
-            scores[feasible[f]] = total
-        if best < 0 or total > best_total:
-            best, best_total, ties = f, total, 1
-        elif total == best_total and not lowest:
-            ties += 1
-            if _next(rng) % ties == 0:
-                best = f
+            scores[feasible[f]] = raw.base[f]
+        if f == 0 or raw.base[f] > best_total:
+            best_total = raw.base[f]
+    for f in range(nf):
+        if raw.base[f] != best_total:
+            continue
+        ties += 1
+        if ties == 1:
+            best = f
+            if lowest:
+                break
+        elif _next(rng) % ties == 0:
+            best = f
     return feasible[best] if best >= 0 else -1
 
 
