@@ -99,18 +99,12 @@ def _merge_member(original: dict[str, Any], key: str, value: JSON, field: Field)
         original.pop(key, None)
         return
     current = original.get(key)
-    if key not in original or _shape(current) != _shape(value):
-        original[key] = _fresh(value, field)
-    elif isinstance(value, dict):
+    if isinstance(current, dict) and isinstance(value, dict):
         original[key] = _merge_map(current, value, field.schema)
-    elif isinstance(value, list) and field.strategy == "merge":
+    elif isinstance(current, list) and isinstance(value, list) and field.strategy == "merge":
         original[key] = _merge_list(current, value, field)
     else:
         original[key] = _fresh(value, field)
-
-
-def _shape(value: JSON) -> str:
-    return "map" if isinstance(value, dict) else "list" if isinstance(value, list) else "scalar"
 
 
 def _fresh(value: JSON, field: Field) -> JSON:
