@@ -66,6 +66,8 @@ def admit(info: ResourceInfo, raw: Obj, *, strict: bool, old: Obj | None = None)
     """Decode through the Struct, default, validate (against `old` for updates), and return
     the canonical dict."""
     obj = defaults.apply_defaults(to_struct(info, raw, strict=strict))
+    if old is None:
+        obj = _on_create(info, obj)
     old_obj = to_struct(info, old, strict=False) if old is not None else None
     causes = validation.validate(obj, old=old_obj)
     if causes:
@@ -73,6 +75,15 @@ def admit(info: ResourceInfo, raw: Obj, *, strict: bool, old: Obj | None = None)
     result = codec.to_dict(obj)
     assert isinstance(result, dict)
     return result
+
+
+def _on_create(info: ResourceInfo, obj: Any) -> Any:
+    """Create-only admission defaults: a pod's service account, a job's generated selector."""
+    if info.group == "" and info.kind == "Pod":
+        return defaults.default_service_account(obj)
+    if info.group == "batch" and info.kind == "Job":
+        return defaults.generate_job_selector(obj)
+    return obj
 
 
 def encode_stored(obj: Obj) -> bytes:

@@ -47,6 +47,8 @@ def resolve(ri: RequestInfo, info: ResourceInfo | None) -> Handler:
         raise errors.StatusError(404, "NotFound", NOT_FOUND_MESSAGE)
     if ri.namespace and not info.namespaced:
         raise errors.StatusError(404, "NotFound", NOT_FOUND_MESSAGE)
+    if info.plural == "bindings" and info.group == "" and ri.verb == "create":
+        return subresources.bind
     handler = HANDLERS.get((ri.subresource, ri.verb))
     if handler is None or (not ri.subresource and ri.verb not in info.verbs):
         raise errors.method_not_allowed(

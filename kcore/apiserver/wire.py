@@ -96,6 +96,11 @@ def decode_body(data: bytes, content_type: str | None) -> Any:
     if len(data) > MAX_BODY:
         raise errors.request_entity_too_large("the request body is larger than 3145728 bytes")
     media = media_type(content_type)
+    if media.startswith("application/vnd.kubernetes.protobuf"):
+        raise errors.unsupported_media_type(
+            "the body of the request was in an unknown format - accepted media types include: "
+            "application/json, application/yaml, application/msgpack"
+        )
     try:
         if media in _MSGPACK_TYPES:
             return _msgpack_decoder.decode(data)

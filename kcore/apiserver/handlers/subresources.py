@@ -81,7 +81,10 @@ async def patch_scale(ctx: Context) -> Reply:
 
 
 async def bind(ctx: Context) -> Reply:
+    """pods/NAME/binding, or the bindings resource (the pod named by the Binding)."""
     body = await ctx.body_object()
+    pod_name = ctx.ri.name or str((body.get("metadata") or {}).get("name") or "")
+    pods = ctx.store_for("", "v1", "pods")
     target = body.get("target") or {}
     node = target.get("name")
     if not node:
@@ -90,10 +93,10 @@ async def bind(ctx: Context) -> Reply:
     async def change(pod: Obj) -> Obj | None:
         spec = pod.setdefault("spec", {})
         if meta(pod).get("deletionTimestamp"):
-            raise ctx.rs.conflict(ctx.ri.name, "pod is being deleted, cannot be assigned")
+            raise pods.conflict(pod_name, "pod is being deleted, cannot be assigned")
         if spec.get("nodeName"):
-            raise ctx.rs.conflict(
-                ctx.ri.name, f'pod {ctx.ri.name} is already assigned to node "{spec["nodeName"]}"'
+            raise pods.conflict(
+                pod_name, f'pod {pod_name} is already assigned to node "{spec["nodeName"]}"'
             )
         spec["nodeName"] = node
         conds = [
@@ -107,7 +110,7 @@ async def bind(ctx: Context) -> Reply:
         pod.setdefault("status", {})["conditions"] = conds
         return pod
 
-    await ctx.rs.update(ctx.ri.namespace, ctx.ri.name, change)
+    await pods.update(ctx.ri.namespace, pod_name, change)
     return Reply(
         201,
         {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201},
