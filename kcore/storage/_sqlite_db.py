@@ -73,6 +73,11 @@ def checked_revision(conn: sqlite3.Connection, revision: int) -> tuple[int, bool
 
 
 def get_at(conn: sqlite3.Connection, key: str, revision: int) -> KeyValue | None:
+    if revision == 0:
+        row = conn.execute(
+            "SELECT value, create_rev, mod_rev FROM kv WHERE key = ?", (key,)
+        ).fetchone()
+        return KeyValue(key, row[0], row[1], row[2]) if row else None
     conn.execute("BEGIN")
     try:
         at, is_current = checked_revision(conn, revision)

@@ -193,7 +193,8 @@ class WatchCache:
                 except StoreClosedError:
                     return
                 except StorageError:
-                    await self._recover(delay)
+                    if not await self._recover(delay):
+                        return
                     delay = min(delay * 2, 2.0)
                 finally:
                     self._store_watch = None
@@ -203,16 +204,17 @@ class WatchCache:
                 self._running = False
                 self._end_watchers(None)
 
-    async def _recover(self, delay: float) -> None:
+    async def _recover(self, delay: float) -> bool:
         """The store watch broke (compaction passed us, or the store failed): end every
-        watcher, since their positions mean nothing after a relist, and relist."""
+        watcher, since their positions mean nothing after a relist, and relist. False if the
+        store is gone."""
         self._end_watchers(WatchTerminatedError("the watch cache had to relist; watch again"))
         while True:
             try:
                 await self._relist()
-                return
+                return True
             except StoreClosedError:
-                raise
+                return False
             except StorageError:
                 await asyncio.sleep(delay)
 
@@ -240,11 +242,11 @@ class WatchCache:
             prev = CachedObject(event.prev, self._decode)
         current = CachedObject(kv, self._decode)
         if event.type == "DELETED":
-            objects.pop(key, None)
-            self._sorted = None
+            if objects.pop(key, None) is not None:
+                self._forget_key(key)
         else:
             if key not in objects:
-                self._sorted = None
+                self._add_key(key)
             objects[key] = current
         cached = CachedEvent(event.type, kv.mod_revision, current, prev, self._encoders)
         if self.ring.append(cached):
@@ -417,6 +419,17 @@ class WatchCache:
         if keys is None:
             keys = self._sorted = sorted(self._objects)
         return keys
+
+    def _add_key(self, key: str) -> None:
+        if self._sorted is not None:
+            bisect.insort(self._sorted, key)
+
+    def _forget_key(self, key: str) -> None:
+        keys = self._sorted
+        if keys is not None:
+            index = bisect.bisect_left(keys, key)
+            if index < len(keys) and keys[index] == key:
+                del keys[index]
 
     def _list_cached(
         self, prefix: str, limit: int, start_after: str, predicate: Predicate | None

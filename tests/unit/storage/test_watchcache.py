@@ -302,3 +302,23 @@ async def test_store_close_ends_the_cache(store: MemoryStore, codec: Codec) -> N
         await asyncio.wait_for(watcher.__anext__(), TIMEOUT)
     assert not cache.running
     await cache.stop()
+
+
+async def test_cache_relists_when_its_store_watch_was_compacted(
+    store: MemoryStore, codec: Codec
+) -> None:
+    cache = WatchCache(store, PODS, decode=codec.decode, encoders=codec.encoders())
+    await cache.start()  # the follower task has not run yet: nothing below yields
+    try:
+        watcher = cache.watch()
+        kvs = [await store.create(f"{PODS}ns/k{n}", pod({})) for n in range(3)]
+        await store.compact(await store.current_revision())
+        with pytest.raises(WatchTerminatedError):
+            await take(watcher, 1)
+        listed = await cache.list()
+        assert [o.kv for o in listed.items] == kvs
+        again = cache.watch()
+        later = await store.create(PODS + "ns/later", pod({}))
+        assert [e.kv for e in await take(again, 1)] == [later]
+    finally:
+        await cache.stop()
