@@ -50,7 +50,8 @@ def resolve(ri: RequestInfo, info: ResourceInfo | None) -> Handler:
     if info.plural == "bindings" and info.group == "" and ri.verb == "create":
         return subresources.bind
     handler = HANDLERS.get((ri.subresource, ri.verb))
-    if handler is None or (not ri.subresource and ri.verb not in info.verbs):
+    named_create = ri.verb == "create" and ri.name and not ri.subresource
+    if handler is None or named_create or (not ri.subresource and ri.verb not in info.verbs):
         raise errors.method_not_allowed(
             f"{ri.verb} is not supported on resources of kind {info.plural!r}"
         )
