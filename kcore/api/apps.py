@@ -82,7 +82,7 @@ class ReplicaSetCondition(Model):
     message: str = ""
 
 
-class ReplicaSetStatus(Model):
+class ReplicaSetStatus(Model, omit_defaults=False):
     replicas: int = 0
     fully_labeled_replicas: int = 0
     ready_replicas: int = 0
@@ -135,7 +135,7 @@ class DaemonSetCondition(Model):
     message: str = ""
 
 
-class DaemonSetStatus(Model):
+class DaemonSetStatus(Model, omit_defaults=False):
     current_number_scheduled: int = 0
     number_misscheduled: int = 0
     desired_number_scheduled: int = 0

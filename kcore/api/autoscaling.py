@@ -16,7 +16,7 @@ class ScaleSpec(Model):
     replicas: int = 0
 
 
-class ScaleStatus(Model):
+class ScaleStatus(Model, omit_defaults=False):
     replicas: int = 0
     selector: str = ""
 
@@ -45,9 +45,9 @@ class HorizontalPodAutoscalerSpec(Model):
     target_cpu_utilization_percentage: int | None = None
 
 
-class HorizontalPodAutoscalerStatus(Model):
+class HorizontalPodAutoscalerStatus(Model, omit_defaults=False):
     observed_generation: int | None = None
-    last_scale_time: str = ""
+    last_scale_time: str | None = None
     current_replicas: int = 0
     desired_replicas: int = 0
     current_cpu_utilization_percentage: int | None = None
@@ -127,7 +127,7 @@ class MetricSpec(Model):
     external: ExternalMetricSource | None = None
 
 
-class HPAScalingPolicy(Model):
+class HPAScalingPolicy(Model, omit_defaults=False):
     type: str = ""
     value: int = 0
     period_seconds: int = 0
@@ -201,9 +201,9 @@ class HorizontalPodAutoscalerCondition(Model):
     message: str = ""
 
 
-class HorizontalPodAutoscalerStatusV2(Model):
+class HorizontalPodAutoscalerStatusV2(Model, omit_defaults=False):
     observed_generation: int | None = None
-    last_scale_time: str = ""
+    last_scale_time: str | None = None
     current_replicas: int = 0
     desired_replicas: int = 0
     current_metrics: list[MetricStatus] = []

@@ -114,11 +114,13 @@ def _name(tp: Any) -> str:
 
 
 def type_for(api_version: str, kind: str) -> type[Any] | None:
-    """The Struct for an apiVersion/kind pair, including subresource-only kinds (Scale...)."""
+    """The Struct for an apiVersion/kind pair, including subresource bodies (Scale, Eviction,
+    Binding) and meta/v1 envelopes (Status, DeleteOptions, Table)."""
     info = by_kind(api_version, kind)
     if info is not None:
         return info.type
-    return kinds.SUBRESOURCE_TYPES.get((api_version, kind))
+    key = (api_version, kind)
+    return kinds.SUBRESOURCE_TYPES.get(key) or kinds.META_TYPES.get(key)
 
 
 # --- watch events -----------------------------------------------------------------------------

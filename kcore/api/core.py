@@ -533,13 +533,13 @@ class ContainerStateRunning(Model):
     started_at: str = ""
 
 
-class ContainerStateTerminated(Model):
+class ContainerStateTerminated(Model, omit_defaults=False):
     exit_code: int = 0
     signal: int | None = None
     reason: str = ""
     message: str = ""
-    started_at: str = ""
-    finished_at: str = ""
+    started_at: str | None = None
+    finished_at: str | None = None
     container_id: str = ""
 
 
@@ -549,7 +549,7 @@ class ContainerState(Model):
     terminated: ContainerStateTerminated | None = None
 
 
-class ContainerStatus(Model):
+class ContainerStatus(Model, omit_defaults=False):
     name: str = ""
     state: ContainerState = msgspec.field(default_factory=ContainerState)
     last_state: ContainerState = msgspec.field(default_factory=ContainerState)
@@ -745,7 +745,7 @@ class NodeAddress(Model):
     address: str = ""
 
 
-class DaemonEndpoint(Model):
+class DaemonEndpoint(Model, omit_defaults=False):
     port: int = msgspec.field(default=0, name="Port")
 
 
@@ -753,7 +753,7 @@ class NodeDaemonEndpoints(Model):
     kubelet_endpoint: DaemonEndpoint = msgspec.field(default_factory=DaemonEndpoint)
 
 
-class NodeSystemInfo(Model):
+class NodeSystemInfo(Model, omit_defaults=False):
     machine_id: str = ""
     system_uuid: str = ""
     boot_id: str = ""
@@ -974,7 +974,7 @@ class ReplicationControllerCondition(Model):
     message: str = ""
 
 
-class ReplicationControllerStatus(Model):
+class ReplicationControllerStatus(Model, omit_defaults=False):
     replicas: int = 0
     fully_labeled_replicas: int = 0
     ready_replicas: int = 0

@@ -15,6 +15,7 @@ from kcore.api import (
     coordination,
     core,
     discovery,
+    meta,
     metrics,
     policy,
     scheduling,
@@ -237,9 +238,17 @@ NODE_METRICS = _add(
     verbs=READ_ONLY,
 )
 
-# Kinds that are not resources of their own but are sent to subresources.
+# Kinds that are not resources of their own: subresource bodies and meta/v1 envelopes.
 SUBRESOURCE_TYPES: dict[tuple[str, str], type[Any]] = {
     ("autoscaling/v1", "Scale"): autoscaling.Scale,
     ("policy/v1", "Eviction"): policy.Eviction,
     ("v1", "Binding"): core.Binding,
+}
+META_TYPES: dict[tuple[str, str], type[Any]] = {
+    ("v1", "Status"): meta.Status,
+    ("v1", "DeleteOptions"): meta.DeleteOptions,
+    ("meta.k8s.io/v1", "DeleteOptions"): meta.DeleteOptions,
+    ("meta.k8s.io/v1", "Table"): meta.Table,
+    ("meta.k8s.io/v1", "PartialObjectMetadata"): meta.PartialObjectMetadata,
+    ("v1", "APIResourceList"): meta.APIResourceList,
 }

@@ -34,7 +34,13 @@ def k8s_name(attr: str) -> str:
 
 
 class Model(msgspec.Struct, kw_only=True, omit_defaults=True, rename=k8s_name):
-    """Base of every Kubernetes Struct: kw-only, defaults omitted, Kubernetes field names."""
+    """Base of every Kubernetes Struct: kw-only, defaults omitted, Kubernetes field names.
+
+    Structs holding fields that Kubernetes' OpenAPI marks required and whose zero value is
+    meaningful (ready=false, restartCount=0, exitCode=0, status.replicas=0...) are declared
+    `omit_defaults=False`: the official python client rejects objects missing them. Time fields
+    in those Structs are `str | None`, since an empty string is not a valid timestamp there.
+    """
 
 
 class TypeMeta(Model):
@@ -110,7 +116,7 @@ class LabelSelector(Model):
     match_expressions: list[LabelSelectorRequirement] = []
 
 
-class Condition(Model):
+class Condition(Model, omit_defaults=False):
     """metav1.Condition (the standard condition shape of newer APIs)."""
 
     type: str = ""
@@ -199,7 +205,7 @@ class PartialObjectMetadata(Object):
     API_VERSION = "meta.k8s.io/v1"
 
 
-class APIResource(Model):
+class APIResource(Model, omit_defaults=False):
     name: str = ""
     singular_name: str = ""
     namespaced: bool = False
@@ -211,7 +217,7 @@ class APIResource(Model):
     categories: list[str] = []
 
 
-class APIResourceList(TypeMeta):
+class APIResourceList(TypeMeta, omit_defaults=False):
     KIND = "APIResourceList"
     API_VERSION = "v1"
 
