@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from kcore.api import errors, fields, labels
+from kcore.api import errors, labels
+from kcore.api import fields as field_selectors
 from kcore.api.registry import ResourceInfo
 from kcore.apiserver.objects import Obj
 
@@ -34,8 +35,8 @@ def _parse_labels(s: str) -> Any:
 
 def _parse_fields(info: ResourceInfo, s: str) -> Any:
     try:
-        sel = fields.parse(s)
-        fields.validate(info.plural, sel)
+        sel = field_selectors.parse(s)
+        field_selectors.validate(info.plural, sel)
     except ValueError as e:
         raise errors.bad_request(str(e)) from None
     return sel
@@ -45,4 +46,4 @@ def _matches(resource: str, lsel: Any, fsel: Any, obj: Obj) -> bool:
     metadata = obj.get("metadata") or {}
     if lsel is not None and not lsel.matches(metadata.get("labels") or {}):
         return False
-    return fsel is None or bool(fsel.matches(fields.object_fields(resource, obj)))
+    return fsel is None or bool(fsel.matches(field_selectors.object_fields(resource, obj)))
