@@ -1,6 +1,6 @@
 """kcore's scheduler. Placement over a plain NumPy node table works on its own:
 
-    from kcore.scheduler import NodeTable, PodRequirements, place
+from kcore.scheduler import NodeTable, PodRequirements, place
 """
 
 from kcore.scheduler.placement import Unschedulable, place, place_many

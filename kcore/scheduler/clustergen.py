@@ -11,6 +11,7 @@ import random
 from collections.abc import Sequence
 
 from kcore.scheduler.query import (
+    Operator,
     PodRequirements,
     Profile,
     Requirement,
@@ -21,6 +22,7 @@ from kcore.scheduler.query import (
 from kcore.scheduler.table import NodeTable, Taint
 
 GI = 1024**3
+OPERATORS: tuple[Operator, ...] = ("In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt")
 ZONES = tuple(f"zone-{i}" for i in range(5))
 HOSTNAME = "kubernetes.io/hostname"
 ZONE = "topology.kubernetes.io/zone"
@@ -88,13 +90,14 @@ def random_cluster(seed: int, nodes: int, pods_per_node: int = 3) -> NodeTable:
         table.add_node(name, **spec)  # type: ignore[arg-type]
         for j in range(rng.randrange(pods_per_node + 1)):
             ports = [rng.choice(PORTS)] if rng.random() < 0.1 else []
-            table.add_pod(f"{name}/p{j}", name, requests=random_requests(rng, 0.5),
-                          host_ports=ports)  # fmt: skip
+            table.add_pod(
+                f"{name}/p{j}", name, requests=random_requests(rng, 0.5), host_ports=ports
+            )
     return table
 
 
 def random_requirement(rng: random.Random) -> Requirement:
-    op = rng.choice(["In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"])
+    op: Operator = rng.choice(OPERATORS)
     if op in ("Gt", "Lt"):
         return Requirement("tier", op, (str(rng.choice([-5, 0, 4, 10, 30])),))
     key = rng.choice([ZONE, "k0", "k1", "k2", "missing"])
@@ -117,8 +120,9 @@ def random_toleration(rng: random.Random) -> Toleration:
     if choice < 0.4:
         return Toleration(key=key, operator="Exists", effect=rng.choice(["", effect]))
     if choice < 0.5:
-        return Toleration(key="node.kubernetes.io/unschedulable", operator="Exists",
-                          effect="NoSchedule")  # fmt: skip
+        return Toleration(
+            key="node.kubernetes.io/unschedulable", operator="Exists", effect="NoSchedule"
+        )
     return Toleration(key=key, value=rng.choice([value, "other"]), effect=rng.choice(["", effect]))
 
 
@@ -137,8 +141,9 @@ def random_topology_term(rng: random.Random, table: NodeTable, score: bool) -> T
 
 def random_spread(rng: random.Random) -> SpreadConstraint:
     counts = {z: rng.randrange(0, 6) for z in ZONES if rng.random() < 0.9}
-    return SpreadConstraint(ZONE, rng.randrange(1, 4), counts, rng.random() < 0.8,
-                            rng.choice([1, 1, 6]))  # fmt: skip
+    return SpreadConstraint(
+        ZONE, rng.randrange(1, 4), counts, rng.random() < 0.8, rng.choice([1, 1, 6])
+    )
 
 
 def random_pod(
@@ -148,7 +153,7 @@ def random_pod(
     r = rng.random
     return PodRequirements(
         requests=random_requests(rng),
-        node_name=rng.choice(table.names + ["absent"]) if r() < 0.05 else None,
+        node_name=rng.choice([*table.names, "absent"]) if r() < 0.05 else None,
         node_selector={ZONE: rng.choice(ZONES)} if r() < 0.2 else {},
         required_terms=random_terms(rng, rng.randrange(1, 3)) if r() < 0.4 else None,
         preferred_terms=[(rng.randrange(0, 100), t) for t in random_terms(rng, 2)]
@@ -173,7 +178,10 @@ def random_pod(
 
 def random_profile(rng: random.Random) -> Profile:
     strategy = rng.choice(["LeastAllocated", "MostAllocated", "RequestedToCapacityRatio"])
-    resources = (("cpu", rng.randrange(1, 4)), ("memory", rng.randrange(1, 4)))
+    resources: tuple[tuple[str, int], ...] = (
+        ("cpu", rng.randrange(1, 4)),
+        ("memory", rng.randrange(1, 4)),
+    )
     if rng.random() < 0.4:
         resources += ((GPU, rng.randrange(1, 4)), ("ephemeral-storage", 1))
     shape = rng.choice([((0, 10), (100, 0)), ((0, 0), (100, 10)), ((0, 3), (40, 9), (100, 2))])

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from kcore._ext import sched as _sched
+import kcore._ext.sched as _sched
 from kcore.scheduler.query import CompiledProfile, Query
 from kcore.scheduler.table import NodeArrays, NodeTable
 
@@ -70,29 +70,59 @@ def build_node_view(a: NodeArrays) -> object:
     if a.requested.shape != (n, r) or a.nonzero.shape != (n, 2):
         raise ValueError("requested/nonzero columns disagree with allocatable")
     return _sched.NodeView(
-        n, r, a.labels.shape[1], a.nums.shape[1], a.taints.shape[1], a.ports.shape[1],
-        a.topo.shape[1], _flat(a.alloc, np.int64), _flat(a.requested, np.int64),
-        _flat(a.nonzero, np.int64), _flat(a.labels, np.uint64), _flat(a.nums, np.int64),
-        _flat(a.num_ok, np.uint8), _flat(a.taints, np.uint64), _flat(a.ports, np.uint64),
-        _flat(a.unschedulable, np.uint8), _flat(a.topo, np.int32),
-    )  # fmt: skip
+        n,
+        r,
+        a.labels.shape[1],
+        a.nums.shape[1],
+        a.taints.shape[1],
+        a.ports.shape[1],
+        a.topo.shape[1],
+        _flat(a.alloc, np.int64),
+        _flat(a.requested, np.int64),
+        _flat(a.nonzero, np.int64),
+        _flat(a.labels, np.uint64),
+        _flat(a.nums, np.int64),
+        _flat(a.num_ok, np.uint8),
+        _flat(a.taints, np.uint64),
+        _flat(a.ports, np.uint64),
+        _flat(a.unschedulable, np.uint8),
+        _flat(a.topo, np.int32),
+    )
 
 
 def query_view(q: Query) -> object:
     view = q.cache.get("view")
     if view is None:
         view = _sched.QueryView(
-            _flat(q.req, np.int64), _flat(q.nonzero, np.int64), q.node_index,
-            q.tolerates_unschedulable, q.has_required, q.has_ports, q.affinity_bootstrap,
-            len(q.rq_kind), len(q.term_kind), len(q.ip_kind), len(q.sp_topo),
-            q.ip_vals.shape[1], _flat(q.rq_kind, np.int32), _flat(q.rq_term, np.int32),
-            _flat(q.rq_col, np.int32), _flat(q.rq_val, np.int64), _flat(q.rq_mask, np.uint64),
-            _flat(q.term_kind, np.int8), _flat(q.term_weight, np.int64),
-            _flat(q.hard_bad, np.uint64), _flat(q.soft_bad, np.uint64),
-            _flat(q.port_bad, np.uint64), _flat(q.ip_kind, np.int32),
-            _flat(q.ip_topo, np.int32), _flat(q.ip_vals, np.int64), _flat(q.sp_topo, np.int32),
-            _flat(q.sp_counts, np.int64), _flat(q.sp_limit, np.int64),
-        )  # fmt: skip
+            _flat(q.req, np.int64),
+            _flat(q.nonzero, np.int64),
+            q.node_index,
+            q.tolerates_unschedulable,
+            q.has_required,
+            q.has_ports,
+            q.affinity_bootstrap,
+            len(q.rq_kind),
+            len(q.term_kind),
+            len(q.ip_kind),
+            len(q.sp_topo),
+            q.ip_vals.shape[1],
+            _flat(q.rq_kind, np.int32),
+            _flat(q.rq_term, np.int32),
+            _flat(q.rq_col, np.int32),
+            _flat(q.rq_val, np.int64),
+            _flat(q.rq_mask, np.uint64),
+            _flat(q.term_kind, np.int8),
+            _flat(q.term_weight, np.int64),
+            _flat(q.hard_bad, np.uint64),
+            _flat(q.soft_bad, np.uint64),
+            _flat(q.port_bad, np.uint64),
+            _flat(q.ip_kind, np.int32),
+            _flat(q.ip_topo, np.int32),
+            _flat(q.ip_vals, np.int64),
+            _flat(q.sp_topo, np.int32),
+            _flat(q.sp_counts, np.int64),
+            _flat(q.sp_limit, np.int64),
+        )
         q.cache["view"] = view
     return view
 
@@ -111,10 +141,14 @@ def profile_view(p: CompiledProfile, q: Query) -> object:
     view = p.cache.get(key)
     if view is None:
         view = _sched.ProfileView(
-            p.strategy, _flat(p.fit_res, np.int32), _flat(p.fit_weight, np.int64),
-            _flat(p.shape_util, np.int64), _flat(p.shape_score, np.int64),
-            _flat(p.bal_res, np.int32), *weights,
-        )  # fmt: skip
+            p.strategy,
+            _flat(p.fit_res, np.int32),
+            _flat(p.fit_weight, np.int64),
+            _flat(p.shape_util, np.int64),
+            _flat(p.shape_score, np.int64),
+            _flat(p.bal_res, np.int32),
+            *weights,
+        )
         p.cache[key] = view
     return view
 

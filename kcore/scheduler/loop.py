@@ -74,7 +74,7 @@ def _requirement(node: _Node, pod: _Pod, x: int) -> bool:
     col, value = int(pod.q.rq_col[x]), int(pod.q.rq_val[x])
     if not node.num_ok[col]:
         return False
-    return node.nums[col] > value if kind == REQ_GT else node.nums[col] < value
+    return bool(node.nums[col] > value if kind == REQ_GT else node.nums[col] < value)
 
 
 def _affinity(node: _Node, pod: _Pod) -> tuple[bool, int]:
@@ -104,8 +104,9 @@ def _filter(node: _Node, i: int, pod: _Pod, fails: list[int]) -> tuple[bool, int
         return _fail(fails, 3)
     if q.has_ports and _overlaps(node.ports, pod.port_bad):
         return _fail(fails, 4)
-    short = [r for r, want in enumerate(pod.req)
-             if want > 0 and want > node.alloc[r] - node.requested[r]]  # fmt: skip
+    short = [
+        r for r, want in enumerate(pod.req) if want > 0 and want > node.alloc[r] - node.requested[r]
+    ]
     for r in short:
         fails[FAIL_RESOURCE_BASE + r] += 1
     if short:
@@ -233,8 +234,11 @@ def loop_schedule(
             w_bal * _balanced(node, pod, p) if w_bal else 0
         )
         taints = sum(bin(t & s).count("1") for t, s in zip(node.taints, pod.soft, strict=True))
-        ip = sum(pod.ip_vals[k][node.topo[c]] for k, c in enumerate(q.ip_topo.tolist())
-                 if q.ip_kind[k] == IP_SCORE and node.topo[c] >= 0)  # fmt: skip
+        ip = sum(
+            pod.ip_vals[k][node.topo[c]]
+            for k, c in enumerate(q.ip_topo.tolist())
+            if q.ip_kind[k] == IP_SCORE and node.topo[c] >= 0
+        )
         raw[i] = (base, taints, pref, ip)
     totals = _normalize(raw, w_taint, w_aff, w_ip, bool((q.ip_kind == IP_SCORE).any()))
     return _pick(totals, lowest, state), fails, totals
@@ -249,10 +253,17 @@ def _normalize(
     diff = max((r[3] for r in raw.values()), default=0) - low
     totals = {}
     for i, (base, taints, pref, ip) in raw.items():
-        t = MAX_NODE_SCORE if max_taint == 0 else MAX_NODE_SCORE - _div(
-            MAX_NODE_SCORE * taints, max_taint)  # fmt: skip
+        t = (
+            MAX_NODE_SCORE
+            if max_taint == 0
+            else MAX_NODE_SCORE - _div(MAX_NODE_SCORE * taints, max_taint)
+        )
         f = 0 if max_pref == 0 else _div(MAX_NODE_SCORE * pref, max_pref)
-        g = int(float(MAX_NODE_SCORE) * (float(ip - low) / float(diff))) if ip_on and diff > 0 else 0
+        g = (
+            int(float(MAX_NODE_SCORE) * (float(ip - low) / float(diff)))
+            if ip_on and diff > 0
+            else 0
+        )
         totals[i] = base + w_taint * t + w_aff * f + w_ip * g
     return totals
 

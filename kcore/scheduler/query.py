@@ -33,8 +33,11 @@ Strategy = Literal["LeastAllocated", "MostAllocated", "RequestedToCapacityRatio"
 REQ_ANY, REQ_NONE, REQ_GT, REQ_LT = 0, 1, 2, 3
 TERM_SELECTOR, TERM_REQUIRED, TERM_PREFERRED = 0, 1, 2
 IP_AFFINITY, IP_ANTI_AFFINITY, IP_EXISTING_ANTI_AFFINITY, IP_SCORE = 0, 1, 2, 3
-STRATEGIES: dict[str, int] = {"LeastAllocated": 0, "MostAllocated": 1,
-                              "RequestedToCapacityRatio": 2}  # fmt: skip
+STRATEGIES: dict[str, int] = {
+    "LeastAllocated": 0,
+    "MostAllocated": 1,
+    "RequestedToCapacityRatio": 2,
+}
 MAX_CUSTOM_PRIORITY_SCORE = 10
 MAX_NODE_SCORE = 100
 
@@ -202,10 +205,14 @@ def compile_profile(table: NodeTable, profile: Profile) -> CompiledProfile:
         fit_weight=np.array([w for _, w in profile.fit_resources], np.int64),
         shape_util=np.array([u for u, _ in profile.shape], np.int64),
         shape_score=np.array([s * scale for _, s in profile.shape], np.int64),
-        bal_res=np.array([table.resource_column(r) for r in profile.balanced_resources],
-                         np.int32),  # fmt: skip
-        weights=(profile.fit_weight, profile.balanced_weight, profile.taint_weight,
-                 profile.node_affinity_weight, profile.interpod_weight),  # fmt: skip
+        bal_res=np.array([table.resource_column(r) for r in profile.balanced_resources], np.int32),
+        weights=(
+            profile.fit_weight,
+            profile.balanced_weight,
+            profile.taint_weight,
+            profile.node_affinity_weight,
+            profile.interpod_weight,
+        ),
         skip_balanced_for_best_effort=profile.skip_balanced_for_best_effort,
     )
 
@@ -308,8 +315,11 @@ def _port_mask(table: NodeTable, pod: PodRequirements) -> tuple[bool, U64]:
     for port in wanted:
         table.port_vocab.intern(port)  # so its own bit is known after it lands
     table._fit_vocab_widths()
-    bits = [b for b, used in enumerate(table.port_vocab.items())
-            if any(_conflicts(w, used) for w in wanted)]  # fmt: skip
+    bits = [
+        b
+        for b, used in enumerate(table.port_vocab.items())
+        if any(_conflicts(w, used) for w in wanted)
+    ]
     return bool(wanted), table.port_vocab.mask(bits, table.ports.shape[1])
 
 
@@ -356,7 +366,8 @@ def compile_query(table: NodeTable, pod: PodRequirements) -> Query:
     has_ports, port_bad = _port_mask(table, pod)
     ip_kind, ip_topo, ip_rows = _interpod(table, pod)
     sp_topo = np.array([table.topology_column(c.topology_key) for c in pod.spread], np.int32)
-    sp_rows = [_per_domain(table, int(col), c.counts) for col, c in zip(sp_topo, pod.spread)]
+    pairs = zip(sp_topo.tolist(), pod.spread, strict=True)
+    sp_rows = [_per_domain(table, col, c.counts) for col, c in pairs]
     terms = _compile_terms(table, pod)
     hard_bad, soft_bad = _taint_masks(table, pod)
     width = max([len(d) for d in table.domains], default=1)

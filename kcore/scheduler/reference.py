@@ -36,9 +36,18 @@ F64 = npt.NDArray[np.float64]
 Bool = npt.NDArray[np.bool_]
 MASK64 = 2**64 - 1
 MAX_UTILIZATION = 100
-(FAIL_UNSCHEDULABLE, FAIL_NODE_NAME, FAIL_TAINT, FAIL_NODE_AFFINITY, FAIL_NODE_PORTS,
- FAIL_SPREAD_LABEL, FAIL_SPREAD_SKEW, FAIL_POD_AFFINITY, FAIL_POD_ANTI_AFFINITY,
- FAIL_EXISTING_ANTI_AFFINITY) = range(10)  # fmt: skip
+(
+    FAIL_UNSCHEDULABLE,
+    FAIL_NODE_NAME,
+    FAIL_TAINT,
+    FAIL_NODE_AFFINITY,
+    FAIL_NODE_PORTS,
+    FAIL_SPREAD_LABEL,
+    FAIL_SPREAD_SKEW,
+    FAIL_POD_AFFINITY,
+    FAIL_POD_ANTI_AFFINITY,
+    FAIL_EXISTING_ANTI_AFFINITY,
+) = range(10)
 CPU, MEMORY, PODS, FIRST_SCALAR = 0, 1, 2, 4
 
 
@@ -51,7 +60,7 @@ def go_div(a: I64, b: I64 | int) -> I64:
 def go_round(x: F64) -> I64:
     """math.Round: half away from zero (np.round is half to even)."""
     t = np.trunc(x)
-    return (t + np.sign(x) * (np.abs(x - t) >= 0.5)).astype(np.int64)
+    return np.asarray(t + np.sign(x) * (np.abs(x - t) >= 0.5), dtype=np.int64)
 
 
 def splitmix64(state: list[int]) -> int:
@@ -146,7 +155,7 @@ def interpod_failures(a: NodeArrays, q: Query) -> list[tuple[int, Bool]]:
     n = len(a.alloc)
     missing, all_exist = np.zeros(n, bool), np.ones(n, bool)
     out: list[tuple[int, Bool]] = []
-    for p in np.flatnonzero(q.ip_kind == IP_AFFINITY):
+    for p in np.flatnonzero(q.ip_kind == IP_AFFINITY).tolist():
         has, count = domain_values(a, int(q.ip_topo[p]), q.ip_vals[p])
         missing |= ~has
         all_exist &= count > 0
@@ -155,8 +164,9 @@ def interpod_failures(a: NodeArrays, q: Query) -> list[tuple[int, Bool]]:
         kind = int(q.ip_kind[p])
         if kind in (IP_ANTI_AFFINITY, IP_EXISTING_ANTI_AFFINITY):
             has, count = domain_values(a, int(q.ip_topo[p]), q.ip_vals[p])
-            slot = FAIL_POD_ANTI_AFFINITY if kind == IP_ANTI_AFFINITY else \
-                FAIL_EXISTING_ANTI_AFFINITY  # fmt: skip
+            slot = (
+                FAIL_POD_ANTI_AFFINITY if kind == IP_ANTI_AFFINITY else FAIL_EXISTING_ANTI_AFFINITY
+            )
             out.append((slot, has & (count > 0)))
     return out
 
@@ -275,13 +285,13 @@ def balanced_allocation(a: NodeArrays, q: Query, p: CompiledProfile) -> I64:
 
 def taint_count(a: NodeArrays, q: Query) -> I64:
     """TaintToleration score before normalization: untolerated PreferNoSchedule taints."""
-    return np.bitwise_count(a.taints & q.soft_bad).sum(axis=1).astype(np.int64)
+    return np.asarray(np.bitwise_count(a.taints & q.soft_bad).sum(axis=1), dtype=np.int64)
 
 
 def preferred_affinity(q: Query, terms: Bool) -> I64:
     """NodeAffinity score before normalization: Σ weights of matching preferred terms."""
     weights = np.where(q.term_kind == TERM_PREFERRED, q.term_weight, 0)
-    return (terms * weights[None, :]).sum(axis=1).astype(np.int64)
+    return np.asarray((terms * weights[None, :]).sum(axis=1), dtype=np.int64)
 
 
 def interpod_raw(a: NodeArrays, q: Query) -> I64:
@@ -308,13 +318,11 @@ def minmax_normalize(raw: I64) -> I64:
     low, diff = int(raw.min()), int(raw.max()) - int(raw.min())
     if diff <= 0:
         return np.zeros(len(raw), np.int64)
-    return (float(MAX_NODE_SCORE) * ((raw - low).astype(np.float64) / float(diff))).astype(
-        np.int64
-    )
+    return (float(MAX_NODE_SCORE) * ((raw - low).astype(np.float64) / float(diff))).astype(np.int64)
 
 
 def total_scores(a: NodeArrays, q: Query, p: CompiledProfile, feasible: Bool, terms: Bool) -> I64:
-    """Σ plugin weight × (normalized) plugin score over the feasible nodes (-1 elsewhere)."""
+    """Σ plugin weight * (normalized) plugin score over the feasible nodes (-1 elsewhere)."""
     w_fit, w_bal, w_taint, w_aff, w_ip = effective_weights(p, q)
     idx = np.flatnonzero(feasible)
     base = w_fit * fit_score(a, q, p)[idx] + w_bal * balanced_allocation(a, q, p)[idx]

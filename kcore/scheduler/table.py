@@ -93,8 +93,19 @@ class _NodeRecord:
     pods: set[str] = field(default_factory=set)
 
 
-_COLUMNS = ("alloc", "requested", "nonzero", "labels", "nums", "num_ok", "taints", "ports",
-            "unschedulable", "ready", "topo")  # fmt: skip
+_COLUMNS = (
+    "alloc",
+    "requested",
+    "nonzero",
+    "labels",
+    "nums",
+    "num_ok",
+    "taints",
+    "ports",
+    "unschedulable",
+    "ready",
+    "topo",
+)
 
 
 class NodeTable:
@@ -145,11 +156,17 @@ class NodeTable:
     def arrays(self) -> NodeArrays:
         n = len(self.names)
         return NodeArrays(
-            alloc=self.alloc[:n], requested=self.requested[:n], nonzero=self.nonzero[:n],
-            labels=self.labels[:n], nums=self.nums[:n], num_ok=self.num_ok[:n],
-            taints=self.taints[:n], ports=self.ports[:n],
-            unschedulable=self.unschedulable[:n], topo=self.topo[:n],
-        )  # fmt: skip
+            alloc=self.alloc[:n],
+            requested=self.requested[:n],
+            nonzero=self.nonzero[:n],
+            labels=self.labels[:n],
+            nums=self.nums[:n],
+            num_ok=self.num_ok[:n],
+            taints=self.taints[:n],
+            ports=self.ports[:n],
+            unschedulable=self.unschedulable[:n],
+            topo=self.topo[:n],
+        )
 
     def clone(self) -> "NodeTable":
         cache, self.cache = self.cache, {}

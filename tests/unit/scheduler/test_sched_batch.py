@@ -6,8 +6,13 @@ import pytest
 
 from kcore.scheduler import kernels
 from kcore.scheduler.clustergen import random_cluster, random_pod, random_profile
-from kcore.scheduler.query import PodRequirements, Profile, TopologyTerm
-from kcore.scheduler.query import compile_profile, compile_query
+from kcore.scheduler.query import (
+    PodRequirements,
+    Profile,
+    TopologyTerm,
+    compile_profile,
+    compile_query,
+)
 from kcore.scheduler.table import NodeTable
 
 
@@ -19,8 +24,13 @@ def one_by_one(table: NodeTable, pod: PodRequirements, profile: Profile, count: 
         index = kernels.schedule(table, compile_query(table, pod), compiled, lowest=True).index
         out.append(index)
         if index >= 0:
-            table.add_pod(f"batch-{j}", table.names[index], requests=pod.requests,
-                          nonzero=pod.nonzero_request(), host_ports=pod.host_ports)  # fmt: skip
+            table.add_pod(
+                f"batch-{j}",
+                table.names[index],
+                requests=pod.requests,
+                nonzero=pod.nonzero_request(),
+                host_ports=pod.host_ports,
+            )
     return out
 
 
@@ -44,11 +54,15 @@ def test_batch_renormalizes_when_the_most_tainted_node_fills_up() -> None:
     # node0 holds the only two PreferNoSchedule taints (normalized 0 while it is feasible);
     # once it is full, the max count drops to 1 and node1's normalized score changes.
     table = NodeTable()
-    taints = [[("a", "", "PreferNoSchedule"), ("b", "", "PreferNoSchedule")],
-              [("a", "", "PreferNoSchedule")], []]  # fmt: skip
+    taints = [
+        [("a", "", "PreferNoSchedule"), ("b", "", "PreferNoSchedule")],
+        [("a", "", "PreferNoSchedule")],
+        [],
+    ]
     for i, t in enumerate(taints):
-        table.add_node(f"node{i}", allocatable={"cpu": 1000 * (3 - i), "memory": 1 << 30,
-                                                "pods": 4}, taints=t)  # fmt: skip
+        table.add_node(
+            f"node{i}", allocatable={"cpu": 1000 * (3 - i), "memory": 1 << 30, "pods": 4}, taints=t
+        )
     pod = PodRequirements(requests={"cpu": 200})
     want = one_by_one(table, pod, Profile(), 14)
     assert batch(table, pod, Profile(), 14) == want
@@ -77,5 +91,4 @@ def test_batch_rejects_inter_pod_terms() -> None:
     table = random_cluster(2, 5)
     pod = PodRequirements(pod_anti_affinity=[TopologyTerm("kubernetes.io/hostname", {})])
     with pytest.raises(ValueError, match="inter-pod"):
-        kernels.place_batch(table, compile_query(table, pod), compile_profile(table, Profile()),
-                            3)  # fmt: skip
+        kernels.place_batch(table, compile_query(table, pod), compile_profile(table, Profile()), 3)

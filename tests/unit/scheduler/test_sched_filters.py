@@ -41,11 +41,19 @@ def nodes(*specs: dict[str, object]) -> NodeTable:
 
 
 def test_tolerations_match_like_kubernetes() -> None:
-    table = nodes({"taints": [("k", "v", "NoSchedule")]}, {"taints": [("k", "w", "NoExecute")]},
-                  {"taints": [("k", "v", "PreferNoSchedule")]}, {})  # fmt: skip
+    table = nodes(
+        {"taints": [("k", "v", "NoSchedule")]},
+        {"taints": [("k", "w", "NoExecute")]},
+        {"taints": [("k", "v", "PreferNoSchedule")]},
+        {},
+    )
     assert feasible(table, PodRequirements()) == ["n2", "n3"]
     assert feasible(table, PodRequirements(tolerations=[Toleration(operator="Exists")])) == [
-        "n0", "n1", "n2", "n3"]  # fmt: skip
+        "n0",
+        "n1",
+        "n2",
+        "n3",
+    ]
     equal = Toleration("k", "Equal", "v")
     assert feasible(table, PodRequirements(tolerations=[equal])) == ["n0", "n2", "n3"]
     by_effect = Toleration("k", "Exists", effect="NoExecute")
@@ -72,14 +80,21 @@ def test_unschedulable_node_passes_only_with_the_unschedulable_toleration() -> N
     ],
 )
 def test_node_affinity_operators(requirement: Requirement, want: list[str]) -> None:
-    table = nodes({"labels": {"tier": "5"}}, {"labels": {"tier": "-3"}},
-                  {"labels": {"tier": "x"}}, {"labels": {}})  # fmt: skip
+    table = nodes(
+        {"labels": {"tier": "5"}},
+        {"labels": {"tier": "-3"}},
+        {"labels": {"tier": "x"}},
+        {"labels": {}},
+    )
     assert feasible(table, PodRequirements(required_terms=[[requirement]])) == want
 
 
 def test_required_terms_are_ored_and_node_selector_anded() -> None:
-    table = nodes({"labels": {"a": "1", ZONE: "z1"}}, {"labels": {"b": "1", ZONE: "z2"}},
-                  {"labels": {"b": "1", ZONE: "z1"}})  # fmt: skip
+    table = nodes(
+        {"labels": {"a": "1", ZONE: "z1"}},
+        {"labels": {"b": "1", ZONE: "z2"}},
+        {"labels": {"b": "1", ZONE: "z1"}},
+    )
     terms = [[Requirement("a", "Exists")], [Requirement("b", "Exists")]]
     assert feasible(table, PodRequirements(required_terms=terms)) == ["n0", "n1", "n2"]
     pod = PodRequirements(required_terms=terms, node_selector={ZONE: "z1"})
@@ -142,8 +157,16 @@ def test_inter_pod_affinity_and_anti_affinity() -> None:
 def test_preferred_inter_pod_affinity_scores_min_max() -> None:
     table = nodes({"labels": {ZONE: "a"}}, {"labels": {ZONE: "b"}}, {"labels": {ZONE: "c"}})
     pod = PodRequirements(preferred_pod_affinity=[TopologyTerm(ZONE, {"a": 30, "b": -10})])
-    profile = compile_profile(table, Profile(fit_weight=0, balanced_weight=0, taint_weight=0,
-                                             node_affinity_weight=0, interpod_weight=1))  # fmt: skip
+    profile = compile_profile(
+        table,
+        Profile(
+            fit_weight=0,
+            balanced_weight=0,
+            taint_weight=0,
+            node_affinity_weight=0,
+            interpod_weight=1,
+        ),
+    )
     got = kernels.schedule(table, compile_query(table, pod), profile, scores=True)
     assert got.scores is not None
     # (s - min) / (max - min) * 100: a -> 100, b -> 0, c -> int(100 * 10 / 40) = 25.

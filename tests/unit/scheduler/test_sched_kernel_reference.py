@@ -30,8 +30,9 @@ def test_kernel_equals_reference(seed: int) -> None:
     for j in range(6):
         query = compile_query(table, random_pod(rng, table))
         lowest = rng.random() < 0.5
-        got = kernels.schedule(table, query, profile, rng=kernels.Rng(seed + j), lowest=lowest,
-                               scores=True)  # fmt: skip
+        got = kernels.schedule(
+            table, query, profile, rng=kernels.Rng(seed + j), lowest=lowest, scores=True
+        )
         state = [seed + j]
         index, fails, scores = reference_schedule(
             table.arrays(), query, profile, lowest=lowest, state=state
@@ -68,8 +69,9 @@ def test_python_loop_equals_kernel(seed: int) -> None:
     for j in range(4):
         query = compile_query(table, random_pod(rng, table))
         got = kernels.schedule(table, query, profile, rng=kernels.Rng(j), scores=True)
-        index, fails, totals = loop_schedule(table.arrays(), query, profile, lowest=False,
-                                             state=[j])  # fmt: skip
+        index, fails, totals = loop_schedule(
+            table.arrays(), query, profile, lowest=False, state=[j]
+        )
         assert got.scores is not None
         feasible = {i: int(s) for i, s in enumerate(got.scores.tolist()) if s >= 0}
         assert (got.index, got.fails.tolist(), feasible) == (index, fails, totals), seed
@@ -84,8 +86,9 @@ def test_random_cases_exercise_every_filter_and_tie_breaking() -> None:
         table = random_cluster(seed, 200)
         profile = compile_profile(table, random_profile(rng))
         for _ in range(6):
-            got = kernels.schedule(table, compile_query(table, random_pod(rng, table)), profile,
-                                   scores=True)  # fmt: skip
+            got = kernels.schedule(
+                table, compile_query(table, random_pod(rng, table)), profile, scores=True
+            )
             seen[: len(got.fails)] += got.fails[: len(seen)]
             if got.index >= 0 and got.scores is not None:
                 chosen += 1

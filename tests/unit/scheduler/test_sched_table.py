@@ -39,8 +39,12 @@ def test_pods_update_requested_and_nonzero_incrementally() -> None:
 def test_remove_node_moves_the_last_row_and_drops_its_pods() -> None:
     table = NodeTable(capacity=2)
     for i in range(5):
-        table.add_node(f"n{i}", allocatable={**ALLOC, "cpu": 1000 * (i + 1)},
-                       labels={"idx": str(i)}, taints=[(f"t{i}", "", "NoSchedule")])  # fmt: skip
+        table.add_node(
+            f"n{i}",
+            allocatable={**ALLOC, "cpu": 1000 * (i + 1)},
+            labels={"idx": str(i)},
+            taints=[(f"t{i}", "", "NoSchedule")],
+        )
         table.add_pod(f"p{i}", f"n{i}", requests={"cpu": 10 * i})
     table.remove_node("n1")
     assert table.names == ["n0", "n4", "n2", "n3"]
@@ -50,10 +54,11 @@ def test_remove_node_moves_the_last_row_and_drops_its_pods() -> None:
     assert table.pods_on("n4") == {"p4"}
     with pytest.raises(KeyError):
         table.remove_pod("p1")
-    pod = PodRequirements(required_terms=[[Requirement("idx", "Gt", ("3",))]],
-                          tolerations=[])  # fmt: skip
-    assert kernels.schedule(table, compile_query(table, pod),
-                            compile_profile(table, Profile())).index == -1  # fmt: skip
+    pod = PodRequirements(required_terms=[[Requirement("idx", "Gt", ("3",))]], tolerations=[])
+    assert (
+        kernels.schedule(table, compile_query(table, pod), compile_profile(table, Profile())).index
+        == -1
+    )
 
 
 def test_update_node_replaces_labels_and_taints_but_keeps_pods() -> None:
@@ -77,8 +82,9 @@ def test_wide_vocabularies_still_agree_with_the_reference() -> None:
     assert table.labels.shape[1] >= 3 and table.taints.shape[1] >= 2
     profile = compile_profile(table, Profile())
     for j in range(20):
-        pod = PodRequirements(required_terms=[[Requirement(f"key{rng.randrange(50)}", "In",
-                                                           ("v0", "v1"))]])  # fmt: skip
+        pod = PodRequirements(
+            required_terms=[[Requirement(f"key{rng.randrange(50)}", "In", ("v0", "v1"))]]
+        )
         query = compile_query(table, pod)
         got = kernels.schedule(table, query, profile, scores=True)
         _, _, scores = reference_schedule(table.arrays(), query, profile, lowest=False, state=[0])
@@ -111,13 +117,15 @@ def test_place_many_matches_repeated_place_with_lowest_ties() -> None:
     pod = random_pod(random.Random(5), table, interpod=False)
     names = place_many(table.clone(), pod, 40)
     again = table.clone()
-    rows, _ = kernels.place_batch(again, compile_query(again, pod),
-                                  compile_profile(again, Profile()), 40)  # fmt: skip
+    rows, _ = kernels.place_batch(
+        again, compile_query(again, pod), compile_profile(again, Profile()), 40
+    )
     assert names == [again.names[r] if r >= 0 else None for r in rows.tolist()]
     keyed = table.clone()
     placed = place_many(keyed, pod, 40, key_prefix="rs")
     assert sum(len(keyed.pods_on(n)) for n in keyed.names) == sum(
-        len(table.pods_on(n)) for n in table.names) + sum(p is not None for p in placed)  # fmt: skip
+        len(table.pods_on(n)) for n in table.names
+    ) + sum(p is not None for p in placed)
 
 
 def test_random_profiles_compile_on_any_cluster() -> None:
@@ -130,8 +138,16 @@ def test_random_profiles_compile_on_any_cluster() -> None:
 
 @pytest.mark.parametrize(
     ("text", "want"),
-    [("12", 12), ("-3", -3), ("+7", 7), ("1_0", None), (" 1", None), ("x", None),
-     ("9223372036854775807", 2**63 - 1), ("9223372036854775808", None)],
-)  # fmt: skip
+    [
+        ("12", 12),
+        ("-3", -3),
+        ("+7", 7),
+        ("1_0", None),
+        (" 1", None),
+        ("x", None),
+        ("9223372036854775807", 2**63 - 1),
+        ("9223372036854775808", None),
+    ],
+)
 def test_parse_int64_follows_go(text: str, want: int | None) -> None:
     assert parse_int64(text) == want
