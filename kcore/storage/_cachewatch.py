@@ -17,16 +17,11 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
 from kcore.storage._cached import CachedEvent
-from kcore.storage.interface import CompactedError, StorageError
+from kcore.storage.interface import CompactedError, StorageError, WatchTerminatedError
 
 Predicate = Callable[[Any], bool]
 
 SCAN_CHUNK = 1024
-
-
-class WatchTerminatedError(StorageError):
-    """The watch was ended by the cache (too slow a consumer, or the cache had to relist);
-    the client should watch again from the last revision it saw."""
 
 
 def _revision_of(event: CachedEvent) -> int:

@@ -13,7 +13,11 @@ import asyncio
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
-from kcore.storage.interface import Event, StorageError
+from kcore.storage.interface import Event, StorageError, WatchTerminatedError
+
+MAX_BUFFERED = 100_000
+"""Live events one watch may hold unread before it is ended (its consumer then re-watches
+from the last revision it saw, which replays from the store's history)."""
 
 Replay = Callable[[str, int, int], Awaitable[list[Event]]]
 """(prefix, after, upto) → the events under prefix with after < revision ≤ upto, in order."""
@@ -71,7 +75,11 @@ class HubWatch:
         for event in events:
             if event.kv.mod_revision > after and event.kv.key.startswith(prefix):
                 buffer.append(event)
-        if buffer:
+        if len(buffer) > MAX_BUFFERED:
+            buffer.clear()
+            self._error = WatchTerminatedError("watch consumer too slow; watch again")
+            self.end()
+        elif buffer:
             self._wake()
 
     def end(self) -> None:
@@ -94,12 +102,12 @@ class HubWatch:
         return self
 
     async def __anext__(self) -> Event:
-        if self._error is not None:
-            error, self._error = self._error, None
-            raise error
-        if self._replay is not None:
+        if self._replay is not None and self._error is None:
             await self._run_replay()
         while not self._buffer:
+            if self._error is not None:
+                error, self._error = self._error, None
+                raise error
             if self._closed:
                 raise StopAsyncIteration
             self._waiter = asyncio.get_running_loop().create_future()

@@ -97,6 +97,12 @@ class FutureRevisionError(StorageError):
         self.current = current
 
 
+class WatchTerminatedError(StorageError):
+    """A watch was ended by the server side because its consumer fell too far behind (or
+    the watch cache had to relist); the consumer should watch again from the last revision
+    it saw (and relist if that is compacted)."""
+
+
 class StoreClosedError(StorageError):
     """The store was closed; in-flight and later calls fail with this."""
 

@@ -35,12 +35,7 @@ from kcore.storage._cached import (
     Encoders,
     bookmark,
 )
-from kcore.storage._cachewatch import (
-    CacheWatcher,
-    EventRing,
-    Predicate,
-    WatchTerminatedError,
-)
+from kcore.storage._cachewatch import CacheWatcher, EventRing, Predicate
 from kcore.storage._keys import prefix_end
 from kcore.storage.interface import (
     CompactedError,
@@ -51,6 +46,7 @@ from kcore.storage.interface import (
     Store,
     StoreClosedError,
     Watch,
+    WatchTerminatedError,
 )
 
 __all__ = [
