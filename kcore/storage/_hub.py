@@ -36,7 +36,7 @@ class WatchHub:
         store's revision after them."""
         self.revision = max(self.revision, revision)
         if events:
-            for watch in self._watches:
+            for watch in tuple(self._watches):  # a watch may end itself while offered
                 watch.offer(events)
 
     def add(self, watch: HubWatch) -> None:
