@@ -22,6 +22,9 @@ DEFAULT_SCHEDULER = "default-scheduler"
 TERMINATION_MESSAGE_PATH = "/dev/termination-log"
 FILE_MODE = 0o644  # 420: Kubernetes' default mode for projected files
 SESSION_AFFINITY_TIMEOUT = 10800
+TOKEN_EXPIRATION_SECONDS = 3600
+NOT_READY_TAINT = "node.kubernetes.io/not-ready"
+UNREACHABLE_TAINT = "node.kubernetes.io/unreachable"
 
 
 def apply_defaults(obj: T) -> T:
@@ -133,6 +136,20 @@ def default_volume(volume: core.Volume) -> None:
             with_mode.default_mode = FILE_MODE
     if volume.host_path is not None and volume.host_path.type is None:
         volume.host_path.type = ""
+    if volume.downward_api is not None:
+        _default_field_refs(volume.downward_api.items)
+    for projection in volume.projected.sources if volume.projected is not None else []:
+        token = projection.service_account_token
+        if token is not None and token.expiration_seconds is None:
+            token.expiration_seconds = TOKEN_EXPIRATION_SECONDS
+        if projection.downward_api is not None:
+            _default_field_refs(projection.downward_api.items)
+
+
+def _default_field_refs(items: list[core.DownwardAPIVolumeFile]) -> None:
+    for item in items:
+        if item.field_ref is not None:
+            item.field_ref.api_version = item.field_ref.api_version or "v1"
 
 
 def qos_class(spec: core.PodSpec) -> str:
@@ -164,6 +181,25 @@ def default_service_account(pod: core.Pod) -> core.Pod:
     fresh.spec.service_account_name = name
     fresh.spec.service_account = name
     return fresh
+
+
+def default_toleration_seconds(pod: core.Pod, seconds: int = 300) -> core.Pod:
+    """Admission's DefaultTolerationSeconds (a copy): tolerate the not-ready and unreachable
+    NoExecute taints for `seconds` unless the pod already tolerates them."""
+    fresh = codec.deep_copy(pod)
+    for key in (NOT_READY_TAINT, UNREACHABLE_TAINT):
+        if not any(_tolerates_no_execute(t, key) for t in fresh.spec.tolerations):
+            toleration = core.Toleration(
+                key=key, operator="Exists", effect="NoExecute", toleration_seconds=seconds
+            )
+            fresh.spec.tolerations = [*fresh.spec.tolerations, toleration]
+    return fresh
+
+
+def _tolerates_no_execute(t: core.Toleration, key: str) -> bool:
+    return t.effect in ("", "NoExecute") and (
+        t.key == key or (not t.key and t.operator == "Exists")
+    )
 
 
 def default_pod_template(template: core.PodTemplateSpec | None) -> None:
@@ -301,6 +337,9 @@ def default_job(job: batch.Job) -> None:
     spec.completion_mode = spec.completion_mode or "NonIndexed"
     if spec.suspend is None:
         spec.suspend = False
+    template_labels = spec.template.metadata.labels
+    if template_labels and not job.metadata.labels:
+        job.metadata.labels = dict(template_labels)
     if not spec.pod_replacement_policy:
         failed_only = spec.pod_failure_policy is not None
         spec.pod_replacement_policy = "Failed" if failed_only else "TerminatingOrFailed"
@@ -337,6 +376,25 @@ def default_hpa_v2(hpa: autoscaling.HorizontalPodAutoscalerV2) -> None:
         target = autoscaling.MetricTarget(type="Utilization", average_utilization=80)
         source = autoscaling.ResourceMetricSource(name="cpu", target=target)
         hpa.spec.metrics = [autoscaling.MetricSpec(type="Resource", resource=source)]
+    behavior = hpa.spec.behavior
+    if behavior is not None:
+        behavior.scale_up = _scaling_rules(behavior.scale_up, up=True)
+        behavior.scale_down = _scaling_rules(behavior.scale_down, up=False)
+
+
+def _scaling_rules(
+    rules: autoscaling.HPAScalingRules | None, *, up: bool
+) -> autoscaling.HPAScalingRules:
+    """Fill unset scaling rules: up 0s window, max of +4 pods or +100% per 15s; down 100%/15s."""
+    rules = rules or autoscaling.HPAScalingRules()
+    if up and rules.stabilization_window_seconds is None:
+        rules.stabilization_window_seconds = 0
+    rules.select_policy = rules.select_policy or "Max"
+    if not rules.policies:
+        percent = autoscaling.HPAScalingPolicy(type="Percent", value=100, period_seconds=15)
+        pods = autoscaling.HPAScalingPolicy(type="Pods", value=4, period_seconds=15)
+        rules.policies = [pods, percent] if up else [percent]
+    return rules
 
 
 _DEFAULTERS: dict[type[Any], Callable[[Any], None]] = {
