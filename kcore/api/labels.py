@@ -137,12 +137,26 @@ class Selector:
         return not self.requirements and not self._nothing
 
     def matches(self, labels: Mapping[str, str]) -> bool:
+        # plain loops beat all(<genexpr>) here; this runs per object per watcher
+        get = labels.get
         if self._equal is not None:
-            get = labels.get
-            return all(get(key) == value for key, value in self._equal)
+            for key, value in self._equal:  # noqa: SIM110 - measured 2x faster than all()
+                if get(key) != value:
+                    return False
+            return True
         if self._nothing:
             return False
-        return all(_check(c, labels) for c in self._checks)
+        for check in self._checks:
+            key, code, values, _ = check
+            if code == _HAS:
+                if get(key) not in values:
+                    return False
+            elif code == _HAS_NOT:
+                if get(key) in values:
+                    return False
+            elif not _check(check, labels):
+                return False
+        return True
 
     def requires_exact_match(self, key: str) -> str | None:
         """The value `key` must equal for any match (for indexing), if the selector pins one."""
