@@ -21,11 +21,18 @@ from kcore.client.rest import Client
 
 class Cluster:
     def __init__(
-        self, *, data_dir: str | Path | None = None, store: str = "memory://", tls: bool = True
+        self,
+        *,
+        data_dir: str | Path | None = None,
+        store: str = "memory://",
+        tls: bool = True,
+        **apiserver_options: Any,
     ) -> None:
+        """`apiserver_options` are ServerConfig fields (e.g. watch_cache_capacity=16)."""
         self._data_dir = Path(data_dir) if data_dir is not None else None
         self._store = store
         self._tls = tls
+        self._options = apiserver_options
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._running: RunningServer | None = None
         self._client: Client | None = None
@@ -67,7 +74,7 @@ class Cluster:
             self._tmp = tempfile.TemporaryDirectory(prefix="kcore-cluster-")
             self._data_dir = Path(self._tmp.name)
         self._running = await start_apiserver(
-            self._data_dir, store=self._store, port=0, tls=self._tls
+            self._data_dir, store=self._store, port=0, tls=self._tls, **self._options
         )
         self._client = self.new_client()
         await self._client.__aenter__()

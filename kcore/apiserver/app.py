@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from kcore.apiserver.auth import Authenticator, User
 from kcore.apiserver.config import ServerConfig
@@ -46,9 +47,10 @@ async def start_apiserver(
     host: str = "127.0.0.1",
     port: int = 6443,
     tls: bool = True,
-    max_in_flight: int = 400,
+    **options: Any,
 ) -> RunningServer:
-    """Start serving; the caller owns the result and must `await result.stop()`."""
+    """Start serving; the caller owns the result and must `await result.stop()`. `options`
+    are further ServerConfig fields (max_in_flight, watch_cache_capacity, ...)."""
     creds = ensure_credentials(data_dir)
     owns = store is None or isinstance(store, str)
     if store is None or isinstance(store, str):
@@ -58,9 +60,9 @@ async def start_apiserver(
     config = ServerConfig(
         host=host,
         port=port,
-        max_in_flight=max_in_flight,
         tls_cert=creds.tls_cert if tls else None,
         tls_key=creds.tls_key if tls else None,
+        **options,
     )
     authn = Authenticator()
     authn.add_token(creds.token, User("admin", ("system:masters",)))

@@ -15,6 +15,7 @@ class ServerConfig:
     max_in_flight: int = 400
     watch_timeout: float = 1800.0  # default watch length, randomised up to 2x
     bookmark_interval: float = 60.0
+    watch_cache_capacity: int = 10_000  # events kept per resource for watches
     default_namespaces: tuple[str, ...] = (
         "default",
         "kube-system",

@@ -20,13 +20,20 @@ from kcore.api import errors
 from kcore.apiserver import discovery, resources, routing, wire
 from kcore.apiserver.allocator import ServiceAllocator
 from kcore.apiserver.auth import Authenticator, is_anonymous_path
+from kcore.apiserver.caches import Caches
 from kcore.apiserver.config import ServerConfig
 from kcore.apiserver.flowcontrol import InFlightLimiter
 from kcore.apiserver.handlers.context import Context, Reply
 from kcore.apiserver.metrics import Metrics
 from kcore.apiserver.requestinfo import RequestInfo, parse_bool, parse_resource_path, split_path
 from kcore.apiserver.resource_store import ResourceStore
-from kcore.storage.interface import Store
+from kcore.storage.interface import (
+    CompactedError,
+    FutureRevisionError,
+    StorageError,
+    Store,
+    StoreClosedError,
+)
 
 log = logging.getLogger(__name__)
 _HEALTH = frozenset({"healthz", "livez", "readyz"})
@@ -45,6 +52,8 @@ class APIServer:
         self.allocator = ServiceAllocator(self.resource_store("", "v1", "services"))
         self._runner: web.AppRunner | None = None
         self._kubelet_session: aiohttp.ClientSession | None = None
+        self.caches = Caches(store, capacity=config.watch_cache_capacity,
+                             bookmark_interval=config.bookmark_interval)  # fmt: skip
         self.port = config.port
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -65,6 +74,7 @@ class APIServer:
 
     async def start(self) -> None:
         await self._ensure_namespaces()
+        await self.caches.start()
         app = web.Application(client_max_size=wire.MAX_BODY + 1024)
         app.router.add_route("*", "/{tail:.*}", self.handle)
         self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
@@ -85,6 +95,7 @@ class APIServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        await self.caches.stop()
         if self._kubelet_session is not None:
             await self._kubelet_session.close()
             self._kubelet_session = None
@@ -133,6 +144,8 @@ class APIServer:
             response = await self._authenticated(request, accept, labels)
         except errors.StatusError as e:
             response = self._error(e, accept)
+        except StorageError as e:
+            response = self._error(storage_status(e), accept)
         except Exception:
             log.exception("internal error serving %s %s", request.method, request.path)
             response = self._error(errors.internal("an internal error occurred"), accept)
@@ -223,6 +236,18 @@ class APIServer:
         if e.retry_after_seconds:
             headers["Retry-After"] = str(e.retry_after_seconds)
         return self._answer(Reply(e.code, e.to_status(), headers), accept)
+
+
+def storage_status(e: StorageError) -> errors.StatusError:
+    """Storage errors that reach the top, as Kubernetes answers them."""
+    if isinstance(e, CompactedError):
+        return errors.gone(f"too old resource version: {e.requested} ({e.compacted})")
+    if isinstance(e, FutureRevisionError):
+        return errors.StatusError(504, "Timeout", f"Too large resource version: {e.requested}, "
+                                  f"current: {e.current}")  # fmt: skip
+    if isinstance(e, StoreClosedError):
+        return errors.StatusError(503, "ServiceUnavailable", "the store is shutting down")
+    return errors.internal(f"storage error: {e}")
 
 
 class _Raw:

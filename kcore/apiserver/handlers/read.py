@@ -4,11 +4,10 @@ revision, with opaque continue tokens and optional server-side printing (Table).
 from __future__ import annotations
 
 import base64
-import binascii
 from typing import Any
 
 from kcore.api import errors
-from kcore.apiserver import printing, selectors, wire
+from kcore.apiserver import printing, resources, selectors, wire
 from kcore.apiserver.handlers.context import Context, Reply
 from kcore.apiserver.objects import Obj
 
@@ -38,48 +37,51 @@ def decode_continue(token: str) -> tuple[int, str]:
     try:
         doc = wire.decode_json(base64.urlsafe_b64decode(token.encode()))
         return int(doc["rv"]), str(doc["start"])
-    except (binascii.Error, ValueError, KeyError, TypeError):
-        raise errors.bad_request(f"invalid continue token: {token!r}") from None
     except Exception:
         raise errors.bad_request(f"invalid continue token: {token!r}") from None
 
 
-def list_revision(ctx: Context) -> int:
-    """0 (latest) unless resourceVersionMatch=Exact pins a revision."""
+def _int_rv(value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise errors.bad_request(f"invalid resourceVersion: {value!r}") from None
+
+
+def list_position(ctx: Context) -> tuple[int, str, bool]:
+    """(revision, start_after, exact) for a list: a continue token pins both; Exact pins the
+    revision; "0" takes whatever the cache has; "N" is at least N; unset is the latest."""
+    if token := ctx.param("continue"):
+        revision, start = decode_continue(token)
+        return revision, start, True
     rv = ctx.param("resourceVersion")
-    if ctx.param("resourceVersionMatch") == "Exact" and rv:
-        try:
-            return int(rv)
-        except ValueError:
-            raise errors.bad_request(f"invalid resourceVersion: {rv!r}") from None
-    return 0
+    if not rv:
+        return 0, "", False
+    if ctx.param("resourceVersionMatch") == "Exact":
+        return _int_rv(rv), "", True
+    if rv == "0":
+        return ctx.server.caches.get(ctx.info).current_revision, "", False
+    return _int_rv(rv), "", False
 
 
 async def list_objects(ctx: Context) -> Reply:
     pred = selectors.predicate(ctx.info, ctx.param("labelSelector"), ctx.param("fieldSelector"))
-    revision, start = list_revision(ctx), ""
-    if token := ctx.param("continue"):
-        revision, start = decode_continue(token)
-    limit = max(ctx.int_param("limit"), 0)
-    page = await ctx.rs.list(
-        ctx.ri.namespace, revision=revision, limit=limit, start_after=start, predicate=pred
-    )
+    revision, start, exact = list_position(ctx)
+    cache = ctx.server.caches.get(ctx.info)
+    page = await cache.list(resources.prefix(ctx.info, ctx.ri.namespace), revision=revision,
+                            limit=max(ctx.int_param("limit"), 0), start_after=start,
+                            predicate=pred, exact=exact)  # fmt: skip
+    items = [o.object for o in page.items]
     list_meta: dict[str, Any] = {"resourceVersion": str(page.revision)}
-    if page.next_key:
-        list_meta["continue"] = encode_continue(page.revision, page.next_key)
+    if page.more:
+        list_meta["continue"] = encode_continue(page.revision, page.last_key)
+        if page.remaining:
+            list_meta["remainingItemCount"] = page.remaining
     if ctx.accept.table:
-        doc = printing.table(
-            ctx.info.plural,
-            page.items,
-            list_meta=list_meta,
-            include=ctx.param("includeObject", "Metadata"),
-            table_version=ctx.accept.table_version,
-        )
+        doc = printing.table(ctx.info.plural, items, list_meta=list_meta,
+                             include=ctx.param("includeObject", "Metadata"),
+                             table_version=ctx.accept.table_version)  # fmt: skip
         return Reply(200, doc)
-    doc = {
-        "kind": ctx.info.list_kind,
-        "apiVersion": ctx.info.api_version,
-        "metadata": list_meta,
-        "items": page.items,
-    }
+    doc = {"kind": ctx.info.list_kind, "apiVersion": ctx.info.api_version,
+           "metadata": list_meta, "items": items}  # fmt: skip
     return Reply(200, doc)

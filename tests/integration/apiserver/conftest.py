@@ -152,3 +152,10 @@ def ns(core_api: Any) -> Iterator[str]:
 async def cluster() -> AsyncIterator[Any]:
     async with kcore.Cluster() as c:
         yield c
+
+
+@pytest.fixture
+async def small_cluster() -> AsyncIterator[Any]:
+    """A cluster whose watch caches keep only 4 events, so old watches expire quickly."""
+    async with kcore.Cluster(watch_cache_capacity=4) as c:
+        yield c

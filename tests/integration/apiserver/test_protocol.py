@@ -193,15 +193,19 @@ async def test_watch_selector_transitions(http: Http) -> None:
     assert [e["type"] for e in events] == ["DELETED", "ADDED"]
 
 
-async def test_watch_too_old_gets_410_event(http: Http, cluster: Any) -> None:
+async def test_watch_too_old_gets_410_event(small_cluster: Any) -> None:
+    ctx = ssl.create_default_context(cafile=str(small_cluster.ca_cert))
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ctx)) as session:
+        await _expire_watch(Http(small_cluster, session))
+
+
+async def _expire_watch(http: Http) -> None:
     await http.call("POST", CMS, cm("old"))
     _, listed, _ = await http.call("GET", CMS)
     old = listed["metadata"]["resourceVersion"]
-    for value in ("b", "c"):
+    for value in "bcdefgh":  # more changes than the watch cache keeps
         await http.call("PATCH", f"{CMS}/old", {"data": {"a": value}},
                         headers={"Content-Type": "application/merge-patch+json"})  # fmt: skip
-    store = cluster.running.store
-    await store.compact(await store.current_revision())
     events = await _watch_lines(http, f"{CMS}?watch=true&resourceVersion={old}", 1)
     err = events[0]
     assert err["type"] == "ERROR"

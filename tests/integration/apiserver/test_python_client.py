@@ -199,7 +199,8 @@ def test_watch_stream_sees_changes_in_order(core_api: Any, ns: str) -> None:
     assert initial == [("ADDED", "a")]
 
 
-async def test_watch_relists_after_410(cluster: Any) -> None:
+async def test_watch_relists_after_410(small_cluster: Any) -> None:
+    cluster = small_cluster
     cfg = client.Configuration()
     config.load_kube_config(str(cluster.kubeconfig), client_configuration=cfg)
     api = client.ApiClient(cfg)
@@ -208,13 +209,11 @@ async def test_watch_relists_after_410(cluster: Any) -> None:
     def scenario() -> list[str]:
         v1.create_namespaced_config_map("default", {"metadata": {"name": "old"}})
         old_rv = v1.list_namespaced_config_map("default").metadata.resource_version
-        for i in range(3):
+        for i in range(8):  # more changes than the watch cache keeps
             v1.patch_namespaced_config_map("old", "default", {"data": {"i": str(i)}})
         return [old_rv]
 
     (old_rv,) = await asyncio.to_thread(scenario)
-    store = cluster.running.store
-    await store.compact(await store.current_revision())
 
     def resume() -> list[tuple[str, str]]:
         with pytest.raises(ApiException) as info:
