@@ -234,12 +234,16 @@ def _special_elements(
 
 def _merge_by_key(original: list[JSON], patch: list[JSON], field: Field) -> list[JSON]:
     key = field.merge_key
+    where: dict[Hashable, int] = {}
+    for i, item in enumerate(original):
+        where.setdefault(_item_id(item, key), i)
     for item in patch:
         if key not in item:
             raise _no_merge_key(item, key)
         ident = _scalar_id(item[key])
-        index = next((i for i, o in enumerate(original) if _item_id(o, key) == ident), None)
+        index = where.get(ident)
         if index is None:
+            where[ident] = len(original)
             original.append(_merge_map({}, item, field.schema))
         else:
             original[index] = _merge_map(original[index], item, field.schema)

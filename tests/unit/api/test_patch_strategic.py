@@ -261,6 +261,40 @@ def test_set_element_order_must_agree_with_the_patch_list() -> None:
     assert info.value.code == 400
 
 
+def test_kubectl_apply_style_patch() -> None:
+    """The shape `kubectl apply` sends: order list, changed item, delete directive."""
+    live = deployment(
+        containers=[{"name": "a", "image": "1"}, {"name": "b", "image": "1"}],
+        volumes=[{"name": "v", "emptyDir": {}}],
+    )
+    live["metadata"]["finalizers"] = ["x", "y", "z"]
+    patch = {
+        "metadata": {
+            "$deleteFromPrimitiveList/finalizers": ["y"],
+            "$setElementOrder/finalizers": ["x", "z"],
+        },
+        "spec": {
+            "template": {
+                "spec": {
+                    "$setElementOrder/containers": [{"name": "b"}],
+                    "containers": [{"image": "2", "name": "b"}, {"$patch": "delete", "name": "a"}],
+                    "volumes": [
+                        {
+                            "$retainKeys": ["hostPath", "name"],
+                            "hostPath": {"path": "/x"},
+                            "name": "v",
+                        }
+                    ],
+                }
+            }
+        },
+    }
+    result = apply(live, patch, "Deployment")
+    assert result["metadata"]["finalizers"] == ["x", "z"]
+    assert pod_spec(result)["containers"] == [{"name": "b", "image": "2"}]
+    assert pod_spec(result)["volumes"] == [{"name": "v", "hostPath": {"path": "/x"}}]
+
+
 # --- schema coverage -----------------------------------------------------------------------
 
 
