@@ -27,6 +27,7 @@ from kcore.apiserver.handlers.context import Context, Reply
 from kcore.apiserver.metrics import Metrics
 from kcore.apiserver.requestinfo import RequestInfo, parse_bool, parse_resource_path, split_path
 from kcore.apiserver.resource_store import ResourceStore
+from kcore.apiserver.timedstore import TimedStore
 from kcore.storage.interface import (
     CompactedError,
     FutureRevisionError,
@@ -43,16 +44,16 @@ class APIServer:
     """Serve the Kubernetes API over `store`. `start()` binds; `url` is then known."""
 
     def __init__(self, store: Store, config: ServerConfig, authenticator: Authenticator) -> None:
-        self.store = store
         self.config = config
         self.authn = authenticator
         self.metrics = Metrics()
+        self.store: Store = TimedStore(store, self.metrics)
         self.limiter = InFlightLimiter(config.max_in_flight)
         self._stores: dict[tuple[str, str, str], ResourceStore] = {}
         self.allocator = ServiceAllocator(self.resource_store("", "v1", "services"))
         self._runner: web.AppRunner | None = None
         self._kubelet_session: aiohttp.ClientSession | None = None
-        self.caches = Caches(store, capacity=config.watch_cache_capacity,
+        self.caches = Caches(self.store, capacity=config.watch_cache_capacity,
                              bookmark_interval=config.bookmark_interval)  # fmt: skip
         self.port = config.port
 

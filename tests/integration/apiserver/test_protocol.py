@@ -303,12 +303,14 @@ async def test_namespace_with_foreign_finalizer_stays_terminating(http: Http) ->
 
 
 async def test_metrics_exposition(http: Http) -> None:
+    await http.call("POST", CMS, cm("metered"))
     await http.call("GET", CMS)
     status, text, _ = await http.call("GET", "/metrics")
     assert status == 200
     assert 'apiserver_request_total{verb="list",resource="configmaps",code="200"}' in text
     assert "apiserver_request_duration_seconds_bucket" in text
     assert "apiserver_registered_watchers" in text
+    assert 'apiserver_storage_duration_seconds_count{operation="create"}' in text
 
 
 async def test_max_in_flight_gives_429(http: Http, cluster: Any) -> None:
