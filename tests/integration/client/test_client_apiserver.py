@@ -107,8 +107,24 @@ async def test_watch_sees_changes_after_the_list(cluster: Any, wire: str) -> Non
     assert events == [("ADDED", "w"), ("MODIFIED", "w"), ("DELETED", "w")]
 
 
-async def test_shared_informer_tracks_the_server(cluster: Any) -> None:
+async def test_watch_from_an_expired_version_raises_gone(cluster: Any) -> None:
     client: Client = cluster.client
+    for i in range(3):
+        await client.create(config_map(f"old-{i}"))
+    with pytest.raises(StatusError) as info:
+        async with aclosing(client.watch(ConfigMap, resource_version="1")) as stream:
+            async for _ in stream:
+                pass
+    assert info.value.code == 410 and info.value.reason == "Expired"
+
+
+@pytest.mark.parametrize("wire", ["json", "msgpack"])
+async def test_shared_informer_tracks_the_server(cluster: Any, wire: str) -> None:
+    async with cluster.new_client(wire=wire) as client:
+        await _informer_tracks_the_server(client)
+
+
+async def _informer_tracks_the_server(client: Client) -> None:
     await client.create(pod("before", node="n1"))
     factory = SharedInformerFactory(client)
     informer = factory.informer(Pod, indexers={"node": lambda p: [p.spec.node_name or ""]})
