@@ -1142,12 +1142,7 @@ def validate_job(job: batch.Job, old: batch.Job | None) -> list[Cause]:
 def _validate_job_template(
     template: core.PodTemplateSpec, selector: LabelSelector | None
 ) -> list[Cause]:
-    causes = _validate_template(template, selector, "spec.template", ("OnFailure", "Never"))
-    path = "spec.template.spec.restartPolicy"
-    if template.spec.restart_policy in ("", "Always"):
-        causes = [c for c in causes if c.field != path]
-        causes.append(required(path, 'valid values: "OnFailure", "Never"'))
-    return causes
+    return _validate_template(template, selector, "spec.template", ("OnFailure", "Never"))
 
 
 def _validate_job_update(new: batch.JobSpec, old: batch.JobSpec) -> list[Cause]:
