@@ -104,6 +104,7 @@ class WatchCache:
         self._revision_waiters: builtins.list[tuple[int, asyncio.Future[None]]] = []
         self._store_watch: Watch | None = None
         self._store_parked = False
+        self._progress_capable = False
         self._tasks: builtins.list[asyncio.Task[None]] = []
         self._running = False
 
@@ -125,7 +126,8 @@ class WatchCache:
         """List the store, then follow it in the background."""
         await self._relist()
         self._running = True
-        self._tasks.append(asyncio.create_task(self._follow(), name=f"watchcache {self.prefix}"))
+        follow = self._follow(self._watch_store())
+        self._tasks.append(asyncio.create_task(follow, name=f"watchcache {self.prefix}"))
         if self._bookmark_interval > 0:
             self._tasks.append(asyncio.create_task(self._tick_bookmarks()))
 
@@ -177,25 +179,30 @@ class WatchCache:
                 start_after=page.items[-1].key,
             )
 
-    async def _follow(self) -> None:
+    def _watch_store(self) -> Watch:
+        watch = self._store_watch = self._store.watch(self.prefix, revision=self._revision)
+        self._progress_capable = isinstance(watch, ProgressWatch)
+        return watch
+
+    async def _follow(self, watch: Watch) -> None:
         delay = 0.05
         try:
             while self._running:
-                watch = self._store.watch(self.prefix, revision=self._revision)
-                self._store_watch = watch
                 try:
                     await self._consume(watch)
                     return  # the store closed its watches
                 except StoreClosedError:
                     return
                 except StorageError:
+                    await watch.close()
+                    self._store_watch = None
                     if not await self._recover(delay):
                         return
                     delay = min(delay * 2, 2.0)
-                finally:
-                    self._store_watch = None
-                    await watch.close()
+                    watch = self._watch_store()
         finally:
+            self._store_watch = None
+            await watch.close()
             if self._running:
                 self._running = False
                 self._end_watchers(None)
@@ -363,7 +370,7 @@ class WatchCache:
         """Objects under `prefix` in key order; see the module docstring for `revision`."""
         prefix = self._scoped(prefix)
         target = revision or await self._store.current_revision()
-        fresh = await self._catch_up(target, wait=bool(revision) or self._has_progress())
+        fresh = await self._catch_up(target, wait=self._has_progress())
         if not fresh or (exact and revision and revision != self._revision):
             return await self._list_store(prefix, revision, limit, start_after, predicate)
         return self._list_cached(prefix, limit, start_after, predicate)
@@ -378,7 +385,7 @@ class WatchCache:
         return CachedObject(kv, self._decode) if kv is not None else None
 
     def _has_progress(self) -> bool:
-        return isinstance(self._store_watch, ProgressWatch)
+        return self._progress_capable
 
     async def _catch_up(self, target: int, *, wait: bool) -> bool:
         """True once the cache has every event up to `target` (bounded wait)."""

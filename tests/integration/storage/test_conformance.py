@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +78,13 @@ async def take(watch: Watch | CacheWatcher, count: int) -> list[Any]:
         return [await watch.__anext__() for _ in range(count)]
 
     return await asyncio.wait_for(gather(), TIMEOUT)
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Wait (bounded) for something another task does."""
+    async with asyncio.timeout(TIMEOUT):
+        while not condition():  # noqa: ASYNC110 - no event to await on another component
+            await asyncio.sleep(0.005)
 
 
 def summary(event: Event | CachedEvent) -> tuple[str, str, int]:
@@ -467,3 +474,31 @@ async def test_cache_exact_list_at_past_revision_reads_the_store(
     past = await cache.list(revision=a.mod_revision, exact=True)
     assert past.revision == a.mod_revision
     assert [o.kv for o in past.items] == [a]
+
+
+async def test_cache_watch_older_than_its_ring_is_compacted(store: Store) -> None:
+    async with WatchCache(
+        store, PODS, decode=decode, encoders=ENCODERS, capacity=4, bookmark_interval=0
+    ) as small:
+        first = await store.create(PODS + "ns/first", b"x")
+        kvs = [await store.create(f"{PODS}ns/k{n}", b"x") for n in range(12)]
+        await until(lambda: small.current_revision >= kvs[-1].mod_revision)
+        with pytest.raises(CompactedError):
+            small.watch(revision=first.mod_revision)
+        recent = small.watch(revision=kvs[-3].mod_revision)
+        assert [e.kv for e in await take(recent, 2)] == kvs[-2:]
+        recent.close()
+
+
+async def test_cache_watch_with_a_predicate(store: Store, cache: WatchCache) -> None:
+    watcher = cache.watch(predicate=lambda obj: obj["value"] == "web")
+    a = await store.create(PODS + "ns/a", b"db")
+    into = await store.update(PODS + "ns/a", b"web", expected_revision=a.mod_revision)
+    out = await store.update(PODS + "ns/a", b"db", expected_revision=into.mod_revision)
+    events = await take(watcher, 2)
+    watcher.close()
+    assert [(e.type, e.revision) for e in events] == [
+        ("ADDED", into.mod_revision),
+        ("DELETED", out.mod_revision),
+    ]
+    assert events[1].object == {"value": "web", "rv": out.mod_revision}

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from kcore.storage import _hub
 from kcore.storage.interface import CompactedError, FutureRevisionError, KeyValue, StoreClosedError
 from kcore.storage.memory import MemoryStore
 from kcore.storage.watchcache import CachedEvent, CacheWatcher, WatchCache, WatchTerminatedError
@@ -304,16 +305,16 @@ async def test_store_close_ends_the_cache(store: MemoryStore, codec: Codec) -> N
     await cache.stop()
 
 
-async def test_cache_relists_when_its_store_watch_was_compacted(
-    store: MemoryStore, codec: Codec
+async def test_cache_relists_when_its_store_watch_breaks(
+    store: MemoryStore, codec: Codec, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(_hub, "MAX_BUFFERED", 5)
     cache = WatchCache(store, PODS, decode=codec.decode, encoders=codec.encoders())
     await cache.start()  # the follower task has not run yet: nothing below yields
     try:
         watcher = cache.watch()
-        kvs = [await store.create(f"{PODS}ns/k{n}", pod({})) for n in range(3)]
-        await store.compact(await store.current_revision())
-        with pytest.raises(WatchTerminatedError):
+        kvs = [await store.create(f"{PODS}ns/k{n}", pod({})) for n in range(10)]
+        with pytest.raises(WatchTerminatedError):  # the cache's store watch overflowed
             await take(watcher, 1)
         listed = await cache.list()
         assert [o.kv for o in listed.items] == kvs
