@@ -10,6 +10,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
+_SHARED_RNG = random.Random()  # seeding a Random per Backoff costs more than a request
+
 
 @dataclass(slots=True)
 class Backoff:
@@ -17,7 +19,7 @@ class Backoff:
     factor: float = 2.0
     cap: float = 30.0
     jitter: float = 1.0
-    rng: random.Random = field(default_factory=random.Random)
+    rng: random.Random = field(default=_SHARED_RNG)
     _current: float = field(init=False, default=0.0)
 
     def __post_init__(self) -> None:

@@ -250,7 +250,7 @@ class Client:
         """Send one request (with retries); the 2xx body and its content type, else raise."""
         session = self._open()
         headers = self._headers(content_type, accept)
-        backoff = Backoff(initial=0.2, cap=5.0, jitter=0.5)
+        backoff: Backoff | None = None
         for attempt in range(MAX_RETRIES + 1):
             last = attempt == MAX_RETRIES
             try:
@@ -269,6 +269,7 @@ class Client:
                 never_sent = isinstance(exc, aiohttp.ClientConnectorError)
                 if last or not (never_sent or method in _IDEMPOTENT):
                     raise
+                backoff = backoff or Backoff(initial=0.2, cap=5.0, jitter=0.5)
                 delay = backoff.next()
                 log.debug("%s %s failed (%s); retrying in %.2fs", method, path, exc, delay)
             await asyncio.sleep(delay)
