@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 import kcore
+from kcore.api.apps import Deployment
 from kcore.api.codec import from_dict
 from kcore.api.coordination import Lease
 from kcore.api.core import ConfigMap, Event, Pod
@@ -241,3 +242,45 @@ async def test_event_recorder_aggregates_repeats(cluster: Any) -> None:
     assert involved.kind == "ConfigMap" and involved.name == "subject"
     assert involved.uid == target.metadata.uid
     assert by_reason["Broken"].source.component == "tester"
+
+
+async def test_bind_sets_the_node_once(cluster: Any) -> None:
+    client: Client = cluster.client
+    await client.create(pod("unbound"))
+    await client.bind("unbound", "node-1", namespace="default")
+    bound = await client.get(Pod, "unbound", namespace="default")
+    assert bound.spec is not None and bound.spec.node_name == "node-1"
+    with pytest.raises(StatusError) as info:
+        await client.bind("unbound", "node-2", namespace="default")
+    assert info.value.code == 409
+
+
+async def test_update_status_changes_only_status(cluster: Any) -> None:
+    client: Client = cluster.client
+    created = await client.create(pod("st"))
+    assert created.status is not None
+    created.status.phase = "Running"
+    created.metadata.labels = {"ignored": "by status"}
+    updated = await client.update_status(created)
+    assert updated.status is not None and updated.status.phase == "Running"
+    assert "ignored" not in updated.metadata.labels
+
+
+async def test_scale_subresource_of_a_deployment(cluster: Any) -> None:
+    client: Client = cluster.client
+    template = {
+        "metadata": {"labels": {"app": "web"}},
+        "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+    }
+    doc = {
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}}, "template": template},
+    }
+    await client.create(from_dict(Deployment, doc))
+    assert (await client.get_scale(Deployment, "web", namespace="default"))["spec"] == {
+        "replicas": 1
+    }
+    scaled = await client.scale(Deployment, "web", 4, namespace="default")
+    assert scaled["spec"]["replicas"] == 4
+    deployment = await client.get(Deployment, "web", namespace="default")
+    assert deployment.spec is not None and deployment.spec.replicas == 4
