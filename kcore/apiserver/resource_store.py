@@ -103,10 +103,17 @@ class ResourceStore:
         return obj
 
     async def update(
-        self, namespace: str, name: str, mutate: Mutation, *, precondition_rv: str = ""
+        self,
+        namespace: str,
+        name: str,
+        mutate: Mutation,
+        *,
+        precondition_rv: str = "",
+        dry_run: bool = False,
     ) -> Obj:
         """Read, mutate a copy, write with the read revision; retry on conflicts unless the
-        caller pinned a resourceVersion (then a mismatch is 409 Conflict)."""
+        caller pinned a resourceVersion (then a mismatch is 409 Conflict). `dry_run` returns
+        what would be stored without storing it."""
         key = self.key(namespace, name)
         for _ in range(_MAX_RETRIES):
             kv = await self.store.get(key)
@@ -118,6 +125,8 @@ class ResourceStore:
             new = await mutate(deep_copy(current))
             if new is None:
                 return current
+            if dry_run:
+                return new
             try:
                 out = await self.store.update(
                     key, encode_stored(new), expected_revision=kv.mod_revision

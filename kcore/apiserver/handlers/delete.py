@@ -163,6 +163,9 @@ async def finish_if_done(ctx: Context, obj: Obj) -> Obj:
 async def delete(ctx: Context) -> Reply:
     opts = await read_options(ctx)
     obj = await ctx.rs.get(ctx.ri.namespace, ctx.ri.name)
+    if ctx.dry_run:
+        check_preconditions(ctx.rs, obj, opts)
+        return Reply(200, obj)
     if ctx.info.kind == "Namespace" and ctx.info.group == "":
         return Reply(200, await delete_namespace(ctx, obj, opts))
     out = await delete_object(ctx, ctx.rs, obj, opts)
@@ -173,6 +176,10 @@ async def delete_collection(ctx: Context) -> Reply:
     opts = await read_options(ctx)
     pred = selectors.predicate(ctx.info, ctx.param("labelSelector"), ctx.param("fieldSelector"))
     page = await ctx.rs.list(ctx.ri.namespace, predicate=pred)
+    if ctx.dry_run:
+        return Reply(200, {"kind": ctx.info.list_kind, "apiVersion": ctx.info.api_version,
+                           "metadata": {"resourceVersion": str(page.revision)},
+                           "items": page.items})  # fmt: skip
     deleted = []
     for obj in page.items:
         try:

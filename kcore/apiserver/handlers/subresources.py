@@ -62,7 +62,11 @@ async def _write_scale(ctx: Context, new_scale: Any, precondition_rv: str) -> Re
         return None if admission.same_object(obj, current) else obj
 
     obj = await ctx.rs.update(
-        ctx.ri.namespace, ctx.ri.name, change, precondition_rv=precondition_rv
+        ctx.ri.namespace,
+        ctx.ri.name,
+        change,
+        precondition_rv=precondition_rv,
+        dry_run=ctx.dry_run,
     )
     return Reply(200, to_scale(obj))
 

@@ -72,13 +72,22 @@ async def _write(ctx: Context, change: Any, precondition_rv: str) -> Reply:
     if ctx.info.kind == "Service" and ctx.info.group == "":
         async with ctx.server.allocator.lock:
             obj = await ctx.rs.update(
-                ctx.ri.namespace, ctx.ri.name, change, precondition_rv=precondition_rv
+                ctx.ri.namespace,
+                ctx.ri.name,
+                change,
+                precondition_rv=precondition_rv,
+                dry_run=ctx.dry_run,
             )
     else:
         obj = await ctx.rs.update(
-            ctx.ri.namespace, ctx.ri.name, change, precondition_rv=precondition_rv
+            ctx.ri.namespace,
+            ctx.ri.name,
+            change,
+            precondition_rv=precondition_rv,
+            dry_run=ctx.dry_run,
         )
-    obj = await delete_handlers.finish_if_done(ctx, obj)
+    if not ctx.dry_run:
+        obj = await delete_handlers.finish_if_done(ctx, obj)
     return Reply(200, render_one(ctx, obj))
 
 

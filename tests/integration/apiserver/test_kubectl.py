@@ -303,3 +303,13 @@ def test_no_or_wrong_credentials(apiserver: Any, tmp_path: Path) -> None:
         )
         assert res.returncode != 0
         assert "You must be logged in to the server" in res.stderr
+
+
+def test_diff_uses_server_dry_run(kubectl: Any, ns: str) -> None:
+    kubectl("apply", "-n", ns, "-f", "-", stdin=DEPLOY)
+    changed = DEPLOY.replace("replicas: 2", "replicas: 5")
+    res = kubectl("diff", "-n", ns, "-f", "-", stdin=changed, check=False)
+    assert res.returncode == 1, res.stderr
+    assert "-  replicas: 2" in res.stdout and "+  replicas: 5" in res.stdout
+    d = as_json(kubectl("get", "deploy", "web", "-n", ns, "-o", "json"))
+    assert d["spec"]["replicas"] == 2

@@ -335,3 +335,23 @@ async def test_deletecollection_by_label(http: Http) -> None:
     assert status == 200
     _, left, _ = await http.call("GET", CMS)
     assert [i["metadata"]["name"] for i in left["items"]] == ["c"]
+
+
+async def test_dry_run_never_persists(http: Http, cluster: Any) -> None:
+    await http.call("POST", CMS, cm("dry", a="1"))
+    store = cluster.running.store
+    before = await store.current_revision()
+    merge = {"Content-Type": "application/merge-patch+json"}
+    status, created, _ = await http.call("POST", f"{CMS}?dryRun=All", cm("ghost"))
+    assert status == 201 and created["metadata"]["name"] == "ghost"
+    status, patched, _ = await http.call("PATCH", f"{CMS}/dry?dryRun=All", {"data": {"a": "2"}},
+                                         headers=merge)  # fmt: skip
+    assert status == 200 and patched["data"] == {"a": "2"}
+    status, _, _ = await http.call("PUT", f"{CMS}/dry?dryRun=All", cm("dry", a="3"))
+    assert status == 200
+    assert (await http.call("DELETE", f"{CMS}/dry?dryRun=All"))[0] == 200
+    assert (await http.call("DELETE", f"{CMS}?dryRun=All"))[0] == 200
+    assert await store.current_revision() == before
+    assert (await http.call("GET", f"{CMS}/ghost"))[0] == 404
+    _, kept, _ = await http.call("GET", f"{CMS}/dry")
+    assert kept["data"] == {"a": "1"}
