@@ -307,6 +307,7 @@ def from_set(labels: Mapping[str, str]) -> Selector:
 # --- the string syntax ---------------------------------------------------------------------
 
 _SPECIAL: Final = frozenset("=!(),><")
+_WHITESPACE: Final = frozenset(" \t\r\n")  # the lexer's isWhitespace, not str.isspace
 _SYMBOLS: Final = frozenset({"!", "!=", "=", "==", "(", ")", ",", ">", "<"})
 _IDENT, _END = "ident", "end"
 
@@ -317,7 +318,7 @@ def _tokenize(text: str) -> list[tuple[str, str]]:
     i, n = 0, len(text)
     while i < n:
         ch = text[i]
-        if ch.isspace():
+        if ch in _WHITESPACE:
             i += 1
         elif ch in _SPECIAL:
             size = 2 if text[i : i + 2] in _SYMBOLS else 1
@@ -325,7 +326,7 @@ def _tokenize(text: str) -> list[tuple[str, str]]:
             i += size
         else:
             j = i
-            while j < n and not text[j].isspace() and text[j] not in _SPECIAL:
+            while j < n and text[j] not in _WHITESPACE and text[j] not in _SPECIAL:
                 j += 1
             word = text[i:j]
             tokens.append((word if word in ("in", "notin") else _IDENT, word))

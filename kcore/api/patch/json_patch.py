@@ -16,13 +16,14 @@ from typing import Final
 
 from kcore.api.patch.errors import BAD_REQUEST, INVALID, JSON, PatchError, deep_copy, json_equal
 
-__all__ = ["Operation", "apply", "parse_pointer"]
+__all__ = ["MAX_OPERATIONS", "Operation", "apply", "parse_pointer"]
 
 _INDEX = re.compile(r"0|[1-9][0-9]*")
 _OPS: Final = frozenset({"add", "remove", "replace", "move", "copy", "test"})
 _NEEDS_VALUE: Final = frozenset({"add", "replace", "test"})
 _NEEDS_FROM: Final = frozenset({"move", "copy"})
 _MISSING = object()
+MAX_OPERATIONS: Final = 10000  # the API server's limit; more is 413 RequestEntityTooLarge
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +70,11 @@ def apply(doc: JSON, ops: JSON) -> JSON:
     """Apply a JSON Patch (a list of operation objects) and return the new document."""
     if not isinstance(ops, list):
         raise PatchError("a json patch must be a JSON array of operations", BAD_REQUEST)
+    if len(ops) > MAX_OPERATIONS:
+        message = (
+            f"The allowed maximum operations in a JSON patch is {MAX_OPERATIONS}, got: {len(ops)}"
+        )
+        raise PatchError(message, 413)
     operations = [_operation(raw) for raw in ops]
     result = deep_copy(doc)
     for operation in operations:

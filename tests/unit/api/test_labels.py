@@ -20,6 +20,7 @@ from kcore.api.meta import LabelSelector, LabelSelectorRequirement
         ("a=b", "a=b"),
         ("a==b", "a==b"),
         (" a = b , c != d ", "a=b,c!=d"),
+        ("\ta=b,\nc", "a=b,c"),
         ("z,a", "a,z"),
         ("!k", "!k"),
         ("e in (g, f)", "e in (f,g)"),
@@ -56,6 +57,7 @@ def test_canonical_strings(text: str, canonical: str) -> None:
         ("a/b/c=x", '<nil>: Invalid value: "a/b/c": a qualified name'),
         ("a=-x", 'values[0][a]: Invalid value: "-x": a valid label must be'),
         ("a=" + "x" * 64, "must be no more than 63 characters"),
+        ("a=\u00a0", "a valid label must be"),  # only ASCII blanks separate tokens
     ],
 )
 def test_parse_errors(text: str, message: str) -> None:

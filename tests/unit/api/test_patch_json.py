@@ -126,6 +126,14 @@ def test_malformed_documents_are_400(ops: Any) -> None:
     assert info.value.code == 400
 
 
+def test_too_many_operations_is_413() -> None:
+    ops = [{"op": "test", "path": "", "value": {}}] * (json_patch.MAX_OPERATIONS + 1)
+    with pytest.raises(PatchError) as info:
+        json_patch.apply({}, ops)
+    assert info.value.code == 413
+    assert json_patch.apply({}, ops[:-1]) == {}
+
+
 def test_failed_patch_is_atomic_and_inputs_untouched() -> None:
     doc = {"a": [1], "b": {"c": 1}}
     ops = [
