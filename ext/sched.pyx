@@ -75,10 +75,12 @@ cdef class QueryView:
     def __init__(self, req, nonzero, int64_t node_index, bint tolerates_unschedulable,
                  bint has_required, bint has_ports, bint affinity_bootstrap,
                  Py_ssize_t n_reqs, Py_ssize_t n_terms, Py_ssize_t n_ip, Py_ssize_t n_sp,
-                 Py_ssize_t d, rq_kind, rq_term, rq_col, rq_val, rq_mask, term_kind,
+                 Py_ssize_t d, rq_kind, rq_term, rq_col, rq_val, rq_start, rq_widx,
+                 rq_wmask, term_kind,
                  term_weight, hard_bad, soft_bad, port_bad, ip_kind, ip_topo, ip_vals,
                  sp_topo, sp_counts, sp_limit):
-        self.keep = (req, nonzero, rq_kind, rq_term, rq_col, rq_val, rq_mask, term_kind,
+        self.keep = (req, nonzero, rq_kind, rq_term, rq_col, rq_val, rq_start, rq_widx,
+                     rq_wmask, term_kind,
                      term_weight, hard_bad, soft_bad, port_bad, ip_kind, ip_topo, ip_vals,
                      sp_topo, sp_counts, sp_limit)
         self.c.req = _i64(req)
@@ -94,11 +96,16 @@ cdef class QueryView:
         self.c.rq_term = _i32(rq_term)
         self.c.rq_col = _i32(rq_col)
         self.c.rq_val = _i64(rq_val)
-        self.c.rq_mask = _u64(rq_mask)
+        self.c.rq_start = _i32(rq_start)
+        self.c.rq_widx = _i32(rq_widx)
+        self.c.rq_wmask = _u64(rq_wmask)
         self.c.term_kind = _i8(term_kind)
         self.c.term_weight = _i64(term_weight)
         self.c.hard_bad = _u64(hard_bad)
         self.c.soft_bad = _u64(soft_bad)
+        self.c.any_soft = False
+        for j in range(len(soft_bad)):
+            self.c.any_soft = self.c.any_soft or soft_bad[j] != 0
         self.c.port_bad = _u64(port_bad)
         self.c.ip_kind = _i32(ip_kind)
         self.c.ip_topo = _i32(ip_topo)
@@ -132,6 +139,30 @@ cdef class ProfileView:
 
 
 # ---------------------------------------------------------------------------------------------
+# Arithmetic helpers
+
+cdef inline int64_t _div(int64_t a, int64_t b) noexcept nogil:
+    """a / b for a >= 0, b > 0 (Go and C agree there): a float64 estimate, then made exact.
+
+    Quotients here are small (scores), so the estimate is off by at most one; the integer
+    checks fix it. A float division is several times cheaper than a 64-bit idiv.
+    """
+    cdef int64_t quot = <int64_t>(<double>a / <double>b)
+    while quot > 0 and quot * b > a:
+        quot -= 1
+    while (quot + 1) * b <= a:
+        quot += 1
+    return quot
+
+
+cdef inline int64_t _popcount(uint64_t x) noexcept nogil:
+    x = x - ((x >> 1) & 0x5555555555555555ULL)
+    x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL)
+    x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0FULL
+    return <int64_t>((x * 0x0101010101010101ULL) >> 56)
+
+
+# ---------------------------------------------------------------------------------------------
 # Filters
 
 cdef inline bint _any(const uint64_t* row, const uint64_t* mask, Py_ssize_t w) noexcept nogil:
@@ -142,14 +173,24 @@ cdef inline bint _any(const uint64_t* row, const uint64_t* mask, Py_ssize_t w) n
     return False
 
 
+cdef inline bint _any_sparse(const uint64_t* row, const Query* q,
+                             Py_ssize_t x) noexcept nogil:
+    """Whether the row shares a bit with requirement x's mask (only its non-zero words)."""
+    cdef Py_ssize_t j
+    for j in range(q.rq_start[x], q.rq_start[x + 1]):
+        if row[q.rq_widx[j]] & q.rq_wmask[j]:
+            return True
+    return False
+
+
 cdef inline bint _requirement(const Nodes* nd, const Query* q, Py_ssize_t i,
                               Py_ssize_t x) noexcept nogil:
     cdef int32_t kind = q.rq_kind[x]
     cdef Py_ssize_t col
     if kind == REQ_ANY:
-        return _any(nd.labels + i * nd.w, q.rq_mask + x * nd.w, nd.w)
+        return _any_sparse(nd.labels + i * nd.w, q, x)
     if kind == REQ_NONE:
-        return not _any(nd.labels + i * nd.w, q.rq_mask + x * nd.w, nd.w)
+        return not _any_sparse(nd.labels + i * nd.w, q, x)
     col = i * nd.k + q.rq_col[x]
     if not nd.num_ok[col]:
         return False
@@ -243,6 +284,7 @@ cdef inline bint _filter(const Nodes* nd, const Query* q, Py_ssize_t i, uint8_t*
                          int64_t* preferred, int64_t* fails) noexcept nogil:
     cdef Py_ssize_t wt = nd.wt
     cdef int slot
+    preferred[0] = 0
     if nd.unschedulable[i] and not q.tolerates_unschedulable:
         fails[FAIL_UNSCHEDULABLE] += 1
         return False
@@ -252,7 +294,7 @@ cdef inline bint _filter(const Nodes* nd, const Query* q, Py_ssize_t i, uint8_t*
     if _any(nd.taints + i * wt, q.hard_bad, wt):
         fails[FAIL_TAINT] += 1
         return False
-    if not _node_affinity(nd, q, i, term_ok, preferred):
+    if (q.n_terms or q.has_required) and not _node_affinity(nd, q, i, term_ok, preferred):
         fails[FAIL_NODE_AFFINITY] += 1
         return False
     if q.has_ports and _any(nd.ports + i * nd.wp, q.port_bad, nd.wp):
@@ -260,12 +302,13 @@ cdef inline bint _filter(const Nodes* nd, const Query* q, Py_ssize_t i, uint8_t*
         return False
     if not _fits(nd, q, i, 0, fails):
         return False
-    if not _spread(nd, q, i, fails):
+    if q.n_sp and not _spread(nd, q, i, fails):
         return False
-    slot = _interpod_fail(nd, q, i)
-    if slot >= 0:
-        fails[slot] += 1
-        return False
+    if q.n_ip:
+        slot = _interpod_fail(nd, q, i)
+        if slot >= 0:
+            fails[slot] += 1
+            return False
     return True
 
 
@@ -314,12 +357,12 @@ cdef inline int64_t _fit_score(const Nodes* nd, const Query* q, const Profile* p
             continue
         w = pr.fit_weight[j]
         if pr.strategy == STRATEGY_LEAST:
-            s = 0 if req > alloc else (alloc - req) * MAX_NODE_SCORE / alloc
+            s = 0 if req > alloc else _div((alloc - req) * MAX_NODE_SCORE, alloc)
         elif pr.strategy == STRATEGY_MOST:
-            s = (alloc if req > alloc else req) * MAX_NODE_SCORE / alloc
+            s = _div((alloc if req > alloc else req) * MAX_NODE_SCORE, alloc)
         else:
             s = _broken_linear(
-                pr, MAX_UTILIZATION if req > alloc else req * MAX_UTILIZATION / alloc)
+                pr, MAX_UTILIZATION if req > alloc else _div(req * MAX_UTILIZATION, alloc))
             if s <= 0:
                 continue
         total += s * w
@@ -328,7 +371,7 @@ cdef inline int64_t _fit_score(const Nodes* nd, const Query* q, const Profile* p
         return 0
     if pr.strategy == STRATEGY_RATIO:
         return <int64_t>round(<double>total / <double>wsum)
-    return total / wsum
+    return _div(total, wsum)
 
 
 cdef inline int64_t _balanced_score(const Nodes* nd, const Query* q, const Profile* pr,
@@ -405,9 +448,9 @@ cdef inline int64_t _normalized(const Profile* pr, const Raw* raw, Py_ssize_t f)
     if raw.max_taint == 0:
         s += pr.w_taint * MAX_NODE_SCORE
     else:
-        s += pr.w_taint * (MAX_NODE_SCORE - MAX_NODE_SCORE * raw.taint[f] / raw.max_taint)
+        s += pr.w_taint * (MAX_NODE_SCORE - _div(MAX_NODE_SCORE * raw.taint[f], raw.max_taint))
     if raw.max_pref > 0:
-        s += pr.w_affinity * (MAX_NODE_SCORE * raw.pref[f] / raw.max_pref)
+        s += pr.w_affinity * _div(MAX_NODE_SCORE * raw.pref[f], raw.max_pref)
     diff = raw.max_ip - raw.min_ip
     if raw.any_ip_score and diff > 0:
         s += pr.w_interpod * <int64_t>(
@@ -461,8 +504,13 @@ cdef inline int64_t _taint_count(const Nodes* nd, const Query* q, Py_ssize_t i) 
     cdef Py_ssize_t j
     cdef int64_t c = 0
     cdef const uint64_t* row = nd.taints + i * nd.wt
+    cdef uint64_t bits
+    if not q.any_soft:
+        return 0
     for j in range(nd.wt):
-        c += __builtin_popcountll(row[j] & q.soft_bad[j])
+        bits = row[j] & q.soft_bad[j]
+        if bits:
+            c += _popcount(bits)
     return c
 
 

@@ -1,12 +1,9 @@
 from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t, uint64_t
 
-cdef extern from *:
-    # C declarations for the scheduler kernel family (ext/sched.pyx): constants, the
-    # structs the kernels read (node columns, one compiled pod, a scoring profile) and
-    # the compiler builtins, all in one place. sched.pyx wraps each struct in a view.
-    int __builtin_popcountll(unsigned long long x) nogil
-
 cdef enum:
+    # C declarations for the scheduler kernel family (ext/sched.pyx): constants and the
+    # structs the kernels read (node columns, one compiled pod, a scoring profile), all
+    # in one place. sched.pyx wraps each struct in a view.
     MAX_NODE_SCORE = 100
     MAX_UTILIZATION = 100
     RES_CPU = 0
@@ -81,7 +78,10 @@ ctypedef struct Query:
     const int32_t* rq_term      # [n_reqs]
     const int32_t* rq_col       # [n_reqs] numeric column for Gt/Lt
     const int64_t* rq_val       # [n_reqs]
-    const uint64_t* rq_mask     # [n_reqs, w]
+    const int32_t* rq_start     # [n_reqs + 1] requirement x owns sparse words [start, end)
+    const int32_t* rq_widx      # [m] label word index
+    const uint64_t* rq_wmask    # [m] mask bits within that word
+    bint any_soft               # some PreferNoSchedule taint goes untolerated
     const int8_t* term_kind     # [n_terms]
     const int64_t* term_weight  # [n_terms]
     const uint64_t* hard_bad    # [wt] untolerated NoSchedule/NoExecute taints

@@ -167,6 +167,9 @@ class Query:
     rq_col: I32
     rq_val: I64
     rq_mask: U64
+    rq_start: I32
+    rq_widx: I32
+    rq_wmask: U64
     term_kind: npt.NDArray[np.int8]
     term_weight: I64
     hard_bad: U64
@@ -369,6 +372,8 @@ def compile_query(table: NodeTable, pod: PodRequirements) -> Query:
     pairs = zip(sp_topo.tolist(), pod.spread, strict=True)
     sp_rows = [_per_domain(table, col, c.counts) for col, c in pairs]
     terms = _compile_terms(table, pod)
+    rq_mask = _stack(terms.masks, table.labels.shape[1])
+    rq_start, rq_widx, rq_wmask = _sparse(rq_mask)
     hard_bad, soft_bad = _taint_masks(table, pod)
     width = max([len(d) for d in table.domains], default=1)
     tolerated = any(
@@ -386,7 +391,10 @@ def compile_query(table: NodeTable, pod: PodRequirements) -> Query:
         rq_term=np.array(terms.term, np.int32),
         rq_col=np.array(terms.col, np.int32),
         rq_val=np.array(terms.val, np.int64),
-        rq_mask=_stack(terms.masks, table.labels.shape[1]),
+        rq_mask=rq_mask,
+        rq_start=rq_start,
+        rq_widx=rq_widx,
+        rq_wmask=rq_wmask,
         term_kind=np.array(terms.term_kind, np.int8),
         term_weight=np.array(terms.term_weight, np.int64),
         hard_bad=hard_bad,
@@ -407,6 +415,13 @@ def _stack(masks: list[U64], words: int) -> U64:
     if not masks:
         return np.zeros((0, words), np.uint64)
     return np.stack([np.pad(m, (0, words - len(m))) for m in masks])
+
+
+def _sparse(masks: U64) -> tuple[I32, I32, U64]:
+    """Row-compressed masks: row x owns entries start[x]:start[x+1] of (word, bits)."""
+    rows, words = np.nonzero(masks)
+    start = np.searchsorted(rows, np.arange(len(masks) + 1)).astype(np.int32)
+    return start, words.astype(np.int32), masks[rows, words].astype(np.uint64)
 
 
 def _node_index(table: NodeTable, node_name: str | None) -> int:
