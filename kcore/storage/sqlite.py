@@ -9,14 +9,17 @@ connection. Committed events reach watchers in process through a WatchHub (see _
 same loop callback that acknowledges the writes, so a caller that saw its write acknowledged
 also finds it in every watch.
 
-The file survives SIGKILL: SQLite's WAL with synchronous=FULL and explicit transactions
-never leaves a torn state, and the revision counter resumes from the `meta` table.
+One process owns a file at a time (an flock on FILE.lock). The file survives SIGKILL: SQLite's
+WAL with synchronous=FULL and explicit transactions never leaves a torn state, and the revision
+counter resumes from the `meta` table.
 """
 
 from __future__ import annotations
 
 import asyncio
 import builtins
+import fcntl
+import os
 import sqlite3
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -41,8 +44,9 @@ READER_THREADS = 2
 class SqliteStore:
     """The Store contract over one SQLite file."""
 
-    def __init__(self, path: str, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, path: str, loop: asyncio.AbstractEventLoop, lock_fd: int) -> None:
         self.path = path
+        self._lock_fd = lock_fd
         self._loop = loop
         self._reader = db.connect(path)
         self._writer = Writer(db.connect(path), loop, self._on_commit)
@@ -58,8 +62,12 @@ class SqliteStore:
     async def open(cls, path: str | Path) -> SqliteStore:
         """Open (creating if needed) the store file at `path`."""
         target = Path(path)
-        await asyncio.to_thread(_initialise, target)
-        return cls(str(target), asyncio.get_running_loop())
+        lock_fd = await asyncio.to_thread(_initialise, target)
+        try:
+            return cls(str(target), asyncio.get_running_loop(), lock_fd)
+        except BaseException:
+            os.close(lock_fd)
+            raise
 
     # reads
 
@@ -165,16 +173,37 @@ class SqliteStore:
         await asyncio.to_thread(self._pool.shutdown)
         for conn in [self._reader, *self._pool_conns]:
             conn.close()
+        os.close(self._lock_fd)
 
     def _check_open(self) -> None:
         if self._closed:
             raise StoreClosedError("store closed")
 
 
-def _initialise(path: Path) -> None:
+def _initialise(path: Path) -> int:
+    """Create the file and schema if needed; returns the fd holding the file's lock."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    conn = db.connect(str(path))
+    lock_fd = _lock(path)
     try:
-        conn.executescript(db.SCHEMA)
-    finally:
-        conn.close()
+        conn = db.connect(str(path))
+        try:
+            conn.executescript(db.SCHEMA)
+        finally:
+            conn.close()
+    except BaseException:
+        os.close(lock_fd)
+        raise
+    return lock_fd
+
+
+def _lock(path: Path) -> int:
+    """One process per store file: revisions are assigned in the owner's memory and events
+    are fanned out in process, so a second writer would break both. The OS drops the lock
+    when the owner dies, even by SIGKILL."""
+    fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise StorageError(f"{path} is in use by another process") from None
+    return fd

@@ -13,6 +13,7 @@ from kcore.storage.interface import (
     Event,
     KeyExistsError,
     KeyValue,
+    StorageError,
     StoreClosedError,
     Watch,
 )
@@ -93,3 +94,14 @@ async def test_close_finishes_queued_writes_then_refuses(tmp_path: Path) -> None
         assert await store.count("/") == 50
     finally:
         await store.close()
+
+
+async def test_a_second_owner_of_the_file_is_refused(tmp_path: Path) -> None:
+    store = await SqliteStore.open(tmp_path / "s.db")
+    try:
+        with pytest.raises(StorageError, match="in use"):
+            await SqliteStore.open(tmp_path / "s.db")
+    finally:
+        await store.close()
+    reopened = await SqliteStore.open(tmp_path / "s.db")
+    await reopened.close()
