@@ -284,3 +284,12 @@ async def test_scale_subresource_of_a_deployment(cluster: Any) -> None:
     assert scaled["spec"]["replicas"] == 4
     deployment = await client.get(Deployment, "web", namespace="default")
     assert deployment.spec is not None and deployment.spec.replicas == 4
+
+
+async def test_evict_deletes_an_unscheduled_pod(cluster: Any) -> None:
+    client: Client = cluster.client
+    await client.create(pod("evictee"))
+    await client.evict("evictee", namespace="default")
+    with pytest.raises(StatusError) as info:
+        await client.get(Pod, "evictee", namespace="default")
+    assert info.value.code == 404
