@@ -51,7 +51,7 @@ _INT64 = re.compile(r"[+-]?[0-9]+")
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 
 # check codes of a compiled requirement
-_HAS, _HAS_NOT, _EXISTS, _ABSENT, _GT, _LT = range(6)
+_HAS, _HAS_NOT, _EXISTS, _ABSENT, _GT, _LT, _NEVER = range(7)
 _CODES: Final = {
     Operator.IN: _HAS, Operator.EQUALS: _HAS, Operator.DOUBLE_EQUALS: _HAS,
     Operator.NOT_IN: _HAS_NOT, Operator.NOT_EQUALS: _HAS_NOT,
@@ -94,8 +94,11 @@ _Check = tuple[str, int, frozenset[str], int]
 
 
 def _compile(r: Requirement) -> _Check:
-    number = _go_int(r.values[0]) if r.values else None
-    return (r.key, _CODES[r.operator], frozenset(r.values), number or 0)
+    code = _CODES[r.operator]
+    number = _go_int(r.values[0]) if len(r.values) == 1 else None
+    if code in (_GT, _LT) and number is None:
+        code = _NEVER  # Gt/Lt without exactly one integer value match nothing
+    return (r.key, code, frozenset(r.values), number or 0)
 
 
 def _check(c: _Check, labels: Mapping[str, str]) -> bool:
@@ -109,6 +112,8 @@ def _check(c: _Check, labels: Mapping[str, str]) -> bool:
         return value is not None
     if code == _ABSENT:
         return value is None
+    if code == _NEVER:
+        return False
     have = None if value is None else _go_int(value)
     if have is None:
         return False

@@ -87,6 +87,12 @@ def test_greater_and_less_than_need_integer_labels() -> None:
     assert not sel.matches({"m": "1"})
 
 
+def test_unvalidated_numeric_requirements_match_nothing() -> None:
+    assert not Requirement("n", Operator.GREATER_THAN, ("x",)).matches({"n": "5"})
+    assert not Requirement("n", Operator.LESS_THAN, ("1", "2")).matches({"n": "0"})
+    assert Requirement("n", Operator.LESS_THAN, ("0",)).matches({"n": "-1"})
+
+
 def test_everything_and_nothing() -> None:
     assert everything().empty and everything().matches({})
     assert not nothing().empty and not nothing().matches({})
