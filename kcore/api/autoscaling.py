@@ -195,6 +195,7 @@ class MetricStatus(Model):
 
 class HorizontalPodAutoscalerCondition(Model):
     type: str = ""
+    observed_generation: int | None = None
     status: str = ""
     last_transition_time: str = ""
     reason: str = ""

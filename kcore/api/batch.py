@@ -48,6 +48,7 @@ class JobSpec(Model):
     pod_replacement_policy: str | None = None
     success_policy: dict[str, Any] | None = None
     managed_by: str | None = None
+    scheduling: dict[str, Any] | None = None
 
 
 class JobCondition(Model):

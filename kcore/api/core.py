@@ -106,6 +106,7 @@ class HTTPGetAction(Model):
     host: str = ""
     scheme: str = ""
     http_headers: list[HTTPHeader] = []
+    protocol: str | None = None
 
 
 class TCPSocketAction(Model):
@@ -116,6 +117,7 @@ class TCPSocketAction(Model):
 class GRPCAction(Model):
     port: int = 0
     service: str | None = None
+    mode: str | None = None
 
 
 class SleepAction(Model):
@@ -156,6 +158,7 @@ class VolumeMount(Model):
     mount_propagation: str | None = None
     sub_path_expr: str = ""
     recursive_read_only: str | None = None
+    bind_mount_options: list[str] = []
 
 
 class VolumeDevice(Model):
@@ -249,11 +252,13 @@ class KeyToPath(Model):
     key: str = ""
     path: str = ""
     mode: int | None = None
+    user: int | None = None
 
 
 class EmptyDirVolumeSource(Model):
     medium: str = ""
     size_limit: Quantity | None = None
+    mode: int | None = None
 
 
 class HostPathVolumeSource(Model):
@@ -265,6 +270,7 @@ class ConfigMapVolumeSource(Model):
     name: str = ""
     items: list[KeyToPath] = []
     default_mode: int | None = None
+    default_user: int | None = None
     optional: bool | None = None
 
 
@@ -272,6 +278,7 @@ class SecretVolumeSource(Model):
     secret_name: str = ""
     items: list[KeyToPath] = []
     default_mode: int | None = None
+    default_user: int | None = None
     optional: bool | None = None
 
 
@@ -280,11 +287,13 @@ class DownwardAPIVolumeFile(Model):
     field_ref: ObjectFieldSelector | None = None
     resource_field_ref: ResourceFieldSelector | None = None
     mode: int | None = None
+    user: int | None = None
 
 
 class DownwardAPIVolumeSource(Model):
     items: list[DownwardAPIVolumeFile] = []
     default_mode: int | None = None
+    default_user: int | None = None
 
 
 class DownwardAPIProjection(Model):
@@ -307,6 +316,7 @@ class ServiceAccountTokenProjection(Model):
     audience: str = ""
     expiration_seconds: int | None = None
     path: str = ""
+    user: int | None = None
 
 
 class VolumeProjection(Model):
@@ -314,11 +324,14 @@ class VolumeProjection(Model):
     downward_api: DownwardAPIProjection | None = msgspec.field(default=None, name="downwardAPI")
     config_map: ConfigMapProjection | None = None
     service_account_token: ServiceAccountTokenProjection | None = None
+    cluster_trust_bundle: dict[str, Any] | None = None
+    pod_certificate: dict[str, Any] | None = None
 
 
 class ProjectedVolumeSource(Model):
     sources: list[VolumeProjection] = []
     default_mode: int | None = None
+    default_user: int | None = None
 
 
 class PersistentVolumeClaimVolumeSource(Model):
@@ -341,6 +354,24 @@ class Volume(Model):
     ephemeral: dict[str, Any] | None = None
     image: dict[str, Any] | None = None
     git_repo: dict[str, Any] | None = None
+    aws_elastic_block_store: dict[str, Any] | None = None
+    azure_disk: dict[str, Any] | None = None
+    azure_file: dict[str, Any] | None = None
+    cephfs: dict[str, Any] | None = None
+    cinder: dict[str, Any] | None = None
+    fc: dict[str, Any] | None = None
+    flex_volume: dict[str, Any] | None = None
+    flocker: dict[str, Any] | None = None
+    gce_persistent_disk: dict[str, Any] | None = None
+    glusterfs: dict[str, Any] | None = None
+    iscsi: dict[str, Any] | None = None
+    photon_persistent_disk: dict[str, Any] | None = None
+    portworx_volume: dict[str, Any] | None = None
+    quobyte: dict[str, Any] | None = None
+    rbd: dict[str, Any] | None = None
+    scale_io: dict[str, Any] | None = msgspec.field(default=None, name="scaleIO")
+    storageos: dict[str, Any] | None = None
+    vsphere_volume: dict[str, Any] | None = None
 
 
 # --- scheduling constraints ----------------------------------------------------------------------
@@ -438,6 +469,7 @@ class PodSecurityContext(Model):
     fs_group: int | None = None
     sysctls: list[Sysctl] = []
     fs_group_change_policy: str | None = None
+    se_linux_change_policy: str | None = None
     seccomp_profile: SeccompProfile | None = None
     app_armor_profile: AppArmorProfile | None = None
 
@@ -512,6 +544,8 @@ class PodSpec(Model):
     resource_claims: list[dict[str, Any]] = []
     resources: ResourceRequirements | None = None
     hostname_override: str | None = None
+    eviction_responders: list[dict[str, Any]] = []
+    scheduling_group: dict[str, Any] | None = None
 
 
 class PodCondition(Model):
@@ -592,6 +626,12 @@ class PodStatus(Model):
     qos_class: str = ""
     ephemeral_container_statuses: list[ContainerStatus] = []
     resize: str = ""
+    allocated_resources: ResourceList = {}
+    resources: ResourceRequirements | None = None
+    resource_claim_statuses: list[dict[str, Any]] = []
+    extended_resource_claim_status: dict[str, Any] | None = None
+    node_allocatable_resource_claim_statuses: list[dict[str, Any]] = []
+    volume_health: list[dict[str, Any]] = []
 
 
 class Pod(Object):
@@ -729,6 +769,7 @@ class NodeSpec(Model):
     taints: list[Taint] = []
     config_source: dict[str, Any] | None = None
     external_id: str = ""
+    pod_preemption_policy: dict[str, Any] | None = None
 
 
 class NodeCondition(Model):
@@ -765,6 +806,7 @@ class NodeSystemInfo(Model, omit_defaults=False):
     operating_system: str = ""
     architecture: str = ""
     swap: dict[str, Any] | None = None
+    running_in_user_namespace: bool | None = None
 
 
 class ContainerImage(Model):
@@ -791,6 +833,7 @@ class NodeStatus(Model):
     config: dict[str, Any] | None = None
     runtime_handlers: list[dict[str, Any]] = []
     features: dict[str, Any] | None = None
+    declared_features: list[str] = []
 
 
 class Node(Object):

@@ -18,8 +18,13 @@ class ForZone(Model):
     name: str = ""
 
 
+class ForNode(Model):
+    name: str = ""
+
+
 class EndpointHints(Model):
     for_zones: list[ForZone] = []
+    for_nodes: list[ForNode] = []
 
 
 class Endpoint(Model):

@@ -91,6 +91,7 @@ class ListMeta(Model):
     resource_version: str = ""
     continue_: str = msgspec.field(default="", name="continue")
     remaining_item_count: int | None = None
+    shard_info: dict[str, Any] | None = None
 
 
 class Object(TypeMeta):
@@ -168,6 +169,7 @@ class DeleteOptions(TypeMeta):
     orphan_dependents: bool | None = None
     propagation_policy: str | None = None
     dry_run: list[str] = []
+    ignore_store_read_error_with_cluster_breaking_potential: bool | None = None
 
 
 class WatchEvent(Model, omit_defaults=False):
@@ -215,6 +217,7 @@ class APIResource(Model, omit_defaults=False):
     verbs: list[str] = []
     short_names: list[str] = []
     categories: list[str] = []
+    storage_version_hash: str = ""
 
 
 class APIResourceList(TypeMeta, omit_defaults=False):
