@@ -21,7 +21,7 @@ from kcore.api.core import Event, EventSource, ObjectReference
 from kcore.api.errors import StatusError
 from kcore.api.meta import ObjectMeta
 from kcore.client.meta import name_of, namespace_of, resource_version_of, uid_of
-from kcore.client.rest import Client
+from kcore.client.rest import REQUEST_FAILED, Client
 
 log = logging.getLogger(__name__)
 EventType = Literal["Normal", "Warning"]
@@ -104,7 +104,7 @@ class EventRecorder:
             pending = await self._queue.get()
             try:
                 await self._write(pending)
-            except (StatusError, OSError, TimeoutError) as exc:
+            except REQUEST_FAILED as exc:
                 log.warning("event %s/%s not recorded: %s", pending.reason, pending.ref.name, exc)
             except Exception:
                 log.exception("event recorder failed")

@@ -25,7 +25,7 @@ from kcore.api import timeutil
 from kcore.api.coordination import Lease, LeaseSpec
 from kcore.api.errors import StatusError
 from kcore.api.meta import ObjectMeta
-from kcore.client.rest import Client
+from kcore.client.rest import REQUEST_FAILED, UNREACHABLE, Client
 
 log = logging.getLogger(__name__)
 
@@ -109,11 +109,19 @@ class LeaderElector:
             await asyncio.wait({work}, timeout=self.timings.retry_period)
             if work.done():
                 return
-            if await self._try_acquire_or_renew():
+            if await self._renew_within(self.timings.renew_deadline - (loop.time() - last_renew)):
                 last_renew = loop.time()
             elif loop.time() - last_renew >= self.timings.renew_deadline or self._lost():
                 log.warning("%s: %s lost the lease", self.name, self.identity)
                 return
+
+    async def _renew_within(self, seconds: float) -> bool:
+        """One renewal attempt that gives up when the renew deadline would pass."""
+        try:
+            async with asyncio.timeout(max(seconds, 0.0)):
+                return await self._try_acquire_or_renew()
+        except TimeoutError:
+            return False
 
     def _lost(self) -> bool:
         observed = self._observed
@@ -132,7 +140,7 @@ class LeaderElector:
                 log.warning("%s: cannot read lease: %s", self.name, exc)
                 return False
             return await self._write(None, self._spec(now, now, 0))
-        except (OSError, TimeoutError) as exc:
+        except UNREACHABLE as exc:
             log.warning("%s: cannot read lease: %s", self.name, exc)
             return False
         self._observe(lease)
@@ -184,7 +192,7 @@ class LeaderElector:
         except StatusError as exc:
             log.info("%s: lease write lost (%s)", self.name, exc.reason)
             return False
-        except (OSError, TimeoutError) as exc:
+        except UNREACHABLE as exc:
             log.warning("%s: lease write failed: %s", self.name, exc)
             return False
         self._observe(written)
@@ -206,5 +214,5 @@ class LeaderElector:
             )
             await self.client.update(Lease(metadata=lease.metadata, spec=spec))
             log.info("%s: %s released the lease", self.name, self.identity)
-        except (StatusError, OSError, TimeoutError) as exc:
+        except REQUEST_FAILED as exc:
             log.warning("%s: release failed: %s", self.name, exc)

@@ -42,6 +42,10 @@ PATCH_CONTENT_TYPES: dict[str, str] = {
     "json": "application/json-patch+json",
     "apply": "application/apply-patch+yaml",
 }
+UNREACHABLE: tuple[type[Exception], ...] = (aiohttp.ClientError, OSError, TimeoutError)
+"""Errors meaning the server could not be reached or the exchange broke off."""
+REQUEST_FAILED: tuple[type[Exception], ...] = (StatusError, *UNREACHABLE)
+"""Everything a request may raise on purpose: an answer that is an error, or no answer."""
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE"})
 MAX_RETRIES = 10
 
