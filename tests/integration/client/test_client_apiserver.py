@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import Any
@@ -24,6 +25,7 @@ from kcore.client import (
     SharedInformerFactory,
     WatchEvent,
 )
+from kcore.client.rest import resource_info
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -293,3 +295,56 @@ async def test_evict_deletes_an_unscheduled_pod(cluster: Any) -> None:
     with pytest.raises(StatusError) as info:
         await client.get(Pod, "evictee", namespace="default")
     assert info.value.code == 404
+
+
+async def test_untyped_access_through_a_dict_resource_info(cluster: Any) -> None:
+    client: Client = cluster.client
+    info = dataclasses.replace(resource_info(ConfigMap), type=dict)
+    created = await client.create(
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "raw"}, "data": {"k": "v"}},
+        kind=info,
+        namespace="default",
+    )
+    assert isinstance(created, dict) and created["metadata"]["resourceVersion"]
+    page = await client.list(info, namespace="default")
+    assert [o["metadata"]["name"] for o in page.items] == ["raw"]
+    factory = SharedInformerFactory(client)
+    informer = factory.informer_for(info, namespace="default")
+    factory.start()
+    try:
+        async with asyncio.timeout(30):
+            await factory.wait_for_sync()
+    finally:
+        await factory.stop()
+    assert informer.get("default/raw")["data"] == {"k": "v"}
+
+
+async def test_leader_steps_down_when_the_server_goes_away() -> None:
+    timings = ElectionTimings(lease_duration=2.0, renew_deadline=1.0, retry_period=0.2)
+    started, stopped = asyncio.Event(), asyncio.Event()
+
+    async def lead() -> None:
+        started.set()
+        await asyncio.Event().wait()
+
+    c = await kcore.Cluster().start()
+    try:
+        async with c.new_client() as client:
+            elector = LeaderElector(
+                client,
+                name="ctrl",
+                namespace="default",
+                identity="solo",
+                on_started_leading=lead,
+                on_stopped_leading=stopped.set,
+                timings=timings,
+                release_on_cancel=False,
+            )
+            task = asyncio.create_task(elector.run())
+            await asyncio.wait_for(started.wait(), 30)
+            await c.stop()
+            await asyncio.wait_for(stopped.wait(), 30)
+            assert not elector.is_leader()
+            await asyncio.wait_for(task, 30)  # run() returns once leadership is lost
+    finally:
+        await c.stop()
