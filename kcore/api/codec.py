@@ -169,8 +169,13 @@ def unknown_fields(raw: Any, obj: Any) -> list[str]:
     """
     tp = obj if isinstance(obj, type) else type(obj)
     found: list[str] = []
-    _walk(raw, msgspec.inspect.type_info(tp), "", found)
+    _walk(raw, _struct_info(tp), "", found)
     return found
+
+
+@cache
+def _struct_info(tp: type[Any]) -> msgspec.inspect.Type:
+    return msgspec.inspect.type_info(tp)
 
 
 def strict_decoding_error(info: ResourceInfo, paths: list[str]) -> errors.StatusError:
@@ -211,7 +216,7 @@ def _walk_struct(
 
 @cache
 def _fields(cls: type[Any]) -> dict[str, msgspec.inspect.Type]:
-    info = msgspec.inspect.type_info(cls)
+    info = _struct_info(cls)
     assert isinstance(info, msgspec.inspect.StructType)
     return {f.encode_name: f.type for f in info.fields}
 
