@@ -17,7 +17,7 @@ import aiohttp
 from aiohttp import web
 
 from kcore.api import errors
-from kcore.apiserver import discovery, resources, routing, wire
+from kcore.apiserver import discovery, openapi, resources, routing, wire
 from kcore.apiserver.allocator import ServiceAllocator
 from kcore.apiserver.auth import Authenticator, is_anonymous_path
 from kcore.apiserver.caches import Caches
@@ -209,6 +209,12 @@ class APIServer:
                 return _Raw(self.metrics.render().encode(), "text/plain; version=0.0.4")
             case ["openapi", "v2"]:
                 return _Raw(b"", "application/octet-stream")
+            case ["openapi", "v3"]:
+                return _Raw(openapi.v3_root(), "application/json")
+            case ["openapi", "v3", "api", version]:
+                return _json_or_none(openapi.v3_document("", version))
+            case ["openapi", "v3", "apis", group, version]:
+                return _json_or_none(openapi.v3_document(group, version))
             case ["api"]:
                 return discovery.api_versions(f"{self.config.host}:{self.port}")
             case ["api", version]:
@@ -237,6 +243,10 @@ class APIServer:
         if e.retry_after_seconds:
             headers["Retry-After"] = str(e.retry_after_seconds)
         return self._answer(Reply(e.code, e.to_status(), headers), accept)
+
+
+def _json_or_none(body: bytes | None) -> _Raw | None:
+    return None if body is None else _Raw(body, "application/json")
 
 
 def storage_status(e: StorageError) -> errors.StatusError:

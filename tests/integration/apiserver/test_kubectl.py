@@ -313,3 +313,22 @@ def test_diff_uses_server_dry_run(kubectl: Any, ns: str) -> None:
     assert "-  replicas: 2" in res.stdout and "+  replicas: 5" in res.stdout
     d = as_json(kubectl("get", "deploy", "web", "-n", ns, "-o", "json"))
     assert d["spec"]["replicas"] == 2
+
+
+def test_explain_from_openapi_v3(kubectl: Any) -> None:
+    out = kubectl("explain", "deployments.spec.template.spec.containers").stdout
+    assert "KIND:       Deployment" in out and "<[]Container>" in out
+    assert "image\t<string>" in out
+    fields = kubectl("explain", "pods.spec", "--recursive").stdout
+    assert "nodeName" in fields and "tolerations" in fields
+
+
+def test_apply_removes_a_container_dropped_from_the_manifest(kubectl: Any, ns: str) -> None:
+    kubectl("apply", "-n", ns, "-f", "-", stdin=DEPLOY)
+    one = DEPLOY.replace(", {name: side, image: busybox}", "")
+    assert "configured" in kubectl("apply", "-n", ns, "-f", "-", stdin=one).stdout
+    d = as_json(kubectl("get", "deploy", "web", "-n", ns, "-o", "json"))
+    assert [c["name"] for c in d["spec"]["template"]["spec"]["containers"]] == ["nginx"]
+    bad = DEPLOY.replace("replicas: 2", "replicas: 2\n  bogusField: 1")
+    res = kubectl("apply", "-n", ns, "-f", "-", stdin=bad, check=False)
+    assert res.returncode != 0 and 'unknown field "spec.bogusField"' in res.stderr

@@ -173,3 +173,26 @@ async def test_service_allocation_avoids_used_and_rejects_bad() -> None:
     await alloc.allocate(headless)
     assert headless["spec"]["clusterIPs"] == ["None"]
     await store.close()
+
+
+def test_openapi_v3_documents() -> None:
+    import json
+
+    from kcore.apiserver import openapi
+
+    root = json.loads(openapi.v3_root())
+    assert root["paths"]["api/v1"]["serverRelativeURL"].startswith("/openapi/v3/api/v1?hash=")
+    assert "apis/apps/v1" in root["paths"]
+    doc = json.loads(openapi.v3_document("apps", "v1") or b"")
+    schemas = doc["components"]["schemas"]
+    assert schemas["Deployment"]["x-kubernetes-group-version-kind"] == [
+        {"group": "apps", "kind": "Deployment", "version": "v1"}]  # fmt: skip
+    containers = schemas["PodSpec"]["properties"]["containers"]
+    assert containers["x-kubernetes-patch-strategy"] == "merge"
+    assert containers["x-kubernetes-patch-merge-key"] == "name"
+    strategy = schemas["DeploymentSpec"]["properties"]["strategy"]
+    assert strategy["x-kubernetes-patch-strategy"] == "retainKeys"
+    patch = doc["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"]
+    assert "fieldValidation" in [p["name"] for p in patch["parameters"]]
+    assert "anyOf" not in json.dumps(schemas["DeploymentSpec"])
+    assert openapi.v3_document("nope", "v1") is None
