@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from kcore.api.labels import Selector
 from kcore.client.cache import (
     NAMESPACE_INDEX,
     CacheMutationError,
@@ -33,7 +34,7 @@ from kcore.client.cache import (
     MutationDetector,
     namespace_index,
 )
-from kcore.client.meta import key_of, resource_version_of
+from kcore.client.meta import key_of, labels_of, resource_version_of
 from kcore.client.reflector import ClientListerWatcher, ListerWatcher, Reflector
 from kcore.client.rest import Client, Kind, WatchEvent, resource_info
 
@@ -78,10 +79,15 @@ class SharedInformer(Generic[T]):
         """The cached object for "namespace/name" (or "name"); do not mutate it."""
         return self.indexer.get(key)
 
-    def list(self, namespace: str | None = None) -> list[T]:
+    def list(self, namespace: str | None = None, selector: Selector | None = None) -> list[T]:
+        """Cached objects, optionally of one namespace and matching a label selector."""
         if namespace is None:
-            return self.indexer.list()
-        return self.indexer.by_index(NAMESPACE_INDEX, namespace)
+            objs = self.indexer.list()
+        else:
+            objs = self.indexer.by_index(NAMESPACE_INDEX, namespace)
+        if selector is None or selector.empty:
+            return objs
+        return [obj for obj in objs if selector.matches(labels_of(obj))]
 
     def has_synced(self) -> bool:
         """True once the first list has been delivered to the cache and the handlers."""

@@ -18,6 +18,14 @@ def _field(obj: Any, attr: str, json_name: str) -> str:
     return value or ""
 
 
+def labels_of(obj: Any) -> dict[str, str]:
+    if isinstance(obj, dict):
+        labels = (obj.get("metadata") or {}).get("labels")
+    else:
+        labels = getattr(getattr(obj, "metadata", None), "labels", None)
+    return labels or {}
+
+
 def name_of(obj: Any) -> str:
     return _field(obj, "name", "name")
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from kcore.api import labels
 from kcore.api.codec import deep_copy
 from kcore.api.core import Pod, PodSpec
 from kcore.api.errors import StatusError, gone
@@ -22,6 +23,11 @@ Step = WatchEvent[Pod] | BookmarkEvent | BaseException
 def pod(name: str, rv: int, *, ns: str = "default", node: str = "") -> Pod:
     meta = ObjectMeta(name=name, namespace=ns, resource_version=str(rv))
     return Pod(metadata=meta, spec=PodSpec(node_name=node))
+
+
+def labelled(p: Pod, **labels: str) -> Pod:
+    p.metadata.labels = labels
+    return p
 
 
 class ScriptedSource:
@@ -251,12 +257,16 @@ def test_indexer_rejects_redefining_an_index() -> None:
         idx.add_indexers({"node": lambda p: []})
 
 
-async def test_informer_lists_by_namespace_through_the_index() -> None:
-    source = ScriptedSource([ObjectList([pod("a", 1), pod("b", 1, ns="other")], "1")], [])
+async def test_informer_lists_by_namespace_and_selector() -> None:
+    db = labelled(pod("b", 1, ns="other"), tier="db")
+    source = ScriptedSource([ObjectList([pod("a", 1), db], "1")], [])
     informer: SharedInformer[Pod] = SharedInformer(source, indexers={"node": node_index})
     await run_until_idle(informer, source)
     assert [p.metadata.name for p in informer.list("other")] == ["b"]
     assert len(informer.list()) == 2
+    assert [p.metadata.name for p in informer.list(selector=labels.parse("tier=db"))] == ["b"]
+    assert informer.list("default", labels.parse("tier=db")) == []
+    assert len(informer.list(selector=labels.everything())) == 2
 
 
 async def test_streams_that_end_at_once_empty_are_paced_not_spun() -> None:
