@@ -173,9 +173,14 @@ def unknown_fields(raw: Any, obj: Any) -> list[str]:
     return found
 
 
-@cache
-def _struct_info(tp: type[Any]) -> msgspec.inspect.Type:
-    return msgspec.inspect.type_info(tp)
+_TYPE_INFO: dict[Any, msgspec.inspect.Type] = {}
+
+
+def _struct_info(tp: Any) -> msgspec.inspect.Type:
+    info = _TYPE_INFO.get(tp)
+    if info is None:
+        info = _TYPE_INFO[tp] = msgspec.inspect.type_info(tp)
+    return info
 
 
 def strict_decoding_error(info: ResourceInfo, paths: list[str]) -> errors.StatusError:
