@@ -468,35 +468,41 @@ cdef inline uint64_t _next(uint64_t* state) noexcept nogil:
     return z ^ (z >> 31)
 
 
-cdef Py_ssize_t _score_feasible(const Nodes* nd, const Query* q, const Profile* pr,
+cdef Py_ssize_t _score_feasible(const Nodes* ndp, const Query* qp, const Profile* prp,
                                 int64_t* fails, Py_ssize_t* feasible, Raw* raw,
                                 uint8_t* term_ok) noexcept nogil:
-    """Pass 1: filter every node; raw scores of the feasible ones. Returns their count."""
+    """Pass 1: filter every node; raw scores of the feasible ones. Returns their count.
+
+    The structs are copied to locals so the compiler knows stores to `fails` and `raw`
+    cannot change them, and keeps their fields in registers across the loop.
+    """
+    cdef Nodes nd = ndp[0]
+    cdef Query q = qp[0]
+    cdef Profile pr = prp[0]
     cdef Py_ssize_t i, f = 0
-    cdef int64_t preferred = 0, ip
-    raw.max_taint = 0
-    raw.max_pref = 0
-    raw.min_ip = 0
-    raw.max_ip = 0
-    raw.any_ip_score = False
+    cdef int64_t preferred = 0, ip = 0, taint
+    cdef int64_t max_taint = 0, max_pref = 0, min_ip = 0, max_ip = 0
+    cdef bint any_ip = False
     for i in range(q.n_ip):
-        raw.any_ip_score = raw.any_ip_score or q.ip_kind[i] == IP_SCORE
+        any_ip = any_ip or q.ip_kind[i] == IP_SCORE
     for i in range(nd.n):
-        if not _filter(nd, q, i, term_ok, &preferred, fails):
+        if not _filter(&nd, &q, i, term_ok, &preferred, fails):
             continue
         feasible[f] = i
-        raw.base[f] = _base_score(nd, q, pr, i, 0)
-        raw.taint[f] = _taint_count(nd, q, i)
+        raw.base[f] = _base_score(&nd, &q, &pr, i, 0)
+        taint = _taint_count(&nd, &q, i)
+        raw.taint[f] = taint
         raw.pref[f] = preferred
-        ip = _interpod_raw(nd, q, i) if raw.any_ip_score else 0
+        if any_ip:
+            ip = _interpod_raw(&nd, &q, i)
+            min_ip = ip if f == 0 or ip < min_ip else min_ip
+            max_ip = ip if f == 0 or ip > max_ip else max_ip
         raw.ip[f] = ip
-        raw.max_taint = raw.taint[f] if raw.taint[f] > raw.max_taint else raw.max_taint
-        raw.max_pref = preferred if preferred > raw.max_pref else raw.max_pref
-        if f == 0 or ip < raw.min_ip:
-            raw.min_ip = ip
-        if f == 0 or ip > raw.max_ip:
-            raw.max_ip = ip
+        max_taint = taint if taint > max_taint else max_taint
+        max_pref = preferred if preferred > max_pref else max_pref
         f += 1
+    raw.max_taint, raw.max_pref, raw.min_ip, raw.max_ip = max_taint, max_pref, min_ip, max_ip
+    raw.any_ip_score = any_ip
     return f
 
 
