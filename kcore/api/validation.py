@@ -737,7 +737,8 @@ def validate_service(svc: core.Service, old: core.Service | None) -> list[Cause]
     causes += _validate_session_timeout(spec)
     for i, ip in enumerate(spec.external_ips):
         causes += _ip("spec.externalIPs", i, ip)
-    if old is not None and old.spec.cluster_ip and spec.type != "ExternalName":
+    # an update that leaves clusterIP empty keeps the allocated one, as Kubernetes does
+    if old is not None and old.spec.cluster_ip and spec.cluster_ip and spec.type != "ExternalName":
         causes += immutable("spec.clusterIP", spec.cluster_ip, old.spec.cluster_ip)
     return causes
 

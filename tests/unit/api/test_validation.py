@@ -383,6 +383,9 @@ def test_cluster_ip_is_immutable_and_valid() -> None:
         'Invalid value: "127.32.0.11": field is immutable'
     )
     assert _fields(validation.validate(_service(cluster_ip="nope"))) == ["spec.clusterIP"]
+    unset = codec.deep_copy(old)
+    unset.spec.cluster_ip = ""
+    assert validation.validate(unset, old=old) == []
 
 
 def _template(restart: str = "Always", **labels: str) -> core.PodTemplateSpec:
