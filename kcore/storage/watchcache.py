@@ -273,6 +273,11 @@ class WatchCache:
     def remove(self, watcher: CacheWatcher) -> None:
         self._watchers.discard(watcher)
         self._bookmarkers.discard(watcher)
+        parked = self._parked.get(watcher.prefix)
+        if parked and watcher in parked:
+            parked.remove(watcher)
+            if not parked:
+                del self._parked[watcher.prefix]
 
     def _wake_parked(self, key: str) -> None:
         parked = self._parked

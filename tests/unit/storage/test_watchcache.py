@@ -323,3 +323,15 @@ async def test_cache_relists_when_its_store_watch_breaks(
         assert [e.kv for e in await take(again, 1)] == [later]
     finally:
         await cache.stop()
+
+
+async def test_closed_watchers_leave_no_trace(store: MemoryStore, cache: WatchCache) -> None:
+    watchers = [cache.watch(f"{PODS}ns{n}/", bookmarks=True) for n in range(20)]
+    pending = [asyncio.create_task(w.__anext__()) for w in watchers]
+    await asyncio.sleep(0)
+    for watcher in watchers:
+        watcher.close()
+    for task in pending:
+        with pytest.raises(StopAsyncIteration):
+            await task
+    assert not cache._parked and not cache._watchers and not cache._bookmarkers
