@@ -348,3 +348,37 @@ async def test_leader_steps_down_when_the_server_goes_away() -> None:
             await asyncio.wait_for(task, 30)  # run() returns once leadership is lost
     finally:
         await c.stop()
+
+
+async def test_informer_cache_converges_under_concurrent_writes(cluster: Any) -> None:
+    client: Client = cluster.client
+    factory = SharedInformerFactory(client)
+    informer = factory.informer(ConfigMap, namespace="default")
+    expected: dict[str, Any] = {}
+    converged = asyncio.Event()
+
+    def check(*_: Any) -> None:
+        if expected and {c.metadata.name: c.data for c in informer.list()} == expected:
+            converged.set()
+
+    informer.add_event_handler(on_add=check, on_update=check, on_delete=check)
+    factory.start()
+    try:
+        await asyncio.wait_for(factory.wait_for_sync(), 30)
+        await asyncio.gather(*(client.create(config_map(f"c{i}", n=str(i))) for i in range(100)))
+        await asyncio.gather(
+            *(
+                client.patch(ConfigMap, f"c{i}", {"data": {"n": "x"}}, namespace="default")
+                for i in range(0, 100, 2)
+            )
+        )
+        await asyncio.gather(
+            *(client.delete(ConfigMap, f"c{i}", namespace="default") for i in range(0, 100, 5))
+        )
+        final = await client.list(ConfigMap, namespace="default")
+        expected.update({c.metadata.name: c.data for c in final.items})
+        check()
+        await asyncio.wait_for(converged.wait(), 30)
+    finally:
+        await factory.stop()
+    assert len(expected) == 80 and expected["c2"] == {"n": "x"} and "c5" not in expected
