@@ -26,7 +26,20 @@ _json_encoder = msgspec.json.Encoder()
 _msgpack_encoder = msgspec.msgpack.Encoder()
 _json_any = msgspec.json.Decoder()
 _msgpack_any = msgspec.msgpack.Decoder()
-_YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_YAML_BASE: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _YamlLoader(_YAML_BASE):  # type: ignore[misc]
+    """Safe YAML where unquoted timestamps stay strings, as kubectl's YAML-to-JSON keeps them
+    (the object model holds times as RFC 3339 strings)."""
+
+    yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in _YAML_BASE.yaml_implicit_resolvers.items()
+    }
+
+
+_YAML_LOADER: Any = _YamlLoader
 _YAML_DUMPER: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 

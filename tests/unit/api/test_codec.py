@@ -162,6 +162,13 @@ def test_yaml_documents_skip_empty_ones_and_errors_are_bad_requests() -> None:
     assert err.value.code == 400
 
 
+def test_yaml_timestamps_stay_strings() -> None:
+    text = "metadata:\n  name: p\n  creationTimestamp: 2024-01-01T00:00:00Z\n"
+    [doc] = codec.load_yaml_documents(text)
+    assert doc["metadata"]["creationTimestamp"] == "2024-01-01T00:00:00Z"
+    assert codec.from_dict(core.Pod, doc).metadata.creation_timestamp == "2024-01-01T00:00:00Z"
+
+
 def test_dump_yaml_round_trips_through_load() -> None:
     cm = core.ConfigMap(metadata=meta.ObjectMeta(name="c"), data={"k": "v\nw"})
     assert codec.load_yaml_documents(codec.dump_yaml(cm)) == [codec.to_dict(cm)]
