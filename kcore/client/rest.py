@@ -271,7 +271,8 @@ class Client:
             except (TimeoutError, aiohttp.ClientConnectionError) as exc:
                 # A refused connection never reached the server: safe to retry any verb.
                 never_sent = isinstance(exc, aiohttp.ClientConnectorError)
-                if last or not (never_sent or method in _IDEMPOTENT):
+                tls_refused = isinstance(exc, aiohttp.ClientSSLError)  # retrying cannot help
+                if last or tls_refused or not (never_sent or method in _IDEMPOTENT):
                     raise
                 backoff = backoff or Backoff(initial=0.2, cap=5.0, jitter=0.5)
                 delay = backoff.next()

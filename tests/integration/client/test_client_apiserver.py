@@ -6,8 +6,10 @@ import asyncio
 import dataclasses
 from collections.abc import AsyncIterator
 from contextlib import aclosing
+from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 import kcore
@@ -25,6 +27,7 @@ from kcore.client import (
     SharedInformerFactory,
     WatchEvent,
 )
+from kcore.client.kubeconfig import load_kubeconfig
 from kcore.client.rest import resource_info
 
 pytestmark = pytest.mark.timeout(120)
@@ -382,3 +385,49 @@ async def test_informer_cache_converges_under_concurrent_writes(cluster: Any) ->
     finally:
         await factory.stop()
     assert len(expected) == 80 and expected["c2"] == {"n": "x"} and "c5" not in expected
+
+
+async def test_wrong_token_is_unauthorized(cluster: Any) -> None:
+    config = load_kubeconfig(cluster.kubeconfig)
+    config.token = "not-the-token"
+    async with Client(config) as client:
+        with pytest.raises(StatusError) as info:
+            await client.list(ConfigMap)
+    assert info.value.code == 401
+
+
+async def test_a_server_outside_the_trusted_ca_is_refused_without_retries(
+    cluster: Any, tmp_path: Path
+) -> None:
+    other_ca = tmp_path / "ca.crt"
+    other_ca.write_bytes(_self_signed_ca_pem())
+    config = load_kubeconfig(cluster.kubeconfig)
+    config.ca_data = other_ca.read_bytes()
+    async with Client(config) as client:
+        with pytest.raises(aiohttp.ClientSSLError):
+            await asyncio.wait_for(client.list(ConfigMap), 10)
+
+
+def _self_signed_ca_pem() -> bytes:
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "stranger")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM)
