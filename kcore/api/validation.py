@@ -32,7 +32,7 @@ from kcore.api import (
     scheduling,
 )
 from kcore.api.errors import Cause
-from kcore.api.meta import LabelSelector, ObjectMeta
+from kcore.api.meta import LabelSelector, ObjectMeta, OwnerReference
 
 NODE_PORT_RANGE = (30000, 32767)
 MAX_USER_PRIORITY = 1_000_000_000
@@ -180,28 +180,25 @@ def _validate_namespace(meta: ObjectMeta, namespaced: bool, path: str) -> list[C
 def _validate_owner_references(meta: ObjectMeta, path: str) -> list[Cause]:
     causes: list[Cause] = []
     for i, ref in enumerate(meta.owner_references):
-        at = f"{path}[{i}]"
-        for attr, value in (("apiVersion", ref.api_version), ("kind", ref.kind)):
-            if not value:
-                causes.append(
-                    invalid(
-                        f"{at}.{attr}",
-                        value,
-                        "version must not be empty"
-                        if attr == "apiVersion"
-                        else "kind must not be empty",
-                    )
-                )
-        if not ref.name:
-            causes.append(invalid(f"{at}.name", ref.name, "name must not be empty"))
-        if not ref.uid:
-            causes.append(invalid(f"{at}.uid", ref.uid, "uid must not be empty"))
-    controllers = [r for r in meta.owner_references if r.controller]
+        causes += _validate_owner_reference(ref, f"{path}[{i}]")
+    controllers = [f"{r.kind}/{r.name}" for r in meta.owner_references if r.controller]
     if len(controllers) > 1:
-        owners = ", ".join(f"{r.kind}/{r.name}" for r in controllers)
-        detail = f'Only one reference can have Controller set to true. Found "true" in {owners}'
+        detail = (
+            'Only one reference can have Controller set to true. Found "true" in references '
+            f"for {controllers[0]} and {controllers[1]}"
+        )
         causes.append(invalid(path, [codec.to_dict(r) for r in meta.owner_references], detail))
     return causes
+
+
+def _validate_owner_reference(ref: OwnerReference, path: str) -> list[Cause]:
+    checks = (
+        ("apiVersion", ref.api_version, "version must not be empty"),
+        ("kind", ref.kind, "kind must not be empty"),
+        ("name", ref.name, "name must not be empty"),
+        ("uid", ref.uid, "uid must not be empty"),
+    )
+    return [invalid(f"{path}.{attr}", value, msg) for attr, value, msg in checks if not value]
 
 
 def _validate_finalizers(finalizers: list[str], path: str) -> list[Cause]:
@@ -494,7 +491,7 @@ def validate_pod_spec(spec: core.PodSpec, path: str) -> list[Cause]:
     causes += non_negative(
         f"{path}.terminationGracePeriodSeconds", spec.termination_grace_period_seconds
     )
-    causes += positive(f"{path}.activeDeadlineSeconds", spec.active_deadline_seconds)
+    causes += _active_deadline(f"{path}.activeDeadlineSeconds", spec.active_deadline_seconds)
     causes += names.validate_labels(spec.node_selector, f"{path}.nodeSelector")
     causes += _validate_dns_labels(spec, path)
     causes += _validate_tolerations(spec.tolerations, f"{path}.tolerations")
@@ -502,6 +499,12 @@ def validate_pod_spec(spec: core.PodSpec, path: str) -> list[Cause]:
     causes += _validate_spread(spec.topology_spread_constraints, path)
     causes += validate_resource_list(spec.overhead, f"{path}.overhead")
     return causes
+
+
+def _active_deadline(path: str, value: int | None) -> list[Cause]:
+    if value is None or 1 <= value <= 2**31 - 1:
+        return []
+    return [invalid(path, value, "must be between 1 and 2147483647, inclusive")]
 
 
 def _validate_dns_labels(spec: core.PodSpec, path: str) -> list[Cause]:
@@ -1255,8 +1258,8 @@ def validate_priority_class(
         causes += one_of(
             "preemptionPolicy", pc.preemption_policy, ("Never", "PreemptLowerPriority")
         )
-    if old is not None:
-        causes += immutable("value", pc.value, old.value)
+    if old is not None and pc.value != old.value:
+        causes.append(forbidden("value", "may not be changed in an update."))
     return causes
 
 

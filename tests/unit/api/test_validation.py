@@ -149,7 +149,10 @@ def test_owner_references_need_identity_and_one_controller() -> None:
         "metadata.ownerReferences[2].uid",
         "metadata.ownerReferences",
     ]
-    assert "Only one reference can have Controller set to true" in causes[-1].message
+    assert causes[-1].message.endswith(
+        'Only one reference can have Controller set to true. Found "true" in references for '
+        "ReplicaSet/a and ReplicaSet/b"
+    )
 
 
 def test_finalizers_must_be_qualified_or_standard() -> None:
@@ -325,6 +328,10 @@ def test_active_deadline_may_only_shrink() -> None:
     new = codec.deep_copy(old)
     new.spec.active_deadline_seconds = 200
     assert _fields(validation.validate(new, old=old)) == ["spec.activeDeadlineSeconds"]
+    zero = _pod(active_deadline_seconds=0)
+    assert _one(validation.validate(zero)).message == (
+        "Invalid value: 0: must be between 1 and 2147483647, inclusive"
+    )
 
 
 def test_identity_is_immutable_on_update() -> None:
@@ -612,7 +619,8 @@ def test_priority_class_bounds_and_immutability() -> None:
     assert _fields(validation.validate(pc)) == ["value"]
     old = scheduling.PriorityClass(metadata=ObjectMeta(name="p"), value=1)
     new = scheduling.PriorityClass(metadata=ObjectMeta(name="p"), value=2)
-    assert _fields(validation.validate(new, old=old)) == ["value"]
+    cause = _one(validation.validate(new, old=old))
+    assert (cause.field, cause.message) == ("value", "Forbidden: may not be changed in an update.")
 
 
 def test_endpoints_slices_events_bindings_pdbs() -> None:
