@@ -687,6 +687,28 @@ class Client:
         data, _ = await self.request("GET", path, params=params, accept="text/plain")
         return data.decode("utf-8", "replace")
 
+    async def follow_logs(
+        self,
+        name: str,
+        *,
+        namespace: str,
+        container: str | None = None,
+        tail_lines: int | None = None,
+        timestamps: bool = False,
+    ) -> AsyncGenerator[bytes, None]:
+        """A container's log lines (with their newlines) as they are written, like `-f`."""
+        params = _query(
+            container=container, tail_lines=tail_lines, timestamps=timestamps, follow=True
+        )
+        path = f"/api/v1/namespaces/{namespace}/pods/{name}/log"
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=30)
+        headers = self._headers(accept="text/plain")
+        async with self._open().get(path, params=params, headers=headers, timeout=timeout) as resp:
+            if resp.status >= 300:
+                raise status_error(resp.status, await resp.read(), resp.content_type)
+            async for line in _lines(resp, keep_ends=True):
+                yield line
+
 
 def _wire_of(content_type: str) -> codecs.Wire:
     return "msgpack" if content_type.startswith(codecs.MSGPACK) else "json"
@@ -725,15 +747,22 @@ def _event(decoded: Any) -> WatchEvent[Any] | BookmarkEvent:
 
 
 async def _json_lines(resp: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
-    """Newline-delimited frames, however the chunks happen to split them."""
+    """Newline-delimited JSON frames (blank lines skipped)."""
+    async for line in _lines(resp, keep_ends=False):
+        if line.strip():
+            yield line
+
+
+async def _lines(resp: aiohttp.ClientResponse, *, keep_ends: bool) -> AsyncIterator[bytes]:
+    """The body's lines, however the chunks happen to split them (no line-length limit)."""
     buffer = b""
+    end = b"\n" if keep_ends else b""
     async for chunk in resp.content.iter_any():
         buffer += chunk
         *lines, buffer = buffer.split(b"\n")
         for line in lines:
-            if line.strip():
-                yield line
-    if buffer.strip():
+            yield line + end
+    if buffer:
         yield buffer
 
 

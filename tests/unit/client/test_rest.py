@@ -323,3 +323,31 @@ async def test_idempotent_get_retries_after_a_dropped_connection(
     canned.routes["GET", "/api/v1/namespaces/ns/pods/p"] = drop_once
     pod = await client.get(Pod, "p", namespace="ns")
     assert pod.metadata.resource_version == "5" and len(canned.requests) == 2
+
+
+async def test_follow_logs_yields_lines_as_they_arrive(server: tuple[Canned, Client]) -> None:
+    canned, client = server
+
+    async def log_stream(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": "text/plain"})
+        await resp.prepare(request)
+        for chunk in (b"one\ntw", b"o\n", b"three\npartial"):
+            await resp.write(chunk)
+        await resp.write_eof()
+        return resp
+
+    canned.routes["GET", "/api/v1/namespaces/ns/pods/p/log"] = log_stream
+    lines = [line async for line in client.follow_logs("p", namespace="ns", container="c")]
+    assert lines == [b"one\n", b"two\n", b"three\n", b"partial"]
+    assert canned.requests[0][2] == {"container": "c", "follow": "true"}
+
+
+async def test_logs_returns_text(server: tuple[Canned, Client]) -> None:
+    canned, client = server
+
+    async def text(request: web.Request) -> web.StreamResponse:
+        return web.Response(text="hello\nworld\n")
+
+    canned.routes["GET", "/api/v1/namespaces/ns/pods/p/log"] = text
+    assert await client.logs("p", namespace="ns", tail_lines=2) == "hello\nworld\n"
+    assert canned.requests[0][2] == {"tailLines": "2"}
