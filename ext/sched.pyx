@@ -17,6 +17,13 @@ from libc.stdlib cimport free, malloc
 
 from sched_defs cimport *
 
+import numpy as np
+
+
+cdef const double* _f64(const double[::1] a):
+    return &a[0] if a.shape[0] else NULL
+
+
 cdef const int64_t* _i64(const int64_t[::1] a):
     return &a[0] if a.shape[0] else NULL
 
@@ -48,13 +55,15 @@ cdef class NodeView:
     cdef object keep
 
     def __init__(self, Py_ssize_t n, Py_ssize_t r, Py_ssize_t w, Py_ssize_t k,
-                 Py_ssize_t wt, Py_ssize_t wp, Py_ssize_t t, alloc, requested, nonzero,
+                 Py_ssize_t wt, Py_ssize_t wp, Py_ssize_t t, alloc, inv_alloc, requested,
+                 nonzero,
                  labels, nums, num_ok, taints, ports, unschedulable, topo):
-        self.keep = (alloc, requested, nonzero, labels, nums, num_ok, taints, ports,
+        self.keep = (alloc, inv_alloc, requested, nonzero, labels, nums, num_ok, taints, ports,
                      unschedulable, topo)
         self.c.n, self.c.r, self.c.w, self.c.k = n, r, w, k
         self.c.wt, self.c.wp, self.c.t = wt, wp, t
         self.c.alloc = _i64(alloc)
+        self.c.inv_alloc = _f64(inv_alloc)
         self.c.requested = _i64(requested)
         self.c.nonzero = _i64(nonzero)
         self.c.labels = _u64(labels)
@@ -124,7 +133,10 @@ cdef class ProfileView:
     def __init__(self, int32_t strategy, fit_res, fit_weight, shape_util, shape_score,
                  bal_res, int64_t w_fit, int64_t w_bal, int64_t w_taint, int64_t w_affinity,
                  int64_t w_interpod):
-        self.keep = (fit_res, fit_weight, shape_util, shape_score, bal_res)
+        inv_wsum = 1.0 / np.arange(1, sum(fit_weight) + 2, dtype=np.float64)
+        inv_wsum = np.concatenate([[0.0], inv_wsum])
+        self.keep = (fit_res, fit_weight, shape_util, shape_score, bal_res, inv_wsum)
+        self.c.inv_wsum = _f64(inv_wsum)
         self.c.strategy = strategy
         self.c.n_fit = len(fit_res)
         self.c.n_shape = len(shape_util)
@@ -141,13 +153,13 @@ cdef class ProfileView:
 # ---------------------------------------------------------------------------------------------
 # Arithmetic helpers
 
-cdef inline int64_t _div(int64_t a, int64_t b) noexcept nogil:
-    """a / b for a >= 0, b > 0 (Go and C agree there): a float64 estimate, then made exact.
+cdef inline int64_t _div_inv(int64_t a, int64_t b, double inv_b) noexcept nogil:
+    """a / b for a >= 0, b > 0 (where Go's and C's division agree), given 1 / b.
 
-    Quotients here are small (scores), so the estimate is off by at most one; the integer
-    checks fix it. A float division is several times cheaper than a 64-bit idiv.
+    Quotients here are small (scores), so the float64 estimate a * (1/b) is off by at most
+    one; the integer checks make it exact. Cheaper than a 64-bit idiv on every node.
     """
-    cdef int64_t quot = <int64_t>(<double>a / <double>b)
+    cdef int64_t quot = <int64_t>(<double>a * inv_b)
     while quot > 0 and quot * b > a:
         quot -= 1
     while (quot + 1) * b <= a:
@@ -317,7 +329,7 @@ cdef inline bint _filter(const Nodes* nd, const Query* q, Py_ssize_t i, uint8_t*
 
 cdef inline bint _resource(const Nodes* nd, const Query* q, Py_ssize_t i, int32_t r,
                            int64_t extra, bint use_requested, int64_t* alloc,
-                           int64_t* req) noexcept nogil:
+                           int64_t* req, double* inv) noexcept nogil:
     """resourceAllocationScorer.calculateResourceAllocatableRequest; False: skip resource."""
     cdef int64_t pod, node
     cdef Py_ssize_t at = i * nd.r + r
@@ -332,6 +344,7 @@ cdef inline bint _resource(const Nodes* nd, const Query* q, Py_ssize_t i, int32_
     if pod == 0 and r >= RES_FIRST_SCALAR:
         return False
     alloc[0] = nd.alloc[at]
+    inv[0] = nd.inv_alloc[at]
     req[0] = node + pod
     return alloc[0] != 0
 
@@ -350,19 +363,30 @@ cdef inline int64_t _broken_linear(const Profile* pr, int64_t p) noexcept nogil:
 
 cdef inline int64_t _fit_score(const Nodes* nd, const Query* q, const Profile* pr,
                                Py_ssize_t i, int64_t extra) noexcept nogil:
+    """NodeResourcesFit score over the profile's resources r with weights w_r.
+
+    alloc, req = allocatable and (non-zero) requested + pod request, per _resource.
+    LeastAllocated:  s_r = 0 if req > alloc else (alloc - req) * 100 / alloc
+    MostAllocated:   s_r = min(req, alloc) * 100 / alloc
+    RequestedToCapacityRatio: s_r = shape(100 if req > alloc else req * 100 / alloc),
+                     only s_r > 0 counted, shape = broken-linear over (util, score * 10)
+    score = Σ s_r * w_r / Σ w_r (integer division; RTCR: math.Round of the float quotient),
+    0 when no resource counts. Integer divisions truncate as in Go.
+    """
     cdef Py_ssize_t j
     cdef int64_t alloc = 0, req = 0, s, w, total = 0, wsum = 0
+    cdef double inv = 0.0
     for j in range(pr.n_fit):
-        if not _resource(nd, q, i, pr.fit_res[j], extra, False, &alloc, &req):
+        if not _resource(nd, q, i, pr.fit_res[j], extra, False, &alloc, &req, &inv):
             continue
         w = pr.fit_weight[j]
         if pr.strategy == STRATEGY_LEAST:
-            s = 0 if req > alloc else _div((alloc - req) * MAX_NODE_SCORE, alloc)
+            s = 0 if req > alloc else _div_inv((alloc - req) * MAX_NODE_SCORE, alloc, inv)
         elif pr.strategy == STRATEGY_MOST:
-            s = _div((alloc if req > alloc else req) * MAX_NODE_SCORE, alloc)
+            s = _div_inv((alloc if req > alloc else req) * MAX_NODE_SCORE, alloc, inv)
         else:
             s = _broken_linear(
-                pr, MAX_UTILIZATION if req > alloc else _div(req * MAX_UTILIZATION, alloc))
+                pr, MAX_UTILIZATION if req > alloc else _div_inv(req * MAX_UTILIZATION, alloc, inv))
             if s <= 0:
                 continue
         total += s * w
@@ -371,16 +395,23 @@ cdef inline int64_t _fit_score(const Nodes* nd, const Query* q, const Profile* p
         return 0
     if pr.strategy == STRATEGY_RATIO:
         return <int64_t>round(<double>total / <double>wsum)
-    return _div(total, wsum)
+    return _div_inv(total, wsum, pr.inv_wsum[wsum])
 
 
 cdef inline int64_t _balanced_score(const Nodes* nd, const Query* q, const Profile* pr,
                                     Py_ssize_t i, int64_t extra) noexcept nogil:
+    """BalancedAllocation (kube-scheduler 1.32), on requested (not non-zero) resources.
+
+    f_r = min(float64(req) / float64(alloc), 1) for each counted resource, in order;
+    std = |f_0 - f_1| / 2 for two, sqrt(Σ (f_r - mean)^2 / m) for m > 2, else 0;
+    score = int64((1 - std) * 100) (truncation).
+    """
     cdef Py_ssize_t j, m = 0
     cdef int64_t alloc = 0, req = 0
+    cdef double inv = 0.0
     cdef double f, f0 = 0.0, f1 = 0.0, tot = 0.0, mean, acc = 0.0, std = 0.0
     for j in range(pr.n_bal):
-        if not _resource(nd, q, i, pr.bal_res[j], extra, True, &alloc, &req):
+        if not _resource(nd, q, i, pr.bal_res[j], extra, True, &alloc, &req, &inv):
             continue
         f = <double>req / <double>alloc
         if f > 1.0:
@@ -396,7 +427,7 @@ cdef inline int64_t _balanced_score(const Nodes* nd, const Query* q, const Profi
     elif m > 2:
         mean = tot / <double>m
         for j in range(pr.n_bal):
-            if not _resource(nd, q, i, pr.bal_res[j], extra, True, &alloc, &req):
+            if not _resource(nd, q, i, pr.bal_res[j], extra, True, &alloc, &req, &inv):
                 continue
             f = <double>req / <double>alloc
             if f > 1.0:
@@ -439,18 +470,32 @@ cdef struct Raw:
     int64_t* pref      # [f] sum of matching preferred node-affinity weights
     int64_t* ip        # [f] inter-pod preferred score
     int64_t max_taint, max_pref, min_ip, max_ip
+    double inv_max_taint, inv_max_pref
     bint any_ip_score
 
 
+cdef inline void _inverses(Raw* raw) noexcept nogil:
+    raw.inv_max_taint = 1.0 / <double>raw.max_taint if raw.max_taint else 0.0
+    raw.inv_max_pref = 1.0 / <double>raw.max_pref if raw.max_pref else 0.0
+
+
 cdef inline int64_t _normalized(const Profile* pr, const Raw* raw, Py_ssize_t f) noexcept nogil:
-    """Σ weight × normalized score of the request-independent plugins for feasible slot f."""
+    """Σ weight × normalized score of the request-independent plugins for feasible slot f.
+
+    TaintToleration (reverse DefaultNormalizeScore): 100 - 100 * count / maxCount, 100 when
+    maxCount is 0. NodeAffinity (DefaultNormalizeScore): 100 * weightSum / maxWeightSum, 0
+    when the max is 0. InterPodAffinity: int64(100 * (float64(s - min) / float64(max - min))),
+    0 when max == min. Maxima and minima are over the feasible nodes.
+    """
     cdef int64_t s = 0, diff
     if raw.max_taint == 0:
         s += pr.w_taint * MAX_NODE_SCORE
     else:
-        s += pr.w_taint * (MAX_NODE_SCORE - _div(MAX_NODE_SCORE * raw.taint[f], raw.max_taint))
+        s += pr.w_taint * (MAX_NODE_SCORE - _div_inv(
+            MAX_NODE_SCORE * raw.taint[f], raw.max_taint, raw.inv_max_taint))
     if raw.max_pref > 0:
-        s += pr.w_affinity * _div(MAX_NODE_SCORE * raw.pref[f], raw.max_pref)
+        s += pr.w_affinity * _div_inv(MAX_NODE_SCORE * raw.pref[f], raw.max_pref,
+                                      raw.inv_max_pref)
     diff = raw.max_ip - raw.min_ip
     if raw.any_ip_score and diff > 0:
         s += pr.w_interpod * <int64_t>(
@@ -503,6 +548,7 @@ cdef Py_ssize_t _score_feasible(const Nodes* ndp, const Query* qp, const Profile
         f += 1
     raw.max_taint, raw.max_pref, raw.min_ip, raw.max_ip = max_taint, max_pref, min_ip, max_ip
     raw.any_ip_score = any_ip
+    _inverses(raw)
     return f
 
 
@@ -641,6 +687,7 @@ cdef bint _renormalize(const Raw* old, Raw* raw, const Heap* h) noexcept nogil:
             raw.max_taint = raw.taint[f]
         if raw.pref[f] > raw.max_pref:
             raw.max_pref = raw.pref[f]
+    _inverses(raw)
     return raw.max_taint != old.max_taint or raw.max_pref != old.max_pref
 
 

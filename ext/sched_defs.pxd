@@ -55,6 +55,7 @@ cdef enum:
 ctypedef struct Nodes:
     Py_ssize_t n, r, w, k, wt, wp, t
     const int64_t* alloc        # [n, r]
+    const double* inv_alloc     # [n, r] 1 / alloc, 0 where alloc is 0
     const int64_t* requested    # [n, r]
     const int64_t* nonzero      # [n, 2] cpu, memory with 100m/200Mi defaults
     const uint64_t* labels      # [n, w] (key=value) and key-presence bits
@@ -102,4 +103,5 @@ ctypedef struct Profile:
     const int64_t* shape_util
     const int64_t* shape_score  # already scaled to MaxNodeScore
     const int32_t* bal_res
+    const double* inv_wsum      # [sum of fit weights + 1] 1 / k
     int64_t w_fit, w_bal, w_taint, w_affinity, w_interpod

@@ -67,7 +67,7 @@ def node_view(table: NodeTable) -> object:
 
 def build_node_view(a: NodeArrays) -> object:
     n, r = a.alloc.shape
-    if a.requested.shape != (n, r) or a.nonzero.shape != (n, 2):
+    if a.requested.shape != (n, r) or a.inv_alloc.shape != (n, r) or a.nonzero.shape != (n, 2):
         raise ValueError("requested/nonzero columns disagree with allocatable")
     return _sched.NodeView(
         n,
@@ -78,6 +78,7 @@ def build_node_view(a: NodeArrays) -> object:
         a.ports.shape[1],
         a.topo.shape[1],
         _flat(a.alloc, np.int64),
+        _flat(a.inv_alloc, np.float64),
         _flat(a.requested, np.int64),
         _flat(a.nonzero, np.int64),
         _flat(a.labels, np.uint64),

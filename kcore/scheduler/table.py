@@ -66,6 +66,8 @@ class NodeArrays:
     """The first n rows of every column: what kernels and the reference read."""
 
     alloc: I64
+    inv_alloc: npt.NDArray[np.float64]
+    """1/allocatable (0 where none): lets kernels estimate quotients without dividing."""
     requested: I64
     nonzero: I64
     labels: U64
@@ -95,6 +97,7 @@ class _NodeRecord:
 
 _COLUMNS = (
     "alloc",
+    "inv_alloc",
     "requested",
     "nonzero",
     "labels",
@@ -131,6 +134,7 @@ class NodeTable:
     def _allocate(self, capacity: int) -> None:
         r = len(BASE_RESOURCES)
         self.alloc = np.zeros((capacity, r), np.int64)
+        self.inv_alloc = np.zeros((capacity, r), np.float64)
         self.requested = np.zeros((capacity, r), np.int64)
         self.nonzero = np.zeros((capacity, 2), np.int64)
         self.labels = np.zeros((capacity, 1), np.uint64)
@@ -157,6 +161,7 @@ class NodeTable:
         n = len(self.names)
         return NodeArrays(
             alloc=self.alloc[:n],
+            inv_alloc=self.inv_alloc[:n],
             requested=self.requested[:n],
             nonzero=self.nonzero[:n],
             labels=self.labels[:n],
@@ -210,6 +215,7 @@ class NodeTable:
         if resource not in self.resources:
             self.resources.append(resource)
             self._widen("alloc", len(self.resources))
+            self._widen("inv_alloc", len(self.resources))
             self._widen("requested", len(self.resources))
         return self.resources.index(resource)
 
@@ -311,6 +317,8 @@ class NodeTable:
         self.alloc[i] = 0
         for col, value in columns:
             self.alloc[i, col] = value
+        row = self.alloc[i].astype(np.float64)
+        self.inv_alloc[i] = np.divide(1.0, row, out=np.zeros_like(row), where=row != 0)
         self._write_bits(self.labels, i, label_bits)
         self._write_bits(self.taints, i, taint_bits)
         self.unschedulable[i] = unschedulable
