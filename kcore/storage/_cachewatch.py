@@ -69,6 +69,7 @@ class EventRing:
 
 class WatcherHost(Protocol):
     ring: EventRing
+    prefix: str
 
     def park(self, watcher: CacheWatcher) -> None: ...
 
@@ -106,6 +107,7 @@ class CacheWatcher:
         self._cursor = cursor
         self._predicate = predicate
         self._ready: deque[CachedEvent] = deque(initial)
+        self._everything = prefix == host.prefix and predicate is None
         self._waiter: asyncio.Future[None] | None = None
         self._bookmark: CachedEvent | None = None
         self._error: StorageError | None = None
@@ -120,10 +122,14 @@ class CacheWatcher:
         return self
 
     async def __anext__(self) -> CachedEvent:
-        while not self._ready:
+        ready = self._ready
+        while not ready:
             if not await self._refill():
                 raise StopAsyncIteration
-        return self._yield(self._ready.popleft())
+        event = ready.popleft()
+        if event.revision > self._after:
+            self._after = event.revision
+        return event
 
     async def next_batch(self) -> list[CachedEvent]:
         """Every event available now (waiting for at least one); [] once the watch ended."""
@@ -134,11 +140,6 @@ class CacheWatcher:
         self._ready.clear()
         self._after = max(self._after, batch[-1].revision)
         return batch
-
-    def _yield(self, event: CachedEvent) -> CachedEvent:
-        if event.revision > self._after:
-            self._after = event.revision
-        return event
 
     async def _refill(self) -> bool:
         """Fill `_ready` from the ring, a bookmark, or by waiting; False once ended."""
@@ -167,6 +168,9 @@ class CacheWatcher:
         chunk = ring.events[start : start + SCAN_CHUNK]
         self._cursor += len(chunk)
         prefix, predicate, after, ready = self.prefix, self._predicate, self._after, self._ready
+        if self._everything and chunk and chunk[0].revision > after:
+            ready.extend(chunk)  # revisions ascend: the whole chunk is new, all of it ours
+            return
         for event in chunk:
             if event.revision <= after or not event.key.startswith(prefix):
                 continue
