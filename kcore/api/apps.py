@@ -140,10 +140,10 @@ class DaemonSetStatus(Model, omit_defaults=False):
     number_misscheduled: int = 0
     desired_number_scheduled: int = 0
     number_ready: int = 0
-    observed_generation: int | None = None
-    updated_number_scheduled: int | None = None
-    number_available: int | None = None
-    number_unavailable: int | None = None
+    observed_generation: int = 0
+    updated_number_scheduled: int = 0
+    number_available: int = 0
+    number_unavailable: int = 0
     collision_count: int | None = None
     conditions: list[DaemonSetCondition] = []
 
