@@ -569,7 +569,7 @@ class ContainerStateRunning(Model):
 
 class ContainerStateTerminated(Model, omit_defaults=False):
     exit_code: int = 0
-    signal: int = 0
+    signal: int | None = None
     reason: str = ""
     message: str = ""
     started_at: str | None = None
