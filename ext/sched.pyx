@@ -137,6 +137,9 @@ cdef class ProfileView:
         inv_wsum = np.concatenate([[0.0], inv_wsum])
         self.keep = (fit_res, fit_weight, shape_util, shape_score, bal_res, inv_wsum)
         self.c.inv_wsum = _f64(inv_wsum)
+        self.c.cpu_memory = (
+            strategy == STRATEGY_LEAST and list(fit_res) == [RES_CPU, RES_MEMORY]
+            and list(bal_res) == [RES_CPU, RES_MEMORY])
         self.c.strategy = strategy
         self.c.n_fit = len(fit_res)
         self.c.n_shape = len(shape_util)
@@ -437,10 +440,44 @@ cdef inline int64_t _balanced_score(const Nodes* nd, const Query* q, const Profi
     return <int64_t>((1 - std) * <double>MAX_NODE_SCORE)
 
 
+cdef inline int64_t _least(int64_t alloc, int64_t req, double inv) noexcept nogil:
+    return 0 if req > alloc else _div_inv((alloc - req) * MAX_NODE_SCORE, alloc, inv)
+
+
+cdef inline int64_t _base_cpu_memory(const Nodes* nd, const Query* q, const Profile* pr,
+                                     Py_ssize_t i, int64_t extra) noexcept nogil:
+    """_base_score for the default profile (LeastAllocated and BalancedAllocation over cpu
+    and memory), the same formulas with the resource loops and skip rules unrolled."""
+    cdef Py_ssize_t at = i * nd.r
+    cdef int64_t a0 = nd.alloc[at], a1 = nd.alloc[at + 1], m = extra + 1
+    cdef int64_t w0 = pr.fit_weight[0], w1 = pr.fit_weight[1]
+    cdef int64_t fit = 0, wsum = 0, s = 0
+    cdef double f0, f1, std = 0.0
+    if pr.w_fit:
+        if a0:
+            fit += w0 * _least(a0, nd.nonzero[2 * i] + m * q.nonzero[0], nd.inv_alloc[at])
+            wsum += w0
+        if a1:
+            fit += w1 * _least(a1, nd.nonzero[2 * i + 1] + m * q.nonzero[1],
+                               nd.inv_alloc[at + 1])
+            wsum += w1
+        if wsum:
+            s = pr.w_fit * _div_inv(fit, wsum, pr.inv_wsum[wsum])
+    if pr.w_bal:
+        if a0 and a1:
+            f0 = <double>(nd.requested[at] + m * q.req[0]) / <double>a0
+            f1 = <double>(nd.requested[at + 1] + m * q.req[1]) / <double>a1
+            std = fabs(((f0 if f0 < 1.0 else 1.0) - (f1 if f1 < 1.0 else 1.0)) / 2)
+        s += pr.w_bal * <int64_t>((1 - std) * <double>MAX_NODE_SCORE)
+    return s
+
+
 cdef inline int64_t _base_score(const Nodes* nd, const Query* q, const Profile* pr,
                                 Py_ssize_t i, int64_t extra) noexcept nogil:
     """Score of the request-dependent plugins: w_fit * fit + w_bal * balanced."""
     cdef int64_t s = 0
+    if pr.cpu_memory:
+        return _base_cpu_memory(nd, q, pr, i, extra)
     if pr.w_fit:
         s += pr.w_fit * _fit_score(nd, q, pr, i, extra)
     if pr.w_bal:

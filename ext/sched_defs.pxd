@@ -104,4 +104,5 @@ ctypedef struct Profile:
     const int64_t* shape_score  # already scaled to MaxNodeScore
     const int32_t* bal_res
     const double* inv_wsum      # [sum of fit weights + 1] 1 / k
+    bint cpu_memory             # default resources: the unrolled fast path applies
     int64_t w_fit, w_bal, w_taint, w_affinity, w_interpod

@@ -11,7 +11,7 @@ import pytest
 from kcore.scheduler import kernels
 from kcore.scheduler.clustergen import random_cluster, random_pod, random_profile
 from kcore.scheduler.loop import loop_schedule
-from kcore.scheduler.query import PodRequirements, compile_profile, compile_query
+from kcore.scheduler.query import PodRequirements, Profile, compile_profile, compile_query
 from kcore.scheduler.reference import reference_schedule
 
 SIZES = [1, 2, 3, 7, 30, 150, 600]
@@ -111,3 +111,26 @@ def test_random_tie_breaking_is_seeded_and_spreads_over_tied_nodes() -> None:
     counts = np.bincount(picks, minlength=8)
     assert (counts > 20).all(), counts
     assert kernels.schedule(table, query, profile, lowest=True).index == 0
+
+
+@pytest.mark.parametrize("seed", range(10), ids=lambda s: f"seed_{s}")
+def test_huge_quantities_divide_exactly(seed: int) -> None:
+    """Allocatable near 2**55 (beyond float64's exact integers) and requests close to it:
+    the kernel's float-estimated divisions must still equal Go's integer division."""
+    rng = random.Random(seed)
+    table = random_cluster(seed, 0)
+    for i in range(200):
+        alloc = {"cpu": rng.randrange(1, 2**55), "memory": rng.randrange(1, 2**55), "pods": 9}
+        table.add_node(f"n{i}", allocatable=alloc)
+        used = {k: rng.randrange(0, v) for k, v in alloc.items() if k != "pods"}
+        table.add_pod(f"p{i}", f"n{i}", requests=used, nonzero=(used["cpu"], used["memory"]))
+    for strategy in ("LeastAllocated", "MostAllocated", "RequestedToCapacityRatio"):
+        profile = compile_profile(
+            table, Profile(strategy=strategy, fit_resources=(("cpu", 3), ("memory", 7)))
+        )
+        pod = PodRequirements(requests={"cpu": rng.randrange(2**40), "memory": 1})
+        query = compile_query(table, pod)
+        got = kernels.schedule(table, query, profile, scores=True, lowest=True)
+        _, _, scores = reference_schedule(table.arrays(), query, profile, lowest=True, state=[0])
+        assert got.scores is not None
+        np.testing.assert_array_equal(got.scores, scores, err_msg=f"seed={seed} {strategy}")
