@@ -1,10 +1,13 @@
 """The SQLite file layout of SqliteStore and the read queries over it.
 
 Tables:
-- `kv`: the current state, one row per live key, for fast get/list/count.
 - `log`: one row per revision (rev PK, key, type 0/1/2 = ADDED/MODIFIED/DELETED, value, create
-  revision, prev_rev = the revision of the version it replaced, 0 for ADDED). A DELETED row
-  carries the last value. Feeds watch replay and reads at past revisions.
+  revision, prev_rev = the revision of the version it replaced, 0 for ADDED). It holds every
+  value exactly once: a DELETED row's value is empty (the last value is its prev_rev row's).
+  Feeds watch replay and reads at past revisions.
+- `kv`: the current state, one row per live key (key, create_rev, mod_rev), pointing at the
+  log row that holds its value, for fast get/list/count. Keeping values out of it halves the
+  bytes each write puts through the WAL (measured: +20-60% creates/s for 1-4 KiB values).
 - `meta`: `rev` (the store revision, bumped in the same transaction as the writes) and
   `compacted`.
 
@@ -29,8 +32,7 @@ from kcore.storage.interface import (
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS kv (
-    key TEXT PRIMARY KEY, value BLOB NOT NULL, create_rev INTEGER NOT NULL,
-    mod_rev INTEGER NOT NULL);
+    key TEXT PRIMARY KEY, create_rev INTEGER NOT NULL, mod_rev INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS log (
     rev INTEGER PRIMARY KEY, key TEXT NOT NULL, type INTEGER NOT NULL, value BLOB NOT NULL,
     create_rev INTEGER NOT NULL, prev_rev INTEGER NOT NULL);
@@ -72,19 +74,21 @@ def checked_revision(conn: sqlite3.Connection, revision: int) -> tuple[int, bool
     return revision, False
 
 
+GET_CURRENT = (
+    "SELECT l.value, k.create_rev, k.mod_rev FROM kv AS k JOIN log AS l ON l.rev = k.mod_rev"
+    " WHERE k.key = ?"
+)
+
+
 def get_at(conn: sqlite3.Connection, key: str, revision: int) -> KeyValue | None:
     if revision == 0:
-        row = conn.execute(
-            "SELECT value, create_rev, mod_rev FROM kv WHERE key = ?", (key,)
-        ).fetchone()
+        row = conn.execute(GET_CURRENT, (key,)).fetchone()
         return KeyValue(key, row[0], row[1], row[2]) if row else None
     conn.execute("BEGIN")
     try:
         at, is_current = checked_revision(conn, revision)
         if is_current:
-            row = conn.execute(
-                "SELECT value, create_rev, mod_rev FROM kv WHERE key = ?", (key,)
-            ).fetchone()
+            row = conn.execute(GET_CURRENT, (key,)).fetchone()
             return KeyValue(key, row[0], row[1], row[2]) if row else None
         row = conn.execute(
             "SELECT type, value, create_rev, rev FROM log WHERE key = ? AND rev <= ?"
@@ -97,8 +101,8 @@ def get_at(conn: sqlite3.Connection, key: str, revision: int) -> KeyValue | None
 
 
 _LIST_CURRENT = (
-    "SELECT key, value, create_rev, mod_rev FROM kv"
-    " WHERE key >= ? AND key > ? AND (? = '' OR key < ?) ORDER BY key LIMIT ?"
+    "SELECT k.key, l.value, k.create_rev, k.mod_rev FROM kv AS k JOIN log AS l ON l.rev = k.mod_rev"
+    " WHERE k.key >= ? AND k.key > ? AND (? = '' OR k.key < ?) ORDER BY k.key LIMIT ?"
 )
 _COUNT_CURRENT = "SELECT count(*) FROM kv WHERE key >= ? AND key > ? AND (? = '' OR key < ?)"
 _LIST_PAST = (
@@ -166,6 +170,7 @@ def _event(row: tuple[Any, ...]) -> Event:
     kv = KeyValue(key, value, create_rev, rev)
     if kind == ADDED:
         return Event("ADDED", kv, None)
-    prev_bytes = value if prev_value is None else prev_value
-    prev = KeyValue(key, prev_bytes, create_rev, prev_rev)
-    return Event(EVENT_TYPES[kind], kv, prev)
+    prev = KeyValue(key, value if prev_value is None else prev_value, create_rev, prev_rev)
+    if kind == DELETED:
+        return Event("DELETED", KeyValue(key, prev.value, create_rev, rev), prev)
+    return Event("MODIFIED", kv, prev)

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from kcore.storage._sqlite_db import ADDED, DELETED, MODIFIED, read_meta
+from kcore.storage._sqlite_db import ADDED, DELETED, GET_CURRENT, MODIFIED, read_meta
 from kcore.storage.interface import (
     ConflictError,
     Event,
@@ -125,8 +125,7 @@ class Writer(threading.Thread):
     def _create(self, op: WriteOp, events: list[Event]) -> KeyValue:
         rev = self.revision + 1
         cursor = self._conn.execute(
-            "INSERT INTO kv VALUES (?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
-            (op.key, op.value, rev, rev),
+            "INSERT INTO kv VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING", (op.key, rev, rev)
         )
         if cursor.rowcount != 1:
             raise KeyExistsError(op.key)
@@ -136,9 +135,7 @@ class Writer(threading.Thread):
         return kv
 
     def _change(self, op: WriteOp, events: list[Event]) -> KeyValue:
-        row = self._conn.execute(
-            "SELECT value, create_rev, mod_rev FROM kv WHERE key = ?", (op.key,)
-        ).fetchone()
+        row = self._conn.execute(GET_CURRENT, (op.key,)).fetchone()
         if row is None:
             raise KeyNotFoundError(op.key)
         current = KeyValue(op.key, row[0], row[1], row[2])
@@ -147,12 +144,10 @@ class Writer(threading.Thread):
         rev = self.revision + 1
         if op.kind == "delete":
             self._conn.execute("DELETE FROM kv WHERE key = ?", (op.key,))
-            self._log(rev, op.key, DELETED, current.value, current.create_revision, row[2])
+            self._log(rev, op.key, DELETED, b"", current.create_revision, row[2])
             events.append(Event("DELETED", KeyValue(op.key, current.value, row[1], rev), current))
             return KeyValue(op.key, current.value, row[1], rev)
-        self._conn.execute(
-            "UPDATE kv SET value = ?, mod_rev = ? WHERE key = ?", (op.value, rev, op.key)
-        )
+        self._conn.execute("UPDATE kv SET mod_rev = ? WHERE key = ?", (rev, op.key))
         self._log(rev, op.key, MODIFIED, op.value, current.create_revision, row[2])
         kv = KeyValue(op.key, op.value, row[1], rev)
         events.append(Event("MODIFIED", kv, current))

@@ -188,8 +188,11 @@ def _initialise(path: Path) -> int:
         conn = db.connect(str(path))
         try:
             conn.executescript(db.SCHEMA)
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(kv)")}
         finally:
             conn.close()
+        if "value" in columns:
+            raise StorageError(f"{path} has an older kcore layout; move it away to start anew")
     except BaseException:
         os.close(lock_fd)
         raise
