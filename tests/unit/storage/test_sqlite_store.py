@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -105,3 +108,18 @@ async def test_a_second_owner_of_the_file_is_refused(tmp_path: Path) -> None:
         await store.close()
     reopened = await SqliteStore.open(tmp_path / "s.db")
     await reopened.close()
+
+
+async def test_a_file_in_an_older_layout_is_refused(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / "s.db")
+    conn.execute(
+        "CREATE TABLE kv (key TEXT PRIMARY KEY, value BLOB, create_rev INTEGER, mod_rev INTEGER)"
+    )
+    conn.close()
+    with pytest.raises(StorageError, match="older kcore layout"):
+        await SqliteStore.open(tmp_path / "s.db")
+    fd = os.open(tmp_path / "s.db.lock", os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the refused open let go of the lock
+    finally:
+        os.close(fd)
