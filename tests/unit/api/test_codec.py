@@ -3,12 +3,8 @@ typed watch events in JSON and msgpack, YAML documents, copies, and property rou
 
 from __future__ import annotations
 
-from typing import Any
-
 import msgspec
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from kcore.api import apps, codec, core, kinds, meta
 from kcore.api.errors import StatusError
@@ -186,56 +182,3 @@ def test_from_dict_reports_bad_shapes_as_bad_requests() -> None:
     with pytest.raises(StatusError) as err:
         codec.from_dict(core.Service, {"spec": {"ports": {"port": 80}}})
     assert err.value.code == 400 and "spec.ports" in err.value.message
-
-
-# --- property: any JSON shaped like a kind survives decode/encode/decode -------------------------
-_TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=8)
-
-
-def _strategy(t: msgspec.inspect.Type, depth: int) -> st.SearchStrategy[Any]:
-    match t:
-        case msgspec.inspect.StrType():
-            return _TEXT
-        case msgspec.inspect.BoolType():
-            return st.booleans()
-        case msgspec.inspect.IntType():
-            return st.integers(-(2**31), 2**31 - 1)
-        case msgspec.inspect.FloatType():
-            return st.floats(allow_nan=False, allow_infinity=False)
-        case msgspec.inspect.ListType():
-            return st.lists(_strategy(t.item_type, depth + 1), max_size=2 if depth < 4 else 0)
-        case msgspec.inspect.DictType():
-            return st.dictionaries(_TEXT, _strategy(t.value_type, depth + 1), max_size=2)
-        case msgspec.inspect.UnionType():
-            return st.one_of([_strategy(o, depth) for o in t.types])
-        case msgspec.inspect.NoneType():
-            return st.none()
-        case msgspec.inspect.StructType():
-            return _struct_strategy(t, depth)
-    return st.none()
-
-
-def _struct_strategy(t: msgspec.inspect.StructType, depth: int) -> st.SearchStrategy[Any]:
-    if depth > 6:
-        return st.just({})
-    optional = {
-        f.encode_name: _strategy(f.type, depth + 1)
-        for f in t.fields
-        if f.encode_name not in ("kind", "apiVersion")
-    }
-    return st.fixed_dictionaries({}, optional=optional)
-
-
-_KIND_TYPES = [core.Pod, core.Service, core.Node, apps.Deployment, apps.DaemonSet]
-
-
-@pytest.mark.parametrize("tp", _KIND_TYPES, ids=lambda t: t.__name__)
-@settings(max_examples=40, deadline=None)
-@given(data=st.data())
-def test_generated_objects_round_trip(tp: type[Any], data: st.DataObject) -> None:
-    raw = data.draw(_strategy(msgspec.inspect.type_info(tp), 0))
-    obj = codec.from_dict(tp, raw)
-    assert codec.decode(tp, codec.encode(obj)) == obj
-    assert codec.decode(tp, codec.encode(obj, fmt="msgpack"), fmt="msgpack") == obj
-    assert codec.from_dict(tp, codec.to_dict(obj)) == obj
-    assert codec.unknown_fields(raw, tp) == []
