@@ -118,13 +118,15 @@ class HubWatch:
         return self._buffer.popleft()
 
     async def _run_replay(self) -> None:
-        replay, self._replay = self._replay, None
+        replay = self._replay
         assert replay is not None
         try:
             events = await replay(self._prefix, self._after, self._upto)
         except StorageError:
+            self._replay = None
             self.end()
             raise
+        self._replay = None  # only now: a cancelled replay is retried by the next call
         self._buffer.extendleft(reversed(events))
 
     async def close(self) -> None:
