@@ -6,6 +6,7 @@ layout, per query and per profile), and turns the kernel's raw outputs into a `D
 kube-scheduler style failure message.
 """
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -38,6 +39,11 @@ class Rng:
 
     def __init__(self, seed: int = 0) -> None:
         self.state = np.array([seed & (2**64 - 1)], np.uint64)
+
+
+_DEFAULT_RNG = Rng(int.from_bytes(os.urandom(8), "little"))
+"""Tie-breaks for callers that pass no Rng: random across calls, like kube-scheduler's."""
+_NO_SCORES = np.zeros(0, np.int64)
 
 
 @dataclass(frozen=True)
@@ -140,7 +146,7 @@ def effective_weights(p: CompiledProfile, q: Query) -> tuple[int, int, int, int,
 
 def profile_view(p: CompiledProfile, q: Query) -> object:
     weights = effective_weights(p, q)
-    key = f"view{weights}"
+    key = "view" if weights == p.weights else "view-skip-balanced"
     view = p.cache.get(key)
     if view is None:
         view = _sched.ProfileView(
@@ -174,8 +180,8 @@ def schedule(
     check(table, q)
     n = len(table)
     fails = np.zeros(FAIL_RESOURCE_BASE + len(table.resources), np.int64)
-    out = np.full(n if scores else 0, -1, np.int64)
-    state = (rng or Rng()).state
+    out = np.full(n, -1, np.int64) if scores else _NO_SCORES
+    state = (rng or _DEFAULT_RNG).state
     index = _sched.schedule_one(
         node_view(table), query_view(q), profile_view(p, q), lowest, state, fails, out
     )
@@ -197,7 +203,7 @@ def place_batch(
         raise ValueError("batch placement needs pods without inter-pod or spread terms")
     fails = np.zeros(FAIL_RESOURCE_BASE + len(table.resources), np.int64)
     out = np.full(count, -1, np.int64)
-    state = (rng or Rng()).state
+    state = (rng or _DEFAULT_RNG).state
     _sched.place_batch(
         node_view(table), query_view(q), profile_view(p, q), lowest, state, fails, out
     )

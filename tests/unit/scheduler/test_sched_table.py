@@ -112,14 +112,13 @@ def test_place_accounts_pods_until_the_cluster_is_full() -> None:
     assert str(err.value) == "0/2 nodes are available: 2 Insufficient cpu."
 
 
-def test_place_many_matches_repeated_place_with_lowest_ties() -> None:
+def test_place_many_runs_the_batch_kernel_and_accounts_pods() -> None:
     table = random_cluster(11, 30)
     pod = random_pod(random.Random(5), table, interpod=False)
-    names = place_many(table.clone(), pod, 40)
+    names = place_many(table.clone(), pod, 40, rng=kernels.Rng(7))
     again = table.clone()
-    rows, _ = kernels.place_batch(
-        again, compile_query(again, pod), compile_profile(again, Profile()), 40
-    )
+    profile = compile_profile(again, Profile())
+    rows, _ = kernels.place_batch(again, compile_query(again, pod), profile, 40, rng=kernels.Rng(7))
     assert names == [again.names[r] if r >= 0 else None for r in rows.tolist()]
     keyed = table.clone()
     placed = place_many(keyed, pod, 40, key_prefix="rs")
