@@ -10,7 +10,7 @@ import asyncio
 import json
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -88,30 +88,56 @@ class FanoutResult:
         return float(np.percentile(self.latencies, q) * 1000)
 
 
-async def _consume(
-    stream: AsyncIterator[Any], writes: int, index_of: Callable[[Any], int], out: list[float]
-) -> None:
-    """Record each event's arrival time at its write index (`out[write] = arrival`)."""
-    seen = 0
-    async for event in stream:
-        out[index_of(event)] = time.perf_counter()
-        seen += 1
-        if seen == writes:
-            return
+Consume = Callable[[Any, int, list[float]], Coroutine[Any, Any, None]]
+"""(stream, writes, out): take `writes` events from the stream, recording each one's arrival
+time at its write index (`out[write] = arrival`)."""
+
+
+def each_event(index_of: Callable[[Any], int]) -> Consume:
+    """Iterate the stream event by event (a plain Store watch)."""
+
+    async def consume(stream: AsyncIterator[Any], writes: int, out: list[float]) -> None:
+        seen = 0
+        async for event in stream:
+            out[index_of(event)] = time.perf_counter()
+            seen += 1
+            if seen == writes:
+                return
+
+    return consume
+
+
+def encoded_batches(index_of: Callable[[Any], int], fmt: str = "json") -> Consume:
+    """Take whatever a cache watcher has ready and the wire bytes of each event, the way an
+    API server writes a batch of watch events to its socket."""
+
+    async def consume(watcher: Any, writes: int, out: list[float]) -> None:
+        seen = 0
+        while seen < writes:
+            batch = await watcher.next_batch()
+            if not batch:
+                raise RuntimeError("cache watch ended early")
+            now = time.perf_counter()
+            for event in batch:
+                event.encoded(fmt)
+                out[index_of(event)] = now
+            seen += len(batch)
+
+    return consume
 
 
 async def watch_fanout(
-    streams: list[AsyncIterator[Any]],
+    streams: list[Any],
     write: Callable[[int], Awaitable[object]],
     *,
     writes: int,
-    index_of: Callable[[Any], int],
+    consume: Consume,
 ) -> FanoutResult:
     """Write `writes` times, one after another, while every stream consumes; latency is from
     the start of write i to its arrival at each watcher (so it includes the write itself)."""
     arrivals = [[0.0] * writes for _ in streams]
     consumers = [
-        asyncio.create_task(_consume(s, writes, index_of, out))
+        asyncio.create_task(consume(s, writes, out))
         for s, out in zip(streams, arrivals, strict=True)
     ]
     started = [0.0] * writes

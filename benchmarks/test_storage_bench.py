@@ -13,24 +13,30 @@ Run with `pytest benchmarks/test_storage_bench.py --benchmark-only`.
 from __future__ import annotations
 
 import itertools
+import random
 import statistics
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from conftest import SUMMARY
 from storage_workload import (
     FanoutResult,
     concurrent_creates,
+    each_event,
+    encoded_batches,
     pod_value,
     pod_workload,
     watch_fanout,
 )
 
+from kcore.storage import open_store
 from kcore.storage.etcd import EtcdStore
-from kcore.storage.interface import Event, Store
+from kcore.storage.interface import Event, KeyValue, Store
+from kcore.storage.watchcache import CachedEvent, WatchCache
 
 CREATES = 5000
 WRITERS = 64
@@ -46,14 +52,17 @@ async def _open_etcd(endpoint: str) -> EtcdStore:
     return await EtcdStore.open(host, int(port), prefix=f"bench-{uuid.uuid4().hex[:8]}")
 
 
-async def _open_store(backend: str, directory: Path, request: pytest.FixtureRequest) -> Store:
+async def _open_store(
+    backend: str, directory: Path, request: pytest.FixtureRequest | None
+) -> Store:
     if backend == "etcd":
+        assert request is not None
         return await _open_etcd(request.getfixturevalue("etcd_endpoint"))
-    from kcore.storage import open_store
-
     if backend == "sqlite":
-        return await open_store(f"sqlite://{directory / 'kcore.db'}")
-    return await open_store("memory://")
+        store = await open_store(f"sqlite://{directory / 'kcore.db'}")
+    else:
+        store = await open_store("memory://")
+    return store
 
 
 def _record(name: str, benchmark: Any, figures: dict[str, Any]) -> None:
@@ -103,10 +112,8 @@ def _fanout_figures(results: list[FanoutResult]) -> dict[str, Any]:
 
 
 def _write_pods(store: Store, tag: str) -> Callable[[int], Awaitable[object]]:
-    import random
-
     rng = random.Random(7)
-    keys = [f"/registry/pods/bench/{tag}-{i:06}" for i in range(max(CACHE_WRITES, 1000))]
+    keys = [f"/registry/pods/bench/{tag}-{i:06}" for i in range(CACHE_WRITES)]
     values = [pod_value(rng, key.rsplit("/", 1)[1]) for key in keys]
 
     def write(i: int) -> Awaitable[object]:
@@ -119,15 +126,66 @@ def _etcd_index(event: Event) -> int:
     return int(event.kv.key.rsplit("-", 1)[1])
 
 
+def _cache_index(event: CachedEvent) -> int:
+    return int(event.key.rsplit("-", 1)[1])
+
+
+def _decode(kv: KeyValue) -> Any:
+    return msgspec.json.decode(kv.value)
+
+
+def _encode_json(event: CachedEvent) -> bytes:
+    return msgspec.json.encode({"type": event.type, "object": event.object}) + b"\n"
+
+
+async def _cache_fanout(store: Store) -> FanoutResult:
+    cache = WatchCache(
+        store, "/registry/pods/", decode=_decode, encoders={"json": _encode_json},
+        bookmark_interval=0,
+    )  # fmt: skip
+    await cache.start()
+    try:
+        watchers = [cache.watch() for _ in range(WATCHERS)]
+        consume = encoded_batches(_cache_index)
+        await watch_fanout(watchers, _write_pods(store, "warm"), writes=1, consume=consume)
+        write = _write_pods(store, "measured")
+        return await watch_fanout(watchers, write, writes=CACHE_WRITES, consume=consume)
+    finally:
+        await cache.stop()
+
+
+@pytest.mark.parametrize("backend", ["memory", "sqlite"])
+def test_watch_fanout_cache(benchmark: Any, run: Run, backend: str, tmp_path: Path) -> None:
+    """1,000 watchers on one WatchCache, each taking every event's shared JSON bytes."""
+    results: list[FanoutResult] = []
+    rounds = itertools.count()
+
+    async def once(path: Path) -> None:
+        store = await _open_store(backend, path, None)
+        try:
+            results.append(await _cache_fanout(store))
+        finally:
+            await store.close()
+
+    def round_() -> None:
+        path = tmp_path / f"round-{next(rounds)}"
+        path.mkdir()
+        run(once(path))
+
+    benchmark.pedantic(round_, rounds=3, iterations=1)
+    _record(f"fanout[cache-{backend}]", benchmark, _fanout_figures(results))
+
+
 async def _etcd_fanout(endpoint: str) -> FanoutResult:
     store = await _open_etcd(endpoint)
     try:
         start = await store.current_revision()
         watches = [store.watch("/registry/pods/", revision=start) for _ in range(WATCHERS)]
         streams: list[AsyncIterator[Event]] = list(watches)
-        await watch_fanout(streams, _write_pods(store, "warm"), writes=1, index_of=_etcd_index)
+        consume = each_event(_etcd_index)
+        await watch_fanout(streams, _write_pods(store, "warm"), writes=1, consume=consume)
         write = _write_pods(store, "measured")
-        return await watch_fanout(streams, write, writes=ETCD_WATCH_WRITES, index_of=_etcd_index)
+        return await watch_fanout(streams, write, writes=ETCD_WATCH_WRITES, consume=consume)
     finally:
         await store.close()
 
