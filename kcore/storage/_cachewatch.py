@@ -153,8 +153,8 @@ class CacheWatcher:
             self._scan()
             if self._ready:
                 return True
-            if self._error is not None:
-                continue
+            if self._error is not None or self._cursor < self._host.ring.head:
+                continue  # the error, or more of the ring to scan: never park behind the head
             if self._take_bookmark():
                 return True
             await self._park()
@@ -182,8 +182,6 @@ class CacheWatcher:
     def _take_bookmark(self) -> bool:
         bookmark, self._bookmark = self._bookmark, None
         if bookmark is None or bookmark.revision <= self._after:
-            return False
-        if self._cursor < self._host.ring.head:
             return False
         self._ready.append(bookmark)
         return True

@@ -335,3 +335,16 @@ async def test_closed_watchers_leave_no_trace(store: MemoryStore, cache: WatchCa
         with pytest.raises(StopAsyncIteration):
             await task
     assert not cache._parked and not cache._watchers and not cache._bookmarkers
+
+
+async def test_a_filtered_watcher_scans_past_a_long_run_of_other_events(
+    store: MemoryStore, codec: Codec
+) -> None:
+    async with WatchCache(
+        store, PODS, decode=codec.decode, encoders=codec.encoders(), capacity=5000
+    ) as cache:
+        watcher = cache.watch(PODS + "mine/")
+        for n in range(1500):
+            await store.create(f"{PODS}other/k{n}", pod({}))
+        mine = await store.create(PODS + "mine/a", pod({}))
+        assert [e.kv for e in await take(watcher, 1)] == [mine]
