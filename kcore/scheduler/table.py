@@ -3,7 +3,9 @@
 The scheduler's kernels read nodes only through these columns (see ext/sched_defs.pxd): int64
 allocatable and requested per resource, non-zero requested cpu/memory, bitmaps over interned
 label pairs, taints and used host ports, integer label values for Gt/Lt keys, topology-domain
-ids per topology key, and the unschedulable/ready flags. Nodes and pods come in as plain
+ids per topology key, and the unschedulable/ready flags (readiness is informational: as in
+Kubernetes, NotReady nodes are kept off by the taints the node lifecycle controller adds).
+Nodes and pods come in as plain
 Python values (no kcore.api objects), so the table serves library users as well as the
 scheduler's snapshot. Rows stay dense: removing a node moves the last row into its place.
 """
@@ -341,7 +343,10 @@ class NodeTable:
         self.num_ok[i, col] = number is not None
 
     def _write_domain(self, i: int, col: int, value: str | None) -> None:
+        known = len(self.domains[col])
         self.topo[i, col] = -1 if value is None else self.domains[col].intern(value)
+        if len(self.domains[col]) != known:
+            self._changed()  # compiled per-domain arrays are too short for the new id
 
     def node_labels(self, name: str) -> dict[str, str]:
         return dict(self._nodes[self._index[name]].labels)

@@ -9,6 +9,7 @@ from kcore.scheduler import (
     NodeTable,
     PodRequirements,
     Requirement,
+    TopologyTerm,
     Unschedulable,
     kernels,
     place,
@@ -150,3 +151,17 @@ def test_random_profiles_compile_on_any_cluster() -> None:
 )
 def test_parse_int64_follows_go(text: str, want: int | None) -> None:
     assert parse_int64(text) == want
+
+
+def test_a_new_topology_domain_invalidates_compiled_queries() -> None:
+    table = NodeTable()
+    table.add_node("n0", allocatable=ALLOC, labels={"zone": "a"})
+    pod = PodRequirements(pod_anti_affinity=[TopologyTerm("zone", {"a": 1})])
+    query = compile_query(table, pod)
+    table.update_node("n0", allocatable=ALLOC, labels={"zone": "b"})
+    with pytest.raises(ValueError, match="layout"):
+        kernels.schedule(table, query, compile_profile(table, Profile()))
+    assert (
+        kernels.schedule(table, compile_query(table, pod), compile_profile(table, Profile())).index
+        == 0
+    )
