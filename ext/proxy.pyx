@@ -1,0 +1,902 @@
+# cython: language_level=3
+"""TCP service proxy data path: nogil epoll workers that accept, pick, connect and move bytes.
+
+Each worker thread owns one epoll set; every listener is in every set with EPOLLEXCLUSIVE, so
+one worker wakes per burst of new connections, accepts them and keeps them for their whole
+life (no cross-thread handoff on the per-chunk path). Sockets are edge-triggered and the
+readiness each edge reports is remembered per side (`rd`, `wr`), so moving bytes never calls
+epoll_ctl. Each direction stages at most one chunk: a direction is read only once its staged
+bytes are sent, so a slow reader stops the proxy reading the other side and TCP flow control
+pushes back to the sender (memory stays flat). Bulk directions switch from recv/send through a
+64 KiB buffer to splice() through a pipe after the first full buffer.
+
+The table (services, their endpoints, balancing state) is shared by the workers under one
+mutex taken once per new connection and once per closed one, never per chunk; per-Service
+counters are relaxed atomics the Python thread reads without the lock. Listeners are removed
+RCU-style: deleted from every epoll set, then closed only after each worker has finished the
+batch it was in (`quiesce`). Connections freed during a batch are parked until its end, so a
+later event of the same batch never touches freed memory.
+
+The Python face is `Engine` (kcore/proxy/datapath.py wraps it; kcore/proxy/balancer.py is
+the plain-Python reference of `pick`).
+"""
+
+from libc.stdint cimport int64_t, uint16_t, uint32_t, uint64_t
+from libc.stdlib cimport calloc, free, malloc, realloc
+from libc.string cimport memset
+
+from proxy cimport *
+
+import time as _time
+
+
+# ---------------------------------------------------------------- shared state and workers
+
+cdef struct Shared:
+    pthread_mutex_t lock
+    int64_t connect_ms
+    int64_t idle_ms
+    int64_t buffered          # bytes staged in buffers and pipes, all workers
+    uint64_t next_uid
+
+
+cdef struct List:
+    Conn* head
+    Conn* tail
+
+
+cdef struct Worker:
+    int epfd
+    int wakefd
+    Handle wake
+    int64_t epoch
+    int64_t stop
+    int64_t now
+    Shared* sh
+    List lists[3]             # 1: connecting (by deadline), 2: open (by idle deadline)
+    Conn** dead
+    int n_dead
+    int cap_dead
+    Conn* pool
+    int n_pool
+
+
+cdef enum:
+    POOL_MAX = 128
+    MAX_WAIT_MS = 60000
+    ACCEPT_BURST = 64
+
+
+cdef int64_t NEVER = 1 << 62
+
+
+cdef inline int64_t now_ms() noexcept nogil:
+    cdef timespec ts
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return <int64_t>ts.tv_sec * 1000 + ts.tv_nsec // 1000000
+
+
+# ---------------------------------------------------------------- balancing (under the lock)
+
+cdef inline bint was_tried(uint64_t uid, const uint64_t* tried, int n) noexcept nogil:
+    cdef int i
+    for i in range(n):
+        if tried[i] == uid:
+            return True
+    return False
+
+
+cdef Endpoint* policy_pick(Service* s, const uint64_t* tried, int n_tried) noexcept nogil:
+    # Round-robin: the first untried endpoint from the cursor. Least-connections: the untried
+    # endpoint with the fewest active connections, ties to the first from the cursor.
+    cdef int n = s.n_eps, k, i, best = -1
+    for k in range(n):
+        i = <int>((s.rr + <uint64_t>k) % <uint64_t>n)
+        if was_tried(s.eps[i].uid, tried, n_tried):
+            continue
+        if s.policy == POLICY_ROUND_ROBIN:
+            best = i
+            break
+        if best < 0 or s.eps[i].active < s.eps[best].active:
+            best = i
+    if best < 0:
+        return NULL
+    s.rr = <uint64_t>best + 1
+    return s.eps[best]
+
+
+cdef inline uint32_t aff_slot(uint32_t client, uint32_t cap) noexcept nogil:
+    return (client * <uint32_t>2654435761u) & (cap - 1)
+
+
+cdef Endpoint* aff_lookup(Service* s, uint32_t client, int64_t now,
+                          const uint64_t* tried, int n_tried) noexcept nogil:
+    cdef uint32_t i, j
+    cdef Affinity* a
+    if s.aff == NULL:
+        return NULL
+    i = aff_slot(client, s.aff_cap)
+    while s.aff[i].client != 0:
+        a = &s.aff[i]
+        if a.client == client:
+            if a.expires_ms <= now or was_tried(a.uid, tried, n_tried):
+                return NULL
+            for j in range(<uint32_t>s.n_eps):
+                if s.eps[j].uid == a.uid:
+                    a.expires_ms = now + s.affinity_ms
+                    return s.eps[j]
+            return NULL
+        i = (i + 1) & (s.aff_cap - 1)
+    return NULL
+
+
+cdef int aff_rehash(Service* s, int64_t now) noexcept nogil:
+    # Keep only live entries, at a load of at most a quarter.
+    cdef uint32_t live = 0, cap = 64, i, j
+    cdef Affinity* old = s.aff
+    cdef Affinity* fresh
+    for i in range(s.aff_cap):
+        if old[i].client != 0 and old[i].expires_ms > now:
+            live += 1
+    while live * 4 > cap:
+        cap *= 2
+    fresh = <Affinity*>calloc(cap, sizeof(Affinity))
+    if fresh == NULL:
+        return -1
+    for i in range(s.aff_cap):
+        if old[i].client != 0 and old[i].expires_ms > now:
+            j = aff_slot(old[i].client, cap)
+            while fresh[j].client != 0:
+                j = (j + 1) & (cap - 1)
+            fresh[j] = old[i]
+    free(old)
+    s.aff, s.aff_cap, s.aff_used = fresh, cap, live
+    return 0
+
+
+cdef void aff_store(Service* s, uint32_t client, uint64_t uid, int64_t now) noexcept nogil:
+    # Linear probing never empties a slot, so a key's chain never breaks; an expired slot
+    # is reused only after the whole chain is known not to hold the key.
+    cdef uint32_t i
+    cdef int64_t reuse = -1
+    if client == 0 or (s.aff == NULL and aff_rehash(s, now) != 0):
+        return
+    i = aff_slot(client, s.aff_cap)
+    while s.aff[i].client != 0:
+        if s.aff[i].client == client:
+            s.aff[i].uid, s.aff[i].expires_ms = uid, now + s.affinity_ms
+            return
+        if reuse < 0 and s.aff[i].expires_ms <= now:
+            reuse = i
+        i = (i + 1) & (s.aff_cap - 1)
+    if reuse >= 0:
+        i = <uint32_t>reuse
+    else:
+        s.aff_used += 1
+    s.aff[i].client, s.aff[i].uid, s.aff[i].expires_ms = client, uid, now + s.affinity_ms
+    if s.aff_used * 2 > s.aff_cap:
+        aff_rehash(s, now)
+
+
+cdef Endpoint* pick(Service* s, uint32_t client, int64_t now,
+                    const uint64_t* tried, int n_tried) noexcept nogil:
+    """Pick an endpoint for a new connection and count it active on it; NULL if none."""
+    cdef Endpoint* ep = NULL
+    if s.n_eps == 0 or s.removed:
+        return NULL
+    if s.affinity_ms > 0:
+        ep = aff_lookup(s, client, now, tried, n_tried)
+    if ep == NULL:
+        ep = policy_pick(s, tried, n_tried)
+        if ep != NULL and s.affinity_ms > 0:
+            aff_store(s, client, ep.uid, now)
+    if ep != NULL:
+        ep.active += 1
+        ep.refs += 1
+    return ep
+
+
+cdef void ep_unref(Endpoint* ep) noexcept nogil:
+    ep.refs -= 1
+    if ep.refs == 0:
+        free(ep)
+
+
+cdef void svc_unref(Service* s) noexcept nogil:
+    cdef int i
+    s.refs -= 1
+    if s.refs != 0:
+        return
+    for i in range(s.n_eps):
+        ep_unref(s.eps[i])
+    free(s.eps)
+    free(s.aff)
+    free(s)
+
+
+# ---------------------------------------------------------------- connection bookkeeping
+
+cdef void list_unlink(Worker* w, Conn* c) noexcept nogil:
+    cdef List* l
+    if c.on_list == 0:
+        return
+    l = &w.lists[c.on_list]
+    if c.prev != NULL:
+        c.prev.next = c.next
+    else:
+        l.head = c.next
+    if c.next != NULL:
+        c.next.prev = c.prev
+    else:
+        l.tail = c.prev
+    c.prev = c.next = NULL
+    c.on_list = 0
+
+
+cdef void list_append(Worker* w, Conn* c, int which, int64_t deadline) noexcept nogil:
+    cdef List* l = &w.lists[which]
+    list_unlink(w, c)
+    c.deadline_ms = deadline
+    c.on_list = which
+    c.prev = l.tail
+    c.next = NULL
+    if l.tail != NULL:
+        l.tail.next = c
+    else:
+        l.head = c
+    l.tail = c
+
+
+cdef Conn* conn_alloc(Worker* w) noexcept nogil:
+    cdef Conn* c = w.pool
+    cdef char* b0
+    cdef char* b1
+    if c != NULL:
+        w.pool = c.next
+        w.n_pool -= 1
+        b0, b1 = c.d[0].buf, c.d[1].buf
+    else:
+        c = <Conn*>malloc(sizeof(Conn))
+        b0 = <char*>malloc(BUF_SIZE)
+        b1 = <char*>malloc(BUF_SIZE)
+        if c == NULL or b0 == NULL or b1 == NULL:
+            free(c)
+            free(b0)
+            free(b1)
+            return NULL
+    memset(c, 0, sizeof(Conn))
+    c.d[0].buf, c.d[1].buf = b0, b1
+    c.d[0].pipe_r = c.d[0].pipe_w = c.d[1].pipe_r = c.d[1].pipe_w = -1
+    c.fd[0] = c.fd[1] = -1
+    c.h[0].kind = c.h[1].kind = KIND_SIDE
+    c.h[0].side, c.h[1].side = 0, 1
+    c.h[0].conn = c.h[1].conn = c
+    return c
+
+
+cdef void conn_free(Worker* w, Conn* c) noexcept nogil:
+    if w.n_pool < POOL_MAX:
+        c.next = w.pool
+        w.pool = c
+        w.n_pool += 1
+        return
+    free(c.d[0].buf)
+    free(c.d[1].buf)
+    free(c)
+
+
+cdef void set_linger0(int fd) noexcept nogil:
+    cdef linger lg
+    lg.l_onoff, lg.l_linger = 1, 0
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg))
+
+
+cdef void set_nodelay(int fd) noexcept nogil:
+    cdef int one = 1
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one))
+
+
+cdef void reset_close(int fd) noexcept nogil:
+    set_linger0(fd)
+    close(fd)
+
+
+cdef void release_endpoint(Worker* w, Conn* c) noexcept nogil:
+    if c.ep == NULL:
+        return
+    pthread_mutex_lock(&w.sh.lock)
+    c.ep.active -= 1
+    ep_unref(c.ep)
+    pthread_mutex_unlock(&w.sh.lock)
+    c.ep = NULL
+
+
+cdef void dir_drop(Worker* w, Dir* d) noexcept nogil:
+    if d.len:
+        kc_add(&w.sh.buffered, -<int64_t>d.len)
+        d.len = 0
+    if d.pipe_r >= 0:
+        close(d.pipe_r)
+        close(d.pipe_w)
+        d.pipe_r = d.pipe_w = -1
+
+
+cdef void conn_end(Worker* w, Conn* c, bint reset) noexcept nogil:
+    """Close both sides (with RST when `reset`), give back the endpoint, park the memory."""
+    cdef int i
+    if c.state == ST_DEAD:
+        return
+    for i in range(2):
+        if c.fd[i] >= 0:
+            if reset:
+                set_linger0(c.fd[i])
+            close(c.fd[i])
+            c.fd[i] = -1
+        dir_drop(w, &c.d[i])
+    list_unlink(w, c)
+    release_endpoint(w, c)
+    kc_add(&c.svc.counters[CTR_ACTIVE], -1)
+    pthread_mutex_lock(&w.sh.lock)
+    svc_unref(c.svc)
+    pthread_mutex_unlock(&w.sh.lock)
+    c.svc = NULL
+    c.state = ST_DEAD
+    if w.n_dead == w.cap_dead:
+        w.cap_dead *= 2
+        w.dead = <Conn**>realloc_ptrs(w.dead, w.cap_dead)
+    w.dead[w.n_dead] = c
+    w.n_dead += 1
+
+
+cdef inline void* realloc_ptrs(void* p, int n) noexcept nogil:
+    return realloc(p, <size_t>n * sizeof(void*))
+
+
+# ---------------------------------------------------------------- moving bytes
+
+cdef int dir_splice_on(Dir* d) noexcept nogil:
+    cdef int fds[2]
+    if pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0:
+        return -1
+    fcntl(fds[1], F_SETPIPE_SZ, PIPE_SIZE)
+    d.pipe_r, d.pipe_w = fds[0], fds[1]
+    return 0
+
+
+cdef int flush_dir(Worker* w, Conn* c, Dir* d, int dst) noexcept nogil:
+    """Send what `d` stages to side `dst`: 1 when empty, 0 when `dst` is full, -1 on error."""
+    cdef ssize_t n
+    while d.len > 0:
+        if d.in_pipe:
+            n = splice(d.pipe_r, NULL, c.fd[dst], NULL, d.len, SPLICE_F_MOVE | SPLICE_F_NONBLOCK)
+        else:
+            n = send(c.fd[dst], d.buf + d.off, d.len, MSG_NOSIGNAL)
+        if n > 0:
+            d.off += <size_t>n
+            d.len -= <size_t>n
+            kc_add(&w.sh.buffered, -<int64_t>n)
+        elif n < 0 and errno == EAGAIN:
+            c.wr[dst] = 0
+            return 0
+        elif n < 0 and errno == EINTR:
+            continue
+        else:
+            return -1
+    return 1
+
+
+cdef ssize_t fill_dir(Conn* c, Dir* d, int src) noexcept nogil:
+    """Stage the next chunk from side `src`; a direction that fills a whole buffer is bulk
+    and moves to a pipe (splice) from its next chunk on."""
+    cdef ssize_t n
+    d.off = 0
+    d.in_pipe = d.pipe_w >= 0
+    if d.in_pipe:
+        return splice(c.fd[src], NULL, d.pipe_w, NULL, PIPE_SIZE,
+                      SPLICE_F_MOVE | SPLICE_F_NONBLOCK)
+    n = recv(c.fd[src], d.buf, BUF_SIZE, 0)
+    if n == BUF_SIZE:
+        dir_splice_on(d)  # best effort: without a pipe the buffer keeps working
+    return n
+
+
+cdef int move(Worker* w, Conn* c, int src) noexcept nogil:
+    """Move bytes from side `src` to the other until one of them would block; -1 on error."""
+    cdef int dst = 1 - src, r
+    cdef Dir* d = &c.d[src]
+    cdef ssize_t n
+    while True:
+        r = flush_dir(w, c, d, dst) if d.len else 1
+        if r <= 0:
+            return r
+        if c.eof[src]:
+            if not c.shut[dst]:
+                shutdown(c.fd[dst], SHUT_WR)
+                c.shut[dst] = 1
+            return 0
+        if not c.rd[src]:
+            return 0
+        n = fill_dir(c, d, src)
+        if n > 0:
+            d.len = <size_t>n
+            kc_add(&w.sh.buffered, n)
+            kc_add(&c.svc.counters[CTR_BYTES_IN + src], n)
+        elif n == 0:
+            c.eof[src] = 1
+        elif errno == EAGAIN:
+            c.rd[src] = 0
+            return 0
+        elif errno != EINTR:
+            return -1
+
+
+cdef void pump(Worker* w, Conn* c) noexcept nogil:
+    if move(w, c, 0) < 0 or move(w, c, 1) < 0:
+        conn_end(w, c, True)
+    elif c.shut[0] and c.shut[1]:
+        conn_end(w, c, False)
+    elif w.sh.idle_ms > 0 and c.deadline_ms != w.now + w.sh.idle_ms:
+        list_append(w, c, 2, w.now + w.sh.idle_ms)
+
+
+# ---------------------------------------------------------------- connecting
+
+cdef int watch(Worker* w, int fd, Handle* h) noexcept nogil:
+    cdef epoll_event ev
+    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET
+    ev.data.ptr = h
+    return epoll_ctl(w.epfd, EPOLL_CTL_ADD, fd, &ev)
+
+
+cdef void start_connect(Worker* w, Conn* c) noexcept nogil:
+    """Connect to `c.ep`, moving on to the next endpoint while connects fail at once."""
+    cdef sockaddr_in sa
+    cdef int fd, r
+    while c.ep != NULL:
+        memset(&sa, 0, sizeof(sa))
+        sa.sin_family = AF_INET
+        sa.sin_port = htons(c.ep.port)
+        sa.sin_addr.s_addr = htonl(c.ep.ip)
+        fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)
+        if fd >= 0:
+            set_nodelay(fd)
+            r = connect(fd, <sockaddr*>&sa, sizeof(sa))
+            if (r == 0 or errno == EINPROGRESS) and watch(w, fd, &c.h[1]) == 0:
+                c.fd[1] = fd
+                c.state = ST_CONNECTING
+                list_append(w, c, 1, w.now + w.sh.connect_ms)
+                return
+            close(fd)
+        next_endpoint(w, c)
+    kc_add(&c.svc.counters[CTR_FAILED], 1)
+    conn_end(w, c, True)
+
+
+cdef void next_endpoint(Worker* w, Conn* c) noexcept nogil:
+    """Count the failed attempt and pick an endpoint not tried yet (NULL when out)."""
+    kc_add(&c.svc.counters[CTR_CONNECT_ERRORS], 1)
+    c.tried[c.attempts] = c.ep.uid
+    c.attempts += 1
+    release_endpoint(w, c)
+    if c.attempts >= MAX_ATTEMPTS:
+        return
+    pthread_mutex_lock(&w.sh.lock)
+    c.ep = pick(c.svc, c.client_ip, w.now, c.tried, c.attempts)
+    pthread_mutex_unlock(&w.sh.lock)
+
+
+cdef void connect_failed(Worker* w, Conn* c) noexcept nogil:
+    close(c.fd[1])
+    c.fd[1] = -1
+    next_endpoint(w, c)
+    start_connect(w, c)
+
+
+cdef void on_backend_ready(Worker* w, Conn* c, uint32_t events) noexcept nogil:
+    cdef int err = 0
+    cdef socklen_t n = sizeof(err)
+    getsockopt(c.fd[1], SOL_SOCKET, SO_ERROR, &err, &n)
+    if err != 0 or events & (EPOLLERR | EPOLLHUP):
+        connect_failed(w, c)
+        return
+    c.state = ST_OPEN
+    # Open connections stay listed (for close-all) even without an idle timeout.
+    list_append(w, c, 2, w.now + w.sh.idle_ms if w.sh.idle_ms > 0 else NEVER)
+    c.wr[1] = 1
+    if events & EPOLLIN:
+        c.rd[1] = 1
+    pump(w, c)
+
+
+cdef void on_side(Worker* w, Handle* h, uint32_t events) noexcept nogil:
+    cdef Conn* c = <Conn*>h.conn
+    if c.state == ST_DEAD:
+        return
+    if c.state == ST_CONNECTING and h.side == 1:
+        if events & (EPOLLOUT | EPOLLERR | EPOLLHUP):
+            on_backend_ready(w, c, events)
+        return
+    if events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR):
+        c.rd[h.side] = 1
+    if events & (EPOLLOUT | EPOLLHUP | EPOLLERR):
+        c.wr[h.side] = 1
+    if c.state == ST_OPEN:
+        pump(w, c)
+
+
+# ---------------------------------------------------------------- accepting
+
+cdef void on_accept(Worker* w, Service* s, int fd, uint32_t client) noexcept nogil:
+    cdef Endpoint* ep
+    cdef Conn* c
+    pthread_mutex_lock(&w.sh.lock)
+    ep = pick(s, client, w.now, NULL, 0)
+    if ep != NULL:
+        s.refs += 1
+    pthread_mutex_unlock(&w.sh.lock)
+    if ep == NULL:
+        kc_add(&s.counters[CTR_REJECTED], 1)
+        reset_close(fd)
+        return
+    kc_add(&s.counters[CTR_CONNECTIONS], 1)
+    kc_add(&s.counters[CTR_ACTIVE], 1)
+    c = conn_alloc(w)
+    if c == NULL:
+        reset_close(fd)
+        drop_pick(w, s, ep)
+        return
+    c.svc, c.ep, c.client_ip, c.fd[0] = s, ep, client, fd
+    c.state = ST_CONNECTING
+    set_nodelay(fd)
+    watch(w, fd, &c.h[0])
+    start_connect(w, c)
+
+
+cdef void drop_pick(Worker* w, Service* s, Endpoint* ep) noexcept nogil:
+    kc_add(&s.counters[CTR_ACTIVE], -1)
+    kc_add(&s.counters[CTR_FAILED], 1)
+    pthread_mutex_lock(&w.sh.lock)
+    ep.active -= 1
+    ep_unref(ep)
+    svc_unref(s)
+    pthread_mutex_unlock(&w.sh.lock)
+
+
+cdef void on_listener(Worker* w, Listener* l) noexcept nogil:
+    cdef sockaddr_in sa
+    cdef socklen_t n
+    cdef int fd, k
+    for k in range(ACCEPT_BURST):
+        n = sizeof(sa)
+        fd = accept4(l.fd, <sockaddr*>&sa, &n, SOCK_NONBLOCK | SOCK_CLOEXEC)
+        if fd < 0:
+            return
+        on_accept(w, l.svc, fd, ntohl(sa.sin_addr.s_addr))
+
+
+# ---------------------------------------------------------------- the loop
+
+cdef void expire(Worker* w) noexcept nogil:
+    cdef Conn* c
+    while w.lists[1].head != NULL and w.lists[1].head.deadline_ms <= w.now:
+        connect_failed(w, w.lists[1].head)
+    while w.lists[2].head != NULL and w.lists[2].head.deadline_ms <= w.now:
+        c = w.lists[2].head
+        conn_end(w, c, False)
+
+
+cdef int wait_ms(Worker* w) noexcept nogil:
+    cdef int64_t t = -1
+    cdef int i
+    for i in range(1, 3):
+        if w.lists[i].head != NULL and (t < 0 or w.lists[i].head.deadline_ms < t):
+            t = w.lists[i].head.deadline_ms
+    if t < 0 or t - w.now > MAX_WAIT_MS:
+        return -1 if t < 0 else MAX_WAIT_MS
+    return <int>(t - w.now + 1) if t > w.now else 0
+
+
+cdef void run_worker(Worker* w) noexcept nogil:
+    cdef epoll_event evs[MAX_EVENTS]
+    cdef int n, i, kind
+    cdef uint64_t junk
+    while not kc_load(&w.stop):
+        n = epoll_wait(w.epfd, evs, MAX_EVENTS, wait_ms(w))
+        w.now = now_ms()
+        for i in range(n):
+            kind = (<int*>evs[i].data.ptr)[0]
+            if kind == KIND_LISTENER:
+                on_listener(w, <Listener*>evs[i].data.ptr)
+            elif kind == KIND_SIDE:
+                on_side(w, <Handle*>evs[i].data.ptr, evs[i].events)
+            else:
+                read(w.wakefd, &junk, 8)
+        expire(w)
+        for i in range(w.n_dead):
+            conn_free(w, w.dead[i])
+        w.n_dead = 0
+        kc_add(&w.epoch, 1)
+
+
+cdef void worker_close_all(Worker* w) noexcept nogil:
+    """After the thread stopped: end every connection it still holds, free its memory."""
+    cdef Conn* c
+    cdef int i
+    for i in range(1, 3):
+        while w.lists[i].head != NULL:
+            conn_end(w, w.lists[i].head, True)
+    for i in range(w.n_dead):
+        conn_free(w, w.dead[i])
+    w.n_dead = 0
+    while w.pool != NULL:
+        c = w.pool
+        w.pool = c.next
+        free(c.d[0].buf)
+        free(c.d[1].buf)
+        free(c)
+    close(w.epfd)
+    close(w.wakefd)
+    free(w.dead)
+
+
+# ---------------------------------------------------------------- Python face
+
+cdef int open_listener(uint32_t ip, uint16_t port) noexcept nogil:
+    cdef sockaddr_in sa
+    cdef int one = 1, err
+    cdef int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)
+    if fd < 0:
+        return -errno
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one))
+    memset(&sa, 0, sizeof(sa))
+    sa.sin_family = AF_INET
+    sa.sin_port = htons(port)
+    sa.sin_addr.s_addr = htonl(ip)
+    if bind(fd, <sockaddr*>&sa, sizeof(sa)) != 0 or listen(fd, 4096) != 0:
+        err = errno
+        close(fd)
+        return -err
+    return fd
+
+
+cdef class Engine:
+    """The data path: `workers` epoll threads and the service table they share.
+
+    Threads are Python threads that call `run(i)`, which releases the GIL for the thread's
+    life; `stop()` asks them to return. Services are keyed by a string; addresses are
+    (IPv4 as int, port) pairs; policy is 0 round-robin or 1 least-connections;
+    `affinity_ms` > 0 pins each client IP to its endpoint for that long after its last
+    connection.
+    """
+
+    cdef Shared sh
+    cdef Worker* ws
+    cdef int n_workers
+    cdef dict services        # key -> <size_t>Service*
+    cdef dict listeners       # key -> {(ip, port): <size_t>Listener*}
+    cdef bint closed
+
+    def __cinit__(self, int workers, double connect_timeout, double idle_timeout):
+        cdef int i
+        memset(&self.sh, 0, sizeof(Shared))
+        pthread_mutex_init(&self.sh.lock, NULL)
+        self.sh.connect_ms = max(1, <int64_t>(connect_timeout * 1000))
+        self.sh.idle_ms = <int64_t>(idle_timeout * 1000) if idle_timeout > 0 else 0
+        self.sh.next_uid = 1
+        self.services, self.listeners = {}, {}
+        self.ws = <Worker*>calloc(workers, sizeof(Worker))
+        self.n_workers = workers
+        for i in range(workers):
+            self._init_worker(&self.ws[i])
+
+    cdef _init_worker(self, Worker* w):
+        cdef epoll_event ev
+        w.sh = &self.sh
+        w.epfd = epoll_create1(EPOLL_CLOEXEC)
+        w.wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)
+        if w.epfd < 0 or w.wakefd < 0:
+            raise OSError(errno, "epoll/eventfd")
+        w.wake.kind = KIND_WAKE
+        ev.events = EPOLLIN
+        ev.data.ptr = &w.wake
+        epoll_ctl(w.epfd, EPOLL_CTL_ADD, w.wakefd, &ev)
+        w.cap_dead = 64
+        w.dead = <Conn**>malloc(64 * sizeof(Conn*))
+        w.now = now_ms()
+
+    @property
+    def workers(self) -> int:
+        return self.n_workers
+
+    def run(self, int i):
+        """Run worker `i` until `stop()` (call from a thread of its own)."""
+        with nogil:
+            run_worker(&self.ws[i])
+
+    def stop(self):
+        cdef int i
+        cdef uint64_t one = 1
+        for i in range(self.n_workers):
+            kc_store(&self.ws[i].stop, 1)
+            write(self.ws[i].wakefd, &one, 8)
+
+    def close(self):
+        """Free everything once the worker threads have returned from `run`."""
+        cdef int i
+        if self.closed:
+            return
+        self.closed = True
+        for key in list(self.services):
+            self.remove(key)
+        for i in range(self.n_workers):
+            worker_close_all(&self.ws[i])
+        free(self.ws)
+        self.ws = NULL
+        pthread_mutex_destroy(&self.sh.lock)
+
+    def __dealloc__(self):
+        if not self.closed and self.ws != NULL:
+            self.stop()
+
+    cdef void _quiesce(self):
+        # Wait until every worker has finished the batch it was in (or woke up empty).
+        cdef int i
+        cdef int64_t e
+        cdef uint64_t one = 1
+        for i in range(self.n_workers):
+            e = kc_load(&self.ws[i].epoch)
+            write(self.ws[i].wakefd, &one, 8)
+            while kc_load(&self.ws[i].epoch) == e and not kc_load(&self.ws[i].stop):
+                _time.sleep(0.0001)
+
+    def upsert(self, str key, list listen, list endpoints, int policy, int64_t affinity_ms):
+        """Add or update a service: listeners first (so a bind error changes nothing)."""
+        cdef Service* s
+        old = self.listeners.get(key, {})
+        want = {(int(ip), int(port)) for ip, port in listen}
+        if key not in self.services:
+            s = <Service*>calloc(1, sizeof(Service))
+            s.refs = 1
+            self.services[key] = <size_t>s
+        s = <Service*><size_t>self.services[key]
+        opened = self._open_listeners(s, [a for a in want if a not in old])
+        with nogil:
+            pthread_mutex_lock(&self.sh.lock)
+        try:
+            self._set_endpoints(s, endpoints)
+            if s.affinity_ms != affinity_ms or s.policy != policy:
+                free(s.aff)
+                s.aff, s.aff_cap, s.aff_used = NULL, 0, 0
+            s.policy, s.affinity_ms = policy, affinity_ms
+        finally:
+            pthread_mutex_unlock(&self.sh.lock)
+        gone = [old.pop(a) for a in list(old) if a not in want]
+        old.update(opened)
+        self.listeners[key] = old
+        self._close_listeners(gone)
+
+    cdef _set_endpoints(self, Service* s, list endpoints):
+        # Endpoints kept by address keep their struct: active counts and affinity survive.
+        cdef int i, n = len(endpoints)
+        cdef Endpoint** eps = <Endpoint**>calloc(max(n, 1), sizeof(Endpoint*))
+        cdef Endpoint* ep
+        by_addr = {(s.eps[i].ip, s.eps[i].port): <size_t>s.eps[i] for i in range(s.n_eps)}
+        for i, (ip, port) in enumerate(endpoints):
+            addr = (int(ip), int(port))
+            if addr in by_addr:
+                ep = <Endpoint*><size_t>by_addr.pop(addr)
+            else:
+                ep = <Endpoint*>calloc(1, sizeof(Endpoint))
+                ep.ip, ep.port, ep.refs = addr[0], addr[1], 1
+                ep.uid = self.sh.next_uid
+                self.sh.next_uid += 1
+            eps[i] = ep
+        for p in by_addr.values():
+            ep_unref(<Endpoint*><size_t>p)
+        free(s.eps)
+        s.eps, s.n_eps = eps, n
+
+    cdef dict _open_listeners(self, Service* s, list addrs):
+        cdef Listener* l
+        cdef epoll_event ev
+        cdef int fd, i
+        opened = {}
+        for ip, port in addrs:
+            fd = open_listener(ip, port)
+            if fd < 0:
+                self._close_listeners(list(opened.values()))
+                raise OSError(-fd, f"listen on {ip >> 24 & 255}.{ip >> 16 & 255}."
+                                   f"{ip >> 8 & 255}.{ip & 255}:{port}")
+            l = <Listener*>calloc(1, sizeof(Listener))
+            l.kind, l.fd, l.svc = KIND_LISTENER, fd, s
+            with nogil:
+                pthread_mutex_lock(&self.sh.lock)
+                s.refs += 1
+                pthread_mutex_unlock(&self.sh.lock)
+            ev.events = EPOLLIN | EPOLLEXCLUSIVE
+            ev.data.ptr = l
+            for i in range(self.n_workers):
+                epoll_ctl(self.ws[i].epfd, EPOLL_CTL_ADD, fd, &ev)
+            opened[(ip, port)] = <size_t>l
+        return opened
+
+    cdef _close_listeners(self, list ptrs):
+        cdef Listener* l
+        cdef int i
+        if not ptrs:
+            return
+        for p in ptrs:
+            l = <Listener*><size_t>p
+            for i in range(self.n_workers):
+                epoll_ctl(self.ws[i].epfd, EPOLL_CTL_DEL, l.fd, NULL)
+        self._quiesce()
+        for p in ptrs:
+            l = <Listener*><size_t>p
+            close(l.fd)
+            with nogil:
+                pthread_mutex_lock(&self.sh.lock)
+                svc_unref(l.svc)
+                pthread_mutex_unlock(&self.sh.lock)
+            free(l)
+
+    def remove(self, str key):
+        """Stop listening for `key`; its established connections run to their end."""
+        cdef Service* s
+        if key not in self.services:
+            return
+        self._close_listeners(list(self.listeners.pop(key, {}).values()))
+        s = <Service*><size_t>self.services.pop(key)
+        with nogil:
+            pthread_mutex_lock(&self.sh.lock)
+            s.removed = 1
+            svc_unref(s)
+            pthread_mutex_unlock(&self.sh.lock)
+
+    def counters(self, str key):
+        """(connections, active, bytes_in, bytes_out, connect_errors, rejected, failed)."""
+        cdef Service* s = <Service*><size_t>self.services[key]
+        cdef int i
+        out = []
+        for i in range(N_COUNTERS):
+            out.append(kc_load(&s.counters[i]))
+        return tuple(out)
+
+    def keys(self):
+        return list(self.services)
+
+    def buffered_bytes(self) -> int:
+        """Bytes staged in the proxy's buffers and pipes right now, all connections."""
+        return kc_load(&self.sh.buffered)
+
+    def endpoints(self, str key):
+        """[(ip, port, active connections)] in table order."""
+        cdef Service* s = <Service*><size_t>self.services[key]
+        cdef int i
+        with nogil:
+            pthread_mutex_lock(&self.sh.lock)
+        out = [(s.eps[i].ip, s.eps[i].port, s.eps[i].active) for i in range(s.n_eps)]
+        pthread_mutex_unlock(&self.sh.lock)
+        return out
+
+    def pick(self, str key, uint32_t client, int64_t now_ms):
+        """The balancer alone, as the data path runs it: (ip, port) counted active, or None."""
+        cdef Service* s = <Service*><size_t>self.services[key]
+        cdef Endpoint* ep
+        with nogil:
+            pthread_mutex_lock(&self.sh.lock)
+            ep = pick(s, client, now_ms, NULL, 0)
+            if ep != NULL:
+                ep.refs -= 1   # the table keeps it alive; only `active` models a connection
+            pthread_mutex_unlock(&self.sh.lock)
+        return None if ep == NULL else (ep.ip, ep.port)
+
+    def release(self, str key, uint32_t ip, uint16_t port):
+        """Undo one `pick` of (ip, port): a connection to it closed."""
+        cdef Service* s = <Service*><size_t>self.services[key]
+        cdef int i
+        with nogil:
+            pthread_mutex_lock(&self.sh.lock)
+            for i in range(s.n_eps):
+                if s.eps[i].ip == ip and s.eps[i].port == port:
+                    s.eps[i].active -= 1
+            pthread_mutex_unlock(&self.sh.lock)
