@@ -38,7 +38,15 @@ def apply_defaults(obj: T) -> T:
 
 # --- pod -------------------------------------------------------------------------------------
 def default_pod(pod: core.Pod) -> None:
+    """Pod-only defaults (templates do not get these): service links on, and each container's
+    limits double as its requests where no request is given."""
     default_pod_spec(pod.spec)
+    if pod.spec.enable_service_links is None:
+        pod.spec.enable_service_links = True
+    for container in [*pod.spec.init_containers, *pod.spec.containers]:
+        requests = container.resources.requests
+        for name, value in container.resources.limits.items():
+            requests.setdefault(name, value)
     if not pod.status.phase:
         pod.status.phase = "Pending"
     if not pod.status.qos_class:
@@ -53,8 +61,6 @@ def default_pod_spec(spec: core.PodSpec) -> None:
         spec.termination_grace_period_seconds = 30
     if spec.security_context is None:
         spec.security_context = core.PodSecurityContext()
-    if spec.enable_service_links is None:
-        spec.enable_service_links = True
     if spec.service_account and not spec.service_account_name:
         spec.service_account_name = spec.service_account
     spec.overhead = canonical_resources(spec.overhead)
@@ -104,12 +110,8 @@ def default_probe(probe: core.Probe) -> None:
 
 
 def default_resources(resources: core.ResourceRequirements) -> None:
-    """Canonical quantities; a limit without a request also becomes the request."""
     resources.limits = canonical_resources(resources.limits)
-    requests = canonical_resources(resources.requests)
-    for name, value in resources.limits.items():
-        requests.setdefault(name, value)
-    resources.requests = requests
+    resources.requests = canonical_resources(resources.requests)
 
 
 def canonical_resources(resources: dict[str, Any]) -> dict[str, Any]:

@@ -215,6 +215,15 @@ def test_deployment_defaults() -> None:
     assert (spec.revision_history_limit, spec.progress_deadline_seconds) == (10, 600)
     assert spec.template.spec.restart_policy == "Always"
     assert spec.template.spec.containers[0].image_pull_policy == "IfNotPresent"
+    assert spec.template.spec.enable_service_links is None  # pods only, as in Kubernetes
+
+
+def test_template_requests_do_not_copy_limits() -> None:
+    template = _template()
+    template.spec.containers[0].resources = core.ResourceRequirements(limits={"cpu": "1"})
+    rs = apps.ReplicaSet(spec=apps.ReplicaSetSpec(template=template))
+    res = defaults.apply_defaults(rs).spec.template.spec.containers[0].resources
+    assert res.limits == {"cpu": "1"} and res.requests == {}
 
 
 def test_deployment_keeps_zero_replicas_and_recreate() -> None:
