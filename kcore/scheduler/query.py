@@ -200,6 +200,8 @@ class CompiledProfile:
 
 
 def compile_profile(table: NodeTable, profile: Profile) -> CompiledProfile:
+    """Resolves resource names to table columns. A resource the table lacks gets a column,
+    which changes the table's layout: compile profiles before the queries they score."""
     fit_res = [table.resource_column(r) for r, _ in profile.fit_resources]
     scale = MAX_NODE_SCORE // MAX_CUSTOM_PRIORITY_SCORE
     return CompiledProfile(
