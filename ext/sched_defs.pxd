@@ -84,6 +84,9 @@ ctypedef struct Query:
     const uint64_t* rq_wmask    # [m] mask bits within that word
     bint any_soft               # some PreferNoSchedule taint goes untolerated
     const int8_t* term_kind     # [n_terms]
+    const int32_t* term_start   # [n_terms + 1] term t owns requirements [start, end)
+    const int32_t* want         # [n_want] resources the pod requests (> 0)
+    Py_ssize_t n_want
     const int64_t* term_weight  # [n_terms]
     const uint64_t* hard_bad    # [wt] untolerated NoSchedule/NoExecute taints
     const uint64_t* soft_bad    # [wt] untolerated PreferNoSchedule taints
