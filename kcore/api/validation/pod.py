@@ -270,6 +270,22 @@ def validate_pod_spec(spec: core.PodSpec, path: str) -> list[Cause]:
     causes += _validate_affinity(spec.affinity, f"{path}.affinity")
     causes += _validate_spread(spec.topology_spread_constraints, path)
     causes += validate_resource_list(spec.overhead, f"{path}.overhead")
+    if spec.host_network:
+        causes += _validate_host_network_ports(spec, path)
+    return causes
+
+
+def _validate_host_network_ports(spec: core.PodSpec, path: str) -> list[Cause]:
+    """With the host's network a container port is a host port: the two must agree."""
+    causes: list[Cause] = []
+    for attr, containers in (("initContainers", spec.init_containers),
+                             ("containers", spec.containers)):  # fmt: skip
+        for i, container in enumerate(containers):
+            for j, port in enumerate(container.ports):
+                if port.host_port not in (None, 0, port.container_port):
+                    at = f"{path}.{attr}[{i}].ports[{j}].hostPort"
+                    detail = "must match `containerPort` when `hostNetwork` is true"
+                    causes.append(invalid(at, port.host_port, detail))
     return causes
 
 

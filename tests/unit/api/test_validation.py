@@ -180,6 +180,16 @@ def test_container_rules() -> None:
     assert "spec.containers[2].name" in by_field
 
 
+def test_host_network_ports_must_match() -> None:
+    port = core.ContainerPort(container_port=80, host_port=8080)
+    cause = _one(validation.validate(_pod(_container(ports=[port]), host_network=True)))
+    assert (cause.field, cause.message) == (
+        "spec.containers[0].ports[0].hostPort",
+        "Invalid value: 8080: must match `containerPort` when `hostNetwork` is true",
+    )
+    assert validation.validate(_pod(_container(ports=[port]))) == []
+
+
 def test_init_and_app_container_names_share_one_namespace() -> None:
     pod = _pod(init_containers=[_container()])
     assert _fields(validation.validate(pod)) == ["spec.containers[0].name"]
