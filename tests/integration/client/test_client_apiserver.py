@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import socket
+import sys
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from pathlib import Path
@@ -431,3 +433,62 @@ def _self_signed_ca_pem() -> bytes:
         .sign(key, hashes.SHA256())
     )
     return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def _apiserver_process(data_dir: Path, port: int) -> asyncio.subprocess.Process:
+    """`kcore apiserver` as its own process (so that killing it drops every connection)."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        "from kcore.cli import main; raise SystemExit(main())",
+        "apiserver",
+        "--data-dir",
+        str(data_dir),
+        "--port",
+        str(port),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+
+
+async def _kill(proc: asyncio.subprocess.Process) -> None:
+    if proc.returncode is None:
+        proc.kill()
+        await proc.wait()
+
+
+@pytest.mark.slow
+async def test_informer_reconnects_after_the_api_server_is_killed(tmp_path: Path) -> None:
+    port = _free_port()
+    proc = await _apiserver_process(tmp_path, port)
+    try:
+        kubeconfig = tmp_path / "admin.kubeconfig"
+        async with asyncio.timeout(60):
+            while not kubeconfig.exists():  # noqa: ASYNC110 - a file from another process
+                await asyncio.sleep(0.1)
+        async with Client.from_kubeconfig(kubeconfig) as client:
+            await client.request("GET", "/readyz")
+            factory = SharedInformerFactory(client)
+            informer = factory.informer(ConfigMap, namespace="default")
+            arrived = asyncio.Event()
+            informer.add_event_handler(
+                on_add=lambda c: arrived.set() if c.metadata.name == "after" else None
+            )
+            factory.start()
+            await asyncio.wait_for(factory.wait_for_sync(), 30)
+            await client.create(config_map("before"))
+            await _kill(proc)
+            proc = await _apiserver_process(tmp_path, port)  # same data dir and port
+            await client.request("GET", "/readyz")  # retried until the new process listens
+            await client.create(config_map("after"))
+            await asyncio.wait_for(arrived.wait(), 60)
+            await factory.stop()
+            assert {c.metadata.name for c in informer.list()} == {"before", "after"}
+    finally:
+        await _kill(proc)
