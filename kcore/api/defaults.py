@@ -51,6 +51,22 @@ def default_pod(pod: core.Pod) -> None:
         pod.status.phase = "Pending"
     if not pod.status.qos_class:
         pod.status.qos_class = qos_class(pod.spec)
+    _clear_empty_times(pod.status)
+
+
+def _clear_empty_times(status: core.PodStatus) -> None:
+    """Terminated states are always encoded: an empty time there must be null, not "" (which
+    is no timestamp, and the python client rejects it)."""
+    statuses = [
+        *status.init_container_statuses,
+        *status.container_statuses,
+        *status.ephemeral_container_statuses,
+    ]
+    for cs in statuses:
+        for state in (cs.state.terminated, cs.last_state.terminated):
+            if state is not None:
+                state.started_at = state.started_at or None
+                state.finished_at = state.finished_at or None
 
 
 def default_pod_spec(spec: core.PodSpec) -> None:
@@ -369,11 +385,13 @@ def generate_job_selector(job: batch.Job) -> batch.Job:
 def default_hpa_v1(hpa: autoscaling.HorizontalPodAutoscaler) -> None:
     if hpa.spec.min_replicas is None:
         hpa.spec.min_replicas = 1
+    hpa.status.last_scale_time = hpa.status.last_scale_time or None
 
 
 def default_hpa_v2(hpa: autoscaling.HorizontalPodAutoscalerV2) -> None:
     if hpa.spec.min_replicas is None:
         hpa.spec.min_replicas = 1
+    hpa.status.last_scale_time = hpa.status.last_scale_time or None
     if not hpa.spec.metrics:
         target = autoscaling.MetricTarget(type="Utilization", average_utilization=80)
         source = autoscaling.ResourceMetricSource(name="cpu", target=target)

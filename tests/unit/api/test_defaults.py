@@ -322,3 +322,15 @@ def test_kinds_without_defaulters_are_copied() -> None:
     cm = core.ConfigMap(data={"a": "b"})
     out = defaults.apply_defaults(cm)
     assert out == cm and out is not cm
+
+
+def test_empty_times_in_always_encoded_states_become_null() -> None:
+    terminated = core.ContainerStateTerminated(exit_code=1, started_at="", finished_at="")
+    status = core.ContainerStatus(name="c", state=core.ContainerState(terminated=terminated))
+    pod = _pod()
+    pod.status.container_statuses = [status]
+    out = defaults.apply_defaults(pod).status.container_statuses[0].state.terminated
+    assert out is not None and (out.started_at, out.finished_at) == (None, None)
+    hpa = autoscaling.HorizontalPodAutoscaler()
+    hpa.status.last_scale_time = ""
+    assert defaults.apply_defaults(hpa).status.last_scale_time is None
