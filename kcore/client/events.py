@@ -4,7 +4,8 @@ Components call `recorder.event(obj, "Normal"|"Warning", reason, message)` from 
 the loop; it never blocks and never raises (events are best effort, as in client-go). A
 background task writes them. Repeats of the same (object, type, reason, message, source)
 are aggregated like client-go's EventCorrelator: the first creates an Event, later ones bump
-its `count` and `lastTimestamp` with a merge patch instead of creating new objects.
+its `count` and `lastTimestamp` with a merge patch instead of creating new objects. Per
+object, a token bucket (25 burst, one per 5 minutes, as client-go's spam filter) drops floods.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from kcore.api import timeutil
 from kcore.api.core import Event, EventSource, ObjectReference
 from kcore.api.errors import StatusError
 from kcore.api.meta import ObjectMeta
+from kcore.client.clock import Clock, RealClock
 from kcore.client.meta import name_of, namespace_of, resource_version_of, uid_of
+from kcore.client.ratelimit import TokenBucketRateLimiter
 from kcore.client.rest import REQUEST_FAILED, Client
 
 log = logging.getLogger(__name__)
@@ -68,6 +71,7 @@ class EventRecorder:
         host: str = "",
         max_pending: int = 1000,
         max_tracked: int = 4096,
+        clock: Clock | None = None,
     ) -> None:
         self.client = client
         self.source = EventSource(component=component, host=host)
@@ -75,11 +79,17 @@ class EventRecorder:
         self._seen: dict[tuple[str, ...], _Seen] = {}
         self._max_tracked = max_tracked
         self._worker: asyncio.Task[None] | None = None
+        self._clock = clock or RealClock()
+        self._budgets: dict[str, TokenBucketRateLimiter] = {}
         self.dropped = 0
 
     def event(self, obj: Any, type_: EventType, reason: str, message: str) -> None:
         """Record an event about `obj`; returns at once, the write happens in the background."""
-        pending = _Pending(reference_to(obj), type_, reason, message, timeutil.now())
+        ref = reference_to(obj)
+        if not self._within_budget(ref):
+            self.dropped += 1
+            return
+        pending = _Pending(ref, type_, reason, message, timeutil.now())
         try:
             self._queue.put_nowait(pending)
         except asyncio.QueueFull:
@@ -87,6 +97,19 @@ class EventRecorder:
             return
         if self._worker is None:
             self._worker = asyncio.create_task(self._drain(), name="event recorder")
+
+    def _within_budget(self, ref: ObjectReference) -> bool:
+        """client-go's spam filter: per object, bursts of 25 then one event per 5 minutes."""
+        key = f"{ref.kind}/{ref.namespace}/{ref.name}/{ref.uid}"
+        budget = self._budgets.get(key)
+        if budget is None:
+            if len(self._budgets) >= self._max_tracked:
+                self._budgets.pop(next(iter(self._budgets)))
+            budget = self._budgets[key] = TokenBucketRateLimiter(1 / 300, 25, self._clock)
+        if budget.when(key) > 0:
+            budget.refund()
+            return False
+        return True
 
     async def flush(self) -> None:
         """Wait until every event recorded so far has been written (or given up on)."""

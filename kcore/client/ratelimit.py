@@ -66,6 +66,10 @@ class TokenBucketRateLimiter:
         self._tokens -= 1.0
         return 0.0 if self._tokens >= 0 else -self._tokens / self._qps
 
+    def refund(self) -> None:
+        """Give back the token the last `when` reserved (the caller chose not to wait)."""
+        self._tokens = min(self._burst, self._tokens + 1.0)
+
     def forget(self, item: Hashable) -> None:
         return None
 

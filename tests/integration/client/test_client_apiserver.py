@@ -29,6 +29,7 @@ from kcore.client import (
     SharedInformerFactory,
     WatchEvent,
 )
+from kcore.client.clock import FakeClock
 from kcore.client.kubeconfig import load_kubeconfig
 from kcore.client.rest import resource_info
 
@@ -492,3 +493,24 @@ async def test_informer_reconnects_after_the_api_server_is_killed(tmp_path: Path
             assert {c.metadata.name for c in informer.list()} == {"before", "after"}
     finally:
         await _kill(proc)
+
+
+async def test_event_recorder_drops_floods_per_object(cluster: Any) -> None:
+    client: Client = cluster.client
+    target = await client.create(config_map("noisy"))
+    other = await client.create(config_map("quiet"))
+    clock = FakeClock()
+    recorder = EventRecorder(client, component="tester", clock=clock)
+    for i in range(30):
+        recorder.event(target, "Normal", f"Reason{i}", "flood")
+    recorder.event(other, "Normal", "Calm", "unaffected by the other object's flood")
+    assert recorder.dropped == 5
+    clock.step(300.0)  # one more token after five minutes
+    recorder.event(target, "Normal", "Later", "allowed again")
+    recorder.event(target, "Normal", "TooSoon", "dropped")
+    await asyncio.wait_for(recorder.flush(), 30)
+    await recorder.close()
+    events = (await client.list(Event, namespace="default")).items
+    about_target = [e for e in events if e.involved_object.name == "noisy"]
+    assert len(about_target) == 26 and recorder.dropped == 6
+    assert [e.reason for e in events if e.involved_object.name == "quiet"] == ["Calm"]
