@@ -514,3 +514,25 @@ async def test_event_recorder_drops_floods_per_object(cluster: Any) -> None:
     about_target = [e for e in events if e.involved_object.name == "noisy"]
     assert len(about_target) == 26 and recorder.dropped == 6
     assert [e.reason for e in events if e.involved_object.name == "quiet"] == ["Calm"]
+
+
+async def test_informer_with_a_field_selector_sees_only_its_node(cluster: Any) -> None:
+    client: Client = cluster.client
+    await client.create(pod("mine", node="node-a"))
+    await client.create(pod("theirs", node="node-b"))
+    factory = SharedInformerFactory(client)
+    informer = factory.informer(Pod, field_selector="spec.nodeName=node-a")
+    assert factory.informer(Pod) is not informer  # different selector, different informer
+    added = asyncio.Event()
+    informer.add_event_handler(
+        on_add=lambda p: added.set() if p.metadata.name == "mine-2" else None
+    )
+    factory.start()
+    try:
+        await asyncio.wait_for(factory.wait_for_sync(), 30)
+        await client.create(pod("mine-2", node="node-a"))
+        await client.create(pod("theirs-2", node="node-b"))
+        await asyncio.wait_for(added.wait(), 30)
+    finally:
+        await factory.stop()
+    assert sorted(p.metadata.name for p in informer.list()) == ["mine", "mine-2"]
