@@ -53,14 +53,21 @@ cdef class NodeView:
 
     cdef Nodes c
     cdef object keep
+    cdef void* scratch  # one decision's working memory, reused: fresh pages cost faults
+    cdef bint busy      # scratch in use by a call on another thread (then malloc instead)
 
-    def __init__(self, Py_ssize_t n, Py_ssize_t r, Py_ssize_t w, Py_ssize_t k,
+    def __dealloc__(self):
+        free(self.scratch)
+
+    def __init__(self, Py_ssize_t n, Py_ssize_t r, Py_ssize_t w, Py_ssize_t lstride,
+                 Py_ssize_t k,
                  Py_ssize_t wt, Py_ssize_t wp, Py_ssize_t t, alloc, inv_alloc, requested,
                  nonzero,
                  labels, nums, num_ok, taints, ports, unschedulable, topo):
         self.keep = (alloc, inv_alloc, requested, nonzero, labels, nums, num_ok, taints, ports,
                      unschedulable, topo)
         self.c.n, self.c.r, self.c.w, self.c.k = n, r, w, k
+        self.c.lstride = lstride
         self.c.wt, self.c.wp, self.c.t = wt, wp, t
         self.c.alloc = _i64(alloc)
         self.c.inv_alloc = _f64(inv_alloc)
@@ -194,12 +201,13 @@ cdef inline bint _any(const uint64_t* row, const uint64_t* mask, Py_ssize_t w) n
     return False
 
 
-cdef inline bint _any_sparse(const uint64_t* row, const Query* q,
+cdef inline bint _any_sparse(const Nodes* nd, const Query* q, Py_ssize_t i,
                              Py_ssize_t x) noexcept nogil:
-    """Whether the row shares a bit with requirement x's mask (only its non-zero words)."""
+    """Whether node i's labels share a bit with requirement x's mask (its non-zero words
+    only; labels are word-major, so consecutive nodes read consecutive memory)."""
     cdef Py_ssize_t j
     for j in range(q.rq_start[x], q.rq_start[x + 1]):
-        if row[q.rq_widx[j]] & q.rq_wmask[j]:
+        if nd.labels[q.rq_widx[j] * nd.lstride + i] & q.rq_wmask[j]:
             return True
     return False
 
@@ -209,9 +217,9 @@ cdef inline bint _requirement(const Nodes* nd, const Query* q, Py_ssize_t i,
     cdef int32_t kind = q.rq_kind[x]
     cdef Py_ssize_t col
     if kind == REQ_ANY:
-        return _any_sparse(nd.labels + i * nd.w, q, x)
+        return _any_sparse(nd, q, i, x)
     if kind == REQ_NONE:
-        return not _any_sparse(nd.labels + i * nd.w, q, x)
+        return not _any_sparse(nd, q, i, x)
     col = i * nd.k + q.rq_col[x]
     if not nd.num_ok[col]:
         return False
@@ -658,6 +666,21 @@ cdef int _raw_alloc(Raw* raw, Py_ssize_t n) noexcept nogil:
     return 0
 
 
+cdef void* _scratch_block(Py_ssize_t n) noexcept nogil:
+    """Working memory for one decision over n nodes: the feasible list and the raw scores."""
+    return malloc(5 * (n + 1) * sizeof(int64_t))
+
+
+cdef void _scratch_split(void* block, Py_ssize_t n, Py_ssize_t** feasible,
+                         Raw* raw) noexcept nogil:
+    cdef int64_t* words = <int64_t*>block
+    raw.base = words
+    raw.taint = words + (n + 1)
+    raw.pref = words + 2 * (n + 1)
+    raw.ip = words + 3 * (n + 1)
+    feasible[0] = <Py_ssize_t*>(words + 4 * (n + 1))
+
+
 def schedule_one(NodeView nodes, QueryView query, ProfileView profile, bint lowest,
                  uint64_t[::1] rng, int64_t[::1] fails, int64_t[::1] scores):
     """Filter and score every node for one pod; returns the chosen node index or -1.
@@ -668,16 +691,26 @@ def schedule_one(NodeView nodes, QueryView query, ProfileView profile, bint lowe
     cdef const Nodes* nd = &nodes.c
     cdef Raw raw
     cdef Py_ssize_t nf, chosen
-    cdef Py_ssize_t* feasible = <Py_ssize_t*>malloc((nd.n + 1) * sizeof(Py_ssize_t))
+    cdef Py_ssize_t* feasible
     cdef int64_t* out = &scores[0] if scores.shape[0] else NULL
-    if feasible == NULL or _raw_alloc(&raw, nd.n) != 0:
-        free(feasible)
+    cdef bint own = nodes.busy  # the view's scratch is taken: use a private block
+    cdef void* block
+    if nodes.scratch == NULL:
+        nodes.scratch = _scratch_block(nd.n)
+    block = _scratch_block(nd.n) if own else nodes.scratch
+    if block == NULL:
         raise MemoryError()
-    with nogil:
-        nf = _score_feasible(nd, &query.c, &profile.c, &fails[0], feasible, &raw)
-        chosen = _select(&profile.c, &raw, feasible, nf, lowest, &rng[0], out)
-    free(raw.base)
-    free(feasible)
+    nodes.busy = nodes.busy or not own
+    _scratch_split(block, nd.n, &feasible, &raw)
+    try:
+        with nogil:
+            nf = _score_feasible(nd, &query.c, &profile.c, &fails[0], feasible, &raw)
+            chosen = _select(&profile.c, &raw, feasible, nf, lowest, &rng[0], out)
+    finally:
+        if own:
+            free(block)
+        else:
+            nodes.busy = False
     return chosen
 
 

@@ -78,7 +78,8 @@ def build_node_view(a: NodeArrays) -> object:
     return _sched.NodeView(
         n,
         r,
-        a.labels.shape[1],
+        a.labels_by_word.shape[0],
+        a.labels_by_word.shape[1],
         a.nums.shape[1],
         a.taints.shape[1],
         a.ports.shape[1],
@@ -87,7 +88,7 @@ def build_node_view(a: NodeArrays) -> object:
         _flat(a.inv_alloc, np.float64),
         _flat(a.requested, np.int64),
         _flat(a.nonzero, np.int64),
-        _flat(a.labels, np.uint64),
+        _flat(a.labels_by_word, np.uint64),
         _flat(a.nums, np.int64),
         _flat(a.num_ok, np.uint8),
         _flat(a.taints, np.uint64),

@@ -237,7 +237,7 @@ class _Terms:
 
 def _label_mask(table: NodeTable, items: Sequence[tuple[str, str | None]]) -> U64:
     bits = [b for b in (table.label_vocab.get(item) for item in items) if b is not None]
-    return table.label_vocab.mask(bits, table.labels.shape[1])
+    return table.label_vocab.mask(bits, table.label_width)
 
 
 def _add_requirement(table: NodeTable, terms: _Terms, term: int, req: Requirement) -> None:
@@ -254,7 +254,7 @@ def _add_requirement(table: NodeTable, terms: _Terms, term: int, req: Requiremen
         if number is None:
             raise ValueError(f"{op} requirement on {key!r} needs one integer value")
         col, val = table.numeric_column(key), number
-        mask = np.zeros(table.labels.shape[1], np.uint64)
+        mask = np.zeros(table.label_width, np.uint64)
         kind = REQ_GT if op == "Gt" else REQ_LT
     terms.kind.append(kind)
     terms.term.append(term)
@@ -374,7 +374,7 @@ def compile_query(table: NodeTable, pod: PodRequirements) -> Query:
     pairs = zip(sp_topo.tolist(), pod.spread, strict=True)
     sp_rows = [_per_domain(table, col, c.counts) for col, c in pairs]
     terms = _compile_terms(table, pod)
-    rq_mask = _stack(terms.masks, table.labels.shape[1])
+    rq_mask = _stack(terms.masks, table.label_width)
     rq_start, rq_widx, rq_wmask = _sparse(rq_mask)
     hard_bad, soft_bad = _taint_masks(table, pod)
     width = max([len(d) for d in table.domains], default=1)

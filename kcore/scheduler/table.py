@@ -72,13 +72,20 @@ class NodeArrays:
     """1/allocatable (0 where none): lets kernels estimate quotients without dividing."""
     requested: I64
     nonzero: I64
-    labels: U64
+    labels_by_word: U64
+    """[words, capacity], word-major: a requirement reads one contiguous word row across
+    nodes (hostname labels make the vocabulary, hence the width, grow with the cluster)."""
     nums: I64
     num_ok: npt.NDArray[np.uint8]
     taints: U64
     ports: U64
     unschedulable: npt.NDArray[np.uint8]
     topo: npt.NDArray[np.int32]
+
+    @property
+    def labels(self) -> U64:
+        """[n, words] label bitmap rows (a view of labels_by_word)."""
+        return self.labels_by_word[:, : len(self.alloc)].T
 
 
 @dataclass
@@ -102,7 +109,6 @@ _COLUMNS = (
     "inv_alloc",
     "requested",
     "nonzero",
-    "labels",
     "nums",
     "num_ok",
     "taints",
@@ -139,7 +145,7 @@ class NodeTable:
         self.inv_alloc = np.zeros((capacity, r), np.float64)
         self.requested = np.zeros((capacity, r), np.int64)
         self.nonzero = np.zeros((capacity, 2), np.int64)
-        self.labels = np.zeros((capacity, 1), np.uint64)
+        self.labels_by_word = np.zeros((1, capacity), np.uint64)
         self.nums = np.zeros((capacity, 1), np.int64)
         self.num_ok = np.zeros((capacity, 1), np.uint8)
         self.taints = np.zeros((capacity, 1), np.uint64)
@@ -166,7 +172,7 @@ class NodeTable:
             inv_alloc=self.inv_alloc[:n],
             requested=self.requested[:n],
             nonzero=self.nonzero[:n],
-            labels=self.labels[:n],
+            labels_by_word=self.labels_by_word,
             nums=self.nums[:n],
             num_ok=self.num_ok[:n],
             taints=self.taints[:n],
@@ -196,7 +202,14 @@ class NodeTable:
             new = np.full((capacity * 2, *old.shape[1:]), fill, old.dtype)
             new[:capacity] = old
             setattr(self, name, new)
+        wider = np.zeros((self.labels_by_word.shape[0], capacity * 2), np.uint64)
+        wider[:, :capacity] = self.labels_by_word
+        self.labels_by_word = wider
         self._changed()
+
+    @property
+    def label_width(self) -> int:
+        return int(self.labels_by_word.shape[0])
 
     def _widen(self, name: str, cols: int, fill: int = 0) -> None:
         old = getattr(self, name)
@@ -208,7 +221,12 @@ class NodeTable:
         self._changed()
 
     def _fit_vocab_widths(self) -> None:
-        self._widen("labels", self.label_vocab.words)
+        words = self.label_vocab.words
+        if self.labels_by_word.shape[0] < words:
+            taller = np.zeros((words, self.labels_by_word.shape[1]), np.uint64)
+            taller[: self.labels_by_word.shape[0]] = self.labels_by_word
+            self.labels_by_word = taller
+            self._changed()
         self._widen("taints", self.taint_vocab.words)
         self._widen("ports", self.port_vocab.words)
 
@@ -295,6 +313,7 @@ class NodeTable:
             for column in _COLUMNS:
                 array = getattr(self, column)
                 array[i] = array[last]
+            self.labels_by_word[:, i] = self.labels_by_word[:, last]
             self.names[i] = self.names[last]
             self._nodes[i] = self._nodes[last]
             self._index[self.names[i]] = i
@@ -321,7 +340,9 @@ class NodeTable:
             self.alloc[i, col] = value
         row = self.alloc[i].astype(np.float64)
         self.inv_alloc[i] = np.divide(1.0, row, out=np.zeros_like(row), where=row != 0)
-        self._write_bits(self.labels, i, label_bits)
+        column = self.labels_by_word[:, i]  # a strided view: writes land in the table
+        column[:] = 0
+        set_bits(column, label_bits)
         self._write_bits(self.taints, i, taint_bits)
         self.unschedulable[i] = unschedulable
         self.ready[i] = ready

@@ -80,7 +80,7 @@ def test_wide_vocabularies_still_agree_with_the_reference() -> None:
         labels = {f"key{rng.randrange(50)}": f"v{rng.randrange(3)}" for _ in range(8)}
         taints = [(f"t{rng.randrange(80)}", "", "PreferNoSchedule") for _ in range(3)]
         table.add_node(f"n{i}", allocatable=ALLOC, labels=labels, taints=taints)
-    assert table.labels.shape[1] >= 3 and table.taints.shape[1] >= 2
+    assert table.label_width >= 3 and table.taints.shape[1] >= 2
     profile = compile_profile(table, Profile())
     for j in range(20):
         pod = PodRequirements(
