@@ -1,0 +1,325 @@
+"""The data path with real sockets on loopback: bytes, backpressure, half-close, resets,
+dead endpoints, table updates and counters."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+
+from kcore.proxy import Address, Proxy, ServicePort
+from kcore.proxy.metrics import render
+
+from .conftest import Backend, echo, free_port, tag_then_echo
+
+VIP = Address("127.32.0.10", 8080)
+
+
+def until(cond: Callable[[], bool], what: str, limit: float = 10.0) -> None:
+    """Wait for `cond` (a behaviour, not a timing: `limit` only bounds a hang)."""
+    end = time.monotonic() + limit
+    while not cond():
+        if time.monotonic() > end:
+            raise AssertionError(f"never happened: {what}")
+        time.sleep(0.01)
+
+
+def serve(proxy: Proxy, *eps: Address, key: str = "svc", **kw: object) -> Address:
+    proxy.set_service(key, ServicePort(listen=(VIP,), endpoints=eps, **kw))  # type: ignore[arg-type]
+    return VIP
+
+
+def connect(addr: Address, source: str = "127.0.0.1") -> socket.socket:
+    s = socket.create_connection(addr, timeout=10, source_address=(source, 0))
+    return s
+
+
+def assert_reset(addr: Address) -> None:
+    """The connection is reset (during the handshake or right after it)."""
+    with pytest.raises(ConnectionResetError), connect(addr) as c:
+        c.recv(10)
+
+
+def read_line(s: socket.socket) -> bytes:
+    out = b""
+    while not out.endswith(b"\n"):
+        chunk = s.recv(1)
+        if not chunk:
+            break
+        out += chunk
+    return out.strip()
+
+
+def recv_all(s: socket.socket) -> bytes:
+    parts = []
+    while chunk := s.recv(1 << 20):
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def test_bytes_both_ways_and_counters(proxy: Proxy, backends: Callable[..., Backend]) -> None:
+    vip = serve(proxy, backends(echo).address)
+    with connect(vip) as c:
+        for msg in (b"ping", b"x" * 100_000, b"pong"):
+            c.sendall(msg)
+            got = b""
+            while len(got) < len(msg):
+                got += c.recv(1 << 16)
+            assert got == msg
+        assert proxy.stats("svc").active == 1
+    until(lambda: proxy.stats("svc").active == 0, "connection closed")
+    st = proxy.stats("svc")
+    assert (st.connections, st.bytes_in, st.bytes_out) == (1, 100_008, 100_008)
+    assert (st.connect_errors, st.rejected, st.failed) == (0, 0, 0)
+    assert proxy.buffered_bytes() == 0
+
+
+def test_large_transfer_both_directions_at_once(
+    proxy: Proxy, backends: Callable[..., Backend]
+) -> None:
+    vip = serve(proxy, backends(echo).address)
+    data = os.urandom(1 << 20) * 24
+    with connect(vip) as c:
+        writer = threading.Thread(target=lambda: (c.sendall(data), c.shutdown(socket.SHUT_WR)))
+        writer.start()
+        got = recv_all(c)
+        writer.join()
+    assert hashlib.sha256(got).digest() == hashlib.sha256(data).digest()
+
+
+def test_slow_reader_holds_memory_flat(proxy: Proxy, backends: Callable[..., Backend]) -> None:
+    total = 256 << 20
+
+    def flood(conn: socket.socket, b: Backend) -> None:
+        chunk = b"z" * (1 << 16)
+        while b.sent < total:
+            conn.sendall(chunk)
+            b.sent += len(chunk)
+
+    backend = backends(flood)
+    vip = serve(proxy, backend.address)
+    with connect(vip) as c:
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 16)
+        until(lambda: backend.sent > 0, "backend started sending")
+        last = -1
+        while backend.sent != last:  # until the backend is blocked by the proxy
+            last = backend.sent
+            time.sleep(0.3)
+        # Kernel socket buffers on the way may autotune to tens of MiB (tcp_rmem's max);
+        # the proxy itself holds at most one pipe's worth.
+        assert backend.sent < total // 2, "the proxy kept reading for a reader that did not"
+        assert proxy.buffered_bytes() <= 512 << 10
+        received = 0
+        while received < total:
+            received += len(c.recv(1 << 20))
+    assert received == total
+
+
+def test_half_close_from_the_client(proxy: Proxy, backends: Callable[..., Backend]) -> None:
+    def count_then_answer(conn: socket.socket, b: Backend) -> None:
+        n = len(recv_all(conn))
+        conn.sendall(f"{n}\n".encode())
+
+    vip = serve(proxy, backends(count_then_answer).address)
+    with connect(vip) as c:
+        c.sendall(b"a" * 300_000)
+        c.shutdown(socket.SHUT_WR)
+        assert recv_all(c) == b"300000\n"
+
+
+def test_half_close_from_the_backend(proxy: Proxy, backends: Callable[..., Backend]) -> None:
+    def bye_then_listen(conn: socket.socket, b: Backend) -> None:
+        conn.sendall(b"bye\n")
+        conn.shutdown(socket.SHUT_WR)
+        b.received.append(recv_all(conn))
+
+    backend = backends(bye_then_listen)
+    vip = serve(proxy, backend.address)
+    with connect(vip) as c:
+        assert recv_all(c) == b"bye\n"  # the backend's FIN reached us
+        c.sendall(b"still talking")  # and our direction is still open
+        c.shutdown(socket.SHUT_WR)
+        until(lambda: backend.received == [b"still talking"], "backend got the late bytes")
+
+
+def test_backend_reset_reaches_the_client(proxy: Proxy, backends: Callable[..., Backend]) -> None:
+    def reset(conn: socket.socket, b: Backend) -> None:
+        conn.recv(100)
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+    vip = serve(proxy, backends(reset).address)
+    with connect(vip) as c:
+        c.sendall(b"hello")
+        with pytest.raises(ConnectionResetError):
+            c.recv(100)
+    until(lambda: proxy.stats("svc").active == 0, "connection released")
+
+
+def test_client_reset_reaches_the_backend(proxy: Proxy, backends: Callable[..., Backend]) -> None:
+    errors: list[str] = []
+
+    def wait(conn: socket.socket, b: Backend) -> None:
+        conn.sendall(b"hi\n")
+        try:
+            conn.recv(100)
+        except ConnectionResetError:
+            errors.append("reset")
+
+    vip = serve(proxy, backends(wait).address)
+    c = connect(vip)
+    assert read_line(c) == b"hi"
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    c.close()
+    until(lambda: errors == ["reset"], "backend saw the reset")
+
+
+def test_dead_endpoint_costs_the_client_nothing(
+    proxy: Proxy, backends: Callable[..., Backend]
+) -> None:
+    live = backends(tag_then_echo, name="live")
+    dead = Address("127.0.0.1", free_port())
+    vip = serve(proxy, dead, live.address, dead._replace(host="127.0.0.2"))
+    for _ in range(9):
+        with connect(vip) as c:
+            assert read_line(c) == b"live"
+    st = proxy.stats("svc")
+    assert st.failed == 0 and st.connections == 9
+    assert st.connect_errors >= 6  # each connection that started on a dead one moved on
+
+
+def test_every_endpoint_dead_resets_the_client(proxy: Proxy) -> None:
+    vip = serve(proxy, Address("127.0.0.1", free_port()), Address("127.0.0.3", free_port()))
+    assert_reset(vip)
+    assert proxy.stats("svc").failed == 1
+
+
+def test_connect_timeout_moves_on(
+    proxy_factory: Callable[..., Proxy], backends: Callable[..., Backend]
+) -> None:
+    proxy = proxy_factory(connect_timeout=0.2)
+    # A listener nobody accepts from, its backlog full: further SYNs go unanswered.
+    black = socket.socket()
+    black.bind(("127.0.0.1", 0))
+    black.listen(0)
+    fillers = []
+    for _ in range(4):
+        s = socket.socket()
+        s.setblocking(False)
+        s.connect_ex(black.getsockname())
+        fillers.append(s)
+    live = backends(tag_then_echo, name="live")
+    vip = serve(proxy, Address(*black.getsockname()), live.address)
+    try:
+        for _ in range(2):
+            with connect(vip) as c:
+                assert read_line(c) == b"live"
+        assert proxy.stats("svc").connect_errors >= 1
+        assert proxy.stats("svc").failed == 0
+    finally:
+        for s in [*fillers, black]:
+            s.close()
+
+
+def test_no_endpoints_refuses_at_once(proxy: Proxy) -> None:
+    vip = serve(proxy)
+    assert_reset(vip)
+    assert proxy.stats("svc").rejected == 1
+    assert proxy.stats("svc").connections == 0
+
+
+def test_round_robin_and_affinity_through_the_data_path(
+    proxy: Proxy, backends: Callable[..., Backend]
+) -> None:
+    bs = [backends(tag_then_echo, name=n) for n in "abc"]
+    vip = serve(proxy, *(b.address for b in bs))
+    tags = []
+    for _ in range(6):
+        with connect(vip) as c:
+            tags.append(read_line(c))
+    assert tags == [b"a", b"b", b"c", b"a", b"b", b"c"]
+
+    serve(proxy, *(b.address for b in bs), affinity_timeout=60.0)
+    for source in ("127.0.0.7", "127.0.0.8"):
+        seen = set()
+        for _ in range(4):
+            with connect(vip, source) as c:
+                seen.add(read_line(c))
+        assert len(seen) == 1, f"{source} was not pinned: {seen}"
+
+
+def test_update_keeps_established_connections(
+    proxy: Proxy, backends: Callable[..., Backend]
+) -> None:
+    a, b = backends(tag_then_echo, name="a"), backends(tag_then_echo, name="b")
+    vip = serve(proxy, a.address)
+    with connect(vip) as old:
+        assert read_line(old) == b"a"
+        serve(proxy, b.address)
+        with connect(vip) as new:
+            assert read_line(new) == b"b"
+        old.sendall(b"still a\n")
+        assert read_line(old) == b"still a"
+    serve(proxy)
+    assert_reset(vip)
+
+
+def test_removed_service_stops_listening_but_lets_connections_finish(
+    proxy: Proxy, backends: Callable[..., Backend]
+) -> None:
+    vip = serve(proxy, backends(echo).address)
+    with connect(vip) as c:
+        c.sendall(b"before\n")
+        assert read_line(c) == b"before"  # accepted by the proxy, not just queued
+        proxy.remove_service("svc")
+        with pytest.raises(ConnectionRefusedError):
+            connect(vip)
+        c.sendall(b"after\n")
+        assert read_line(c) == b"after"
+
+
+def test_several_listeners_and_a_bind_conflict(
+    proxy: Proxy, backends: Callable[..., Backend]
+) -> None:
+    node_port = Address("127.0.1.1", free_port())
+    ep = backends(echo).address
+    proxy.set_service("svc", ServicePort(listen=(VIP, node_port), endpoints=(ep,)))
+    for addr in (VIP, node_port):
+        with connect(addr) as c:
+            c.sendall(b"x\n")
+            assert read_line(c) == b"x"
+    with pytest.raises(OSError):
+        proxy.set_service("other", ServicePort(listen=(VIP,), endpoints=(ep,)))
+    assert "other" not in proxy.services()
+    with connect(VIP) as c:
+        c.sendall(b"y\n")
+        assert read_line(c) == b"y"
+
+
+def test_idle_connections_are_closed(
+    proxy_factory: Callable[..., Proxy], backends: Callable[..., Backend]
+) -> None:
+    proxy = proxy_factory(idle_timeout=0.3)
+    vip = serve(proxy, backends(echo).address)
+    with connect(vip) as c:
+        c.sendall(b"x\n")
+        assert read_line(c) == b"x"
+        assert c.recv(10) == b""  # closed by the proxy once idle
+    until(lambda: proxy.stats("svc").active == 0, "connection released")
+
+
+def test_metrics_text(proxy: Proxy, backends: Callable[..., Backend]) -> None:
+    vip = serve(proxy, backends(echo).address, key='ns/"web":80')
+    with connect(vip) as c:
+        c.sendall(b"abc\n")
+        assert read_line(c) == b"abc"
+    until(lambda: proxy.stats('ns/"web":80').active == 0, "closed")
+    text = render(proxy.all_stats())
+    assert 'kcore_proxy_connections_total{service="ns/\\"web\\":80"} 1\n' in text
+    assert 'kcore_proxy_bytes_in_total{service="ns/\\"web\\":80"} 4\n' in text
+    assert "# TYPE kcore_proxy_active_connections gauge\n" in text
