@@ -13,8 +13,8 @@ from typing import Protocol
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from kcore._ext.proxy import Engine
+
 from kcore.proxy import Address, Balancer, Policy
 from kcore.proxy.model import POLICY_CODES
 
