@@ -1,15 +1,21 @@
 """autoscaling kinds: Scale and HorizontalPodAutoscaler in v1 (CPU target) and v2 (metrics).
 
-Both HPA versions are the same stored object in Kubernetes; kcore serves each version from its
-own Struct (`HorizontalPodAutoscaler` for v1, `HorizontalPodAutoscalerV2` for v2).
+Both HPA versions are the same stored object in Kubernetes; kcore models each version with its
+own Struct (`HorizontalPodAutoscaler` for v1, `HorizontalPodAutoscalerV2` for v2) and converts
+between them with `to_v1`/`to_v2`, keeping what v1 cannot express in annotations as Kubernetes
+does.
 """
 
 from __future__ import annotations
+
+from typing import TypeVar
 
 import msgspec
 
 from kcore.api.core import Quantity
 from kcore.api.meta import LabelSelector, ListObject, Model, Object
+
+T = TypeVar("T")
 
 
 class ScaleSpec(Model):
@@ -228,3 +234,121 @@ class HorizontalPodAutoscalerListV2(ListObject):
     API_VERSION = "autoscaling/v2"
 
     items: list[HorizontalPodAutoscalerV2] = []
+
+
+# --- conversion between v1 and v2 -----------------------------------------------------------------
+# Kubernetes stores one HPA and serves it in both versions; what v1 cannot express travels in
+# these annotations (as Kubernetes' own conversion does), so v2 -> v1 -> v2 loses nothing.
+METRICS_ANNOTATION = "autoscaling.alpha.kubernetes.io/metrics"
+CURRENT_METRICS_ANNOTATION = "autoscaling.alpha.kubernetes.io/current-metrics"
+CONDITIONS_ANNOTATION = "autoscaling.alpha.kubernetes.io/conditions"
+BEHAVIOR_ANNOTATION = "autoscaling.alpha.kubernetes.io/behavior"
+
+
+def to_v1(hpa: HorizontalPodAutoscalerV2) -> HorizontalPodAutoscaler:
+    """The v1 view of a v2 HPA: the CPU utilization target and current value in v1's fields;
+    whatever those cannot reproduce is kept whole in annotations."""
+    target = _first_cpu_target(hpa.spec.metrics)
+    current_cpu = _first_cpu_current(hpa.status.current_metrics)
+    annotations = dict(hpa.metadata.annotations)
+    if hpa.spec.metrics != _v2_metrics(target):
+        _annotate(annotations, METRICS_ANNOTATION, hpa.spec.metrics)
+    if hpa.status.current_metrics != _v2_current(current_cpu):
+        _annotate(annotations, CURRENT_METRICS_ANNOTATION, hpa.status.current_metrics)
+    _annotate(annotations, CONDITIONS_ANNOTATION, hpa.status.conditions)
+    _annotate(annotations, BEHAVIOR_ANNOTATION, hpa.spec.behavior)
+    spec = HorizontalPodAutoscalerSpec(
+        scale_target_ref=hpa.spec.scale_target_ref,
+        min_replicas=hpa.spec.min_replicas,
+        max_replicas=hpa.spec.max_replicas,
+        target_cpu_utilization_percentage=target,
+    )
+    status = HorizontalPodAutoscalerStatus(
+        observed_generation=hpa.status.observed_generation,
+        last_scale_time=hpa.status.last_scale_time,
+        current_replicas=hpa.status.current_replicas,
+        desired_replicas=hpa.status.desired_replicas,
+        current_cpu_utilization_percentage=current_cpu,
+    )
+    metadata = msgspec.structs.replace(hpa.metadata, annotations=annotations)
+    return HorizontalPodAutoscaler(metadata=metadata, spec=spec, status=status)
+
+
+def to_v2(hpa: HorizontalPodAutoscaler) -> HorizontalPodAutoscalerV2:
+    """The v2 view of a v1 HPA, restoring what `to_v1` kept in annotations."""
+    annotations = dict(hpa.metadata.annotations)
+    metrics = _unannotate(annotations, METRICS_ANNOTATION, list[MetricSpec])
+    current = _unannotate(annotations, CURRENT_METRICS_ANNOTATION, list[MetricStatus])
+    conditions = _unannotate(
+        annotations, CONDITIONS_ANNOTATION, list[HorizontalPodAutoscalerCondition]
+    )
+    spec = HorizontalPodAutoscalerSpecV2(
+        scale_target_ref=hpa.spec.scale_target_ref,
+        min_replicas=hpa.spec.min_replicas,
+        max_replicas=hpa.spec.max_replicas,
+        metrics=_v2_metrics(hpa.spec.target_cpu_utilization_percentage)
+        if metrics is None
+        else metrics,
+        behavior=_unannotate(annotations, BEHAVIOR_ANNOTATION, HorizontalPodAutoscalerBehavior),
+    )
+    cpu = hpa.status.current_cpu_utilization_percentage
+    status = HorizontalPodAutoscalerStatusV2(
+        observed_generation=hpa.status.observed_generation,
+        last_scale_time=hpa.status.last_scale_time,
+        current_replicas=hpa.status.current_replicas,
+        desired_replicas=hpa.status.desired_replicas,
+        current_metrics=_v2_current(cpu) if current is None else current,
+        conditions=conditions or [],
+    )
+    metadata = msgspec.structs.replace(hpa.metadata, annotations=annotations)
+    return HorizontalPodAutoscalerV2(metadata=metadata, spec=spec, status=status)
+
+
+def _first_cpu_target(metrics: list[MetricSpec]) -> int | None:
+    for m in metrics:
+        resource = m.resource
+        if m.type == "Resource" and resource is not None and resource.name == "cpu":
+            return (
+                resource.target.average_utilization
+                if resource.target.type == "Utilization"
+                else None
+            )
+    return None
+
+
+def _first_cpu_current(metrics: list[MetricStatus]) -> int | None:
+    for m in metrics:
+        if m.type == "Resource" and m.resource is not None and m.resource.name == "cpu":
+            return m.resource.current.average_utilization
+    return None
+
+
+def _v2_metrics(cpu_target: int | None) -> list[MetricSpec]:
+    if cpu_target is None:
+        return []
+    target = MetricTarget(type="Utilization", average_utilization=cpu_target)
+    return [MetricSpec(type="Resource", resource=ResourceMetricSource(name="cpu", target=target))]
+
+
+def _v2_current(cpu: int | None) -> list[MetricStatus]:
+    if cpu is None:
+        return []
+    current = MetricValueStatus(average_utilization=cpu)
+    return [
+        MetricStatus(type="Resource", resource=ResourceMetricStatus(name="cpu", current=current))
+    ]
+
+
+def _annotate(annotations: dict[str, str], key: str, value: object) -> None:
+    if value:
+        annotations[key] = msgspec.json.encode(value).decode()
+
+
+def _unannotate(annotations: dict[str, str], key: str, tp: type[T]) -> T | None:
+    raw = annotations.pop(key, None)
+    if raw is None:
+        return None
+    try:
+        return msgspec.json.decode(raw, type=tp)
+    except msgspec.DecodeError:
+        return None
