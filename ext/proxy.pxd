@@ -1,11 +1,10 @@
-# C declarations for the proxy data path family (ext/proxy.pyx): libc/Linux externs in one
-# place, then the structs the epoll workers share (services, endpoints, listeners,
-# connections). proxy.pyx implements; nothing here allocates.
-
 from libc.stdint cimport int64_t, uint16_t, uint32_t, uint64_t
 
 
 cdef extern from "proxy_atomic.h" nogil:
+    # C declarations for the proxy data path family (ext/proxy.pyx): libc/Linux externs in
+    # one place, then the structs the epoll workers share (services, endpoints, listeners,
+    # connections). proxy.pyx implements; nothing here allocates.
     int64_t kc_add(int64_t* p, int64_t v)
     int64_t kc_load(int64_t* p)
     void kc_store(int64_t* p, int64_t v)

@@ -217,24 +217,24 @@ cdef void svc_unref(Service* s) noexcept nogil:
 # ---------------------------------------------------------------- connection bookkeeping
 
 cdef void list_unlink(Worker* w, Conn* c) noexcept nogil:
-    cdef List* l
+    cdef List* lst
     if c.on_list == 0:
         return
-    l = &w.lists[c.on_list]
+    lst = &w.lists[c.on_list]
     if c.prev != NULL:
         c.prev.next = c.next
     else:
-        l.head = c.next
+        lst.head = c.next
     if c.next != NULL:
         c.next.prev = c.prev
     else:
-        l.tail = c.prev
+        lst.tail = c.prev
     c.prev = c.next = NULL
     c.on_list = 0
 
 
 cdef void list_append(Worker* w, Conn* c, int which, int64_t deadline) noexcept nogil:
-    cdef List* l = &w.lists[which]
+    cdef List* lst = &w.lists[which]  # no-cython-lint
     list_unlink(w, c)
     c.deadline_ms = deadline
     c.on_list = which
@@ -562,16 +562,16 @@ cdef void drop_pick(Worker* w, Service* s, Endpoint* ep) noexcept nogil:
     pthread_mutex_unlock(&w.sh.lock)
 
 
-cdef void on_listener(Worker* w, Listener* l) noexcept nogil:
+cdef void on_listener(Worker* w, Listener* lis) noexcept nogil:
     cdef sockaddr_in sa
     cdef socklen_t n
-    cdef int fd, k
-    for k in range(ACCEPT_BURST):
+    cdef int fd, _k
+    for _k in range(ACCEPT_BURST):
         n = sizeof(sa)
-        fd = accept4(l.fd, <sockaddr*>&sa, &n, SOCK_NONBLOCK | SOCK_CLOEXEC)
+        fd = accept4(lis.fd, <sockaddr*>&sa, &n, SOCK_NONBLOCK | SOCK_CLOEXEC)
         if fd < 0:
             return
-        on_accept(w, l.svc, fd, ntohl(sa.sin_addr.s_addr))
+        on_accept(w, lis.svc, fd, ntohl(sa.sin_addr.s_addr))
 
 
 # ---------------------------------------------------------------- the loop
@@ -797,7 +797,7 @@ cdef class Engine:
         s.eps, s.n_eps = eps, n
 
     cdef dict _open_listeners(self, Service* s, list addrs):
-        cdef Listener* l
+        cdef Listener* lis
         cdef epoll_event ev
         cdef int fd, i
         opened = {}
@@ -807,37 +807,37 @@ cdef class Engine:
                 self._close_listeners(list(opened.values()))
                 raise OSError(-fd, f"listen on {ip >> 24 & 255}.{ip >> 16 & 255}."
                                    f"{ip >> 8 & 255}.{ip & 255}:{port}")
-            l = <Listener*>calloc(1, sizeof(Listener))
-            l.kind, l.fd, l.svc = KIND_LISTENER, fd, s
+            lis = <Listener*>calloc(1, sizeof(Listener))
+            lis.kind, lis.fd, lis.svc = KIND_LISTENER, fd, s
             with nogil:
                 pthread_mutex_lock(&self.sh.lock)
                 s.refs += 1
                 pthread_mutex_unlock(&self.sh.lock)
             ev.events = EPOLLIN | EPOLLEXCLUSIVE
-            ev.data.ptr = l
+            ev.data.ptr = lis
             for i in range(self.n_workers):
                 epoll_ctl(self.ws[i].epfd, EPOLL_CTL_ADD, fd, &ev)
-            opened[(ip, port)] = <size_t>l
+            opened[(ip, port)] = <size_t>lis
         return opened
 
     cdef _close_listeners(self, list ptrs):
-        cdef Listener* l
+        cdef Listener* lis
         cdef int i
         if not ptrs:
             return
         for p in ptrs:
-            l = <Listener*><size_t>p
+            lis = <Listener*><size_t>p
             for i in range(self.n_workers):
-                epoll_ctl(self.ws[i].epfd, EPOLL_CTL_DEL, l.fd, NULL)
+                epoll_ctl(self.ws[i].epfd, EPOLL_CTL_DEL, lis.fd, NULL)
         self._quiesce()
         for p in ptrs:
-            l = <Listener*><size_t>p
-            close(l.fd)
+            lis = <Listener*><size_t>p
+            close(lis.fd)
             with nogil:
                 pthread_mutex_lock(&self.sh.lock)
-                svc_unref(l.svc)
+                svc_unref(lis.svc)
                 pthread_mutex_unlock(&self.sh.lock)
-            free(l)
+            free(lis)
 
     def remove(self, str key):
         """Stop listening for `key`; its established connections run to their end."""
