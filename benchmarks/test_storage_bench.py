@@ -22,7 +22,7 @@ from typing import Any
 
 import msgspec
 import pytest
-from conftest import SUMMARY
+from figures import FIGURES, record
 from storage_workload import (
     FanoutResult,
     concurrent_creates,
@@ -65,11 +65,6 @@ async def _open_store(
     return store
 
 
-def _record(name: str, benchmark: Any, figures: dict[str, Any]) -> None:
-    benchmark.extra_info.update(figures)
-    SUMMARY[name] = figures
-
-
 @pytest.mark.parametrize("backend", ["sqlite", "etcd"])
 def test_durable_creates(
     benchmark: Any, run: Run, backend: str, tmp_path: Path, request: pytest.FixtureRequest
@@ -95,11 +90,11 @@ def test_durable_creates(
         for store in stores:
             run(store.close())
     figures: dict[str, Any] = {"creates_per_s": round(statistics.median(rates))}
-    other = SUMMARY.get(f"creates[{'etcd' if backend == 'sqlite' else 'sqlite'}]")
+    other = FIGURES.get(f"creates[{'etcd' if backend == 'sqlite' else 'sqlite'}]")
     if other:
         sqlite, etcd = (figures, other) if backend == "sqlite" else (other, figures)
         figures["sqlite_over_etcd"] = round(sqlite["creates_per_s"] / etcd["creates_per_s"], 2)
-    _record(f"creates[{backend}]", benchmark, figures)
+    record(f"creates[{backend}]", benchmark, figures)
 
 
 def _fanout_figures(results: list[FanoutResult]) -> dict[str, Any]:
@@ -173,7 +168,7 @@ def test_watch_fanout_cache(benchmark: Any, run: Run, backend: str, tmp_path: Pa
         run(once(path))
 
     benchmark.pedantic(round_, rounds=3, iterations=1)
-    _record(f"fanout[cache-{backend}]", benchmark, _fanout_figures(results))
+    record(f"fanout[cache-{backend}]", benchmark, _fanout_figures(results))
 
 
 async def _etcd_fanout(endpoint: str) -> FanoutResult:
@@ -198,4 +193,4 @@ def test_watch_fanout_etcd_raw(benchmark: Any, run: Run, etcd_endpoint: str) -> 
         results.append(run(_etcd_fanout(etcd_endpoint)))
 
     benchmark.pedantic(once, rounds=2, iterations=1)
-    _record("fanout[etcd-raw]", benchmark, _fanout_figures(results))
+    record("fanout[etcd-raw]", benchmark, _fanout_figures(results))
