@@ -59,7 +59,7 @@ cdef class NodeView:
     def __dealloc__(self):
         free(self.scratch)
 
-    def __init__(self, Py_ssize_t n, Py_ssize_t r, Py_ssize_t w, Py_ssize_t lstride,
+    def __init__(self, Py_ssize_t n, Py_ssize_t r, Py_ssize_t w, Py_ssize_t stride,
                  Py_ssize_t k,
                  Py_ssize_t wt, Py_ssize_t wp, Py_ssize_t t, alloc, inv_alloc, requested,
                  nonzero,
@@ -67,7 +67,7 @@ cdef class NodeView:
         self.keep = (alloc, inv_alloc, requested, nonzero, labels, nums, num_ok, taints, ports,
                      unschedulable, topo)
         self.c.n, self.c.r, self.c.w, self.c.k = n, r, w, k
-        self.c.lstride = lstride
+        self.c.stride = stride
         self.c.wt, self.c.wp, self.c.t = wt, wp, t
         self.c.alloc = _i64(alloc)
         self.c.inv_alloc = _f64(inv_alloc)
@@ -207,7 +207,7 @@ cdef inline bint _any_sparse(const Nodes* nd, const Query* q, Py_ssize_t i,
     only; labels are word-major, so consecutive nodes read consecutive memory)."""
     cdef Py_ssize_t j
     for j in range(q.rq_start[x], q.rq_start[x + 1]):
-        if nd.labels[q.rq_widx[j] * nd.lstride + i] & q.rq_wmask[j]:
+        if nd.labels[q.rq_widx[j] * nd.stride + i] & q.rq_wmask[j]:
             return True
     return False
 
@@ -262,14 +262,15 @@ cdef inline bint _node_affinity(const Nodes* nd, const Query* q, Py_ssize_t i,
 cdef inline bint _fits(const Nodes* nd, const Query* q, Py_ssize_t i, int64_t extra,
                        int64_t* fails) noexcept nogil:
     """NodeResourcesFit: every resource the pod requests fits in allocatable - requested."""
-    cdef Py_ssize_t j, r, base = i * nd.r
+    cdef Py_ssize_t j, r, at
     cdef int64_t want, used
     cdef bint ok = True
     for j in range(q.n_want):
         r = q.want[j]
+        at = r * nd.stride + i
         want = q.req[r]
-        used = nd.requested[base + r] + extra * want
-        if want > nd.alloc[base + r] - used:
+        used = nd.requested[at] + extra * want
+        if want > nd.alloc[at] - used:
             fails[FAIL_RESOURCE_BASE + r] += 1
             ok = False
     return ok
@@ -356,12 +357,12 @@ cdef inline bint _resource(const Nodes* nd, const Query* q, Py_ssize_t i, int32_
                            int64_t* req, double* inv) noexcept nogil:
     """resourceAllocationScorer.calculateResourceAllocatableRequest; False: skip resource."""
     cdef int64_t pod, node
-    cdef Py_ssize_t at = i * nd.r + r
+    cdef Py_ssize_t at = r * nd.stride + i
     if r == RES_PODS or r >= nd.r:
         return False
     if r < RES_PODS and not use_requested:
         pod = q.nonzero[r]
-        node = nd.nonzero[i * 2 + r] + extra * pod
+        node = nd.nonzero[at] + extra * pod
     else:
         pod = q.req[r]
         node = nd.requested[at] + extra * pod
@@ -469,25 +470,24 @@ cdef inline int64_t _base_cpu_memory(const Nodes* nd, const Query* q, const Prof
                                      Py_ssize_t i, int64_t extra) noexcept nogil:
     """_base_score for the default profile (LeastAllocated and BalancedAllocation over cpu
     and memory), the same formulas with the resource loops and skip rules unrolled."""
-    cdef Py_ssize_t at = i * nd.r
-    cdef int64_t a0 = nd.alloc[at], a1 = nd.alloc[at + 1], m = extra + 1
+    cdef Py_ssize_t at = i + nd.stride  # the memory row (cpu is row 0, at i)
+    cdef int64_t a0 = nd.alloc[i], a1 = nd.alloc[at], m = extra + 1
     cdef int64_t w0 = pr.fit_weight[0], w1 = pr.fit_weight[1]
     cdef int64_t fit = 0, wsum = 0, s = 0
     cdef double f0, f1, std = 0.0
     if pr.w_fit:
         if a0:
-            fit += w0 * _least(a0, nd.nonzero[2 * i] + m * q.nonzero[0], nd.inv_alloc[at])
+            fit += w0 * _least(a0, nd.nonzero[i] + m * q.nonzero[0], nd.inv_alloc[i])
             wsum += w0
         if a1:
-            fit += w1 * _least(a1, nd.nonzero[2 * i + 1] + m * q.nonzero[1],
-                               nd.inv_alloc[at + 1])
+            fit += w1 * _least(a1, nd.nonzero[at] + m * q.nonzero[1], nd.inv_alloc[at])
             wsum += w1
         if wsum:
             s = pr.w_fit * _div_inv(fit, wsum, pr.inv_wsum[wsum])
     if pr.w_bal:
         if a0 and a1:
-            f0 = <double>(nd.requested[at] + m * q.req[0]) / <double>a0
-            f1 = <double>(nd.requested[at + 1] + m * q.req[1]) / <double>a1
+            f0 = <double>(nd.requested[i] + m * q.req[0]) / <double>a0
+            f1 = <double>(nd.requested[at] + m * q.req[1]) / <double>a1
             std = fabs(((f0 if f0 < 1.0 else 1.0) - (f1 if f1 < 1.0 else 1.0)) / 2)
         s += pr.w_bal * <int64_t>((1 - std) * <double>MAX_NODE_SCORE)
     return s

@@ -53,12 +53,14 @@ cdef enum:
     STRATEGY_RATIO = 2
 
 ctypedef struct Nodes:
-    Py_ssize_t n, r, w, lstride, k, wt, wp, t
-    const int64_t* alloc        # [n, r]
-    const double* inv_alloc     # [n, r] 1 / alloc, 0 where alloc is 0
-    const int64_t* requested    # [n, r]
-    const int64_t* nonzero      # [n, 2] cpu, memory with 100m/200Mi defaults
-    const uint64_t* labels      # [w, lstride] word-major (key=value) and key-presence bits
+    Py_ssize_t n, r, w, stride, k, wt, wp, t
+    # Node-minor arrays, [rows, stride]: node i of row x is at x * stride + i.
+    const int64_t* alloc        # [r, stride]
+    const double* inv_alloc     # [r, stride] 1 / alloc, 0 where alloc is 0
+    const int64_t* requested    # [r, stride]
+    const int64_t* nonzero      # [2, stride] cpu, memory with 100m/200Mi defaults
+    const uint64_t* labels      # [w, stride] (key=value) and key-presence bits
+    # Node-major arrays, [n, columns].
     const int64_t* nums         # [n, k] integer label values for Gt/Lt keys
     const uint8_t* num_ok       # [n, k] 1 where the label exists and parses as int
     const uint64_t* taints      # [n, wt] interned (key, value, effect)

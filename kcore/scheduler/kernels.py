@@ -72,22 +72,25 @@ def node_view(table: NodeTable) -> object:
 
 
 def build_node_view(a: NodeArrays) -> object:
-    n, r = a.alloc.shape
-    if a.requested.shape != (n, r) or a.inv_alloc.shape != (n, r) or a.nonzero.shape != (n, 2):
-        raise ValueError("requested/nonzero columns disagree with allocatable")
+    r, stride = a.alloc_by_res.shape
+    minor = (a.inv_alloc_by_res, a.requested_by_res, a.nonzero_by_res, a.labels_by_word)
+    if any(m.shape[1] != stride for m in minor) or a.nonzero_by_res.shape[0] != 2:
+        raise ValueError("node-minor arrays disagree with allocatable")
+    if a.requested_by_res.shape[0] != r or a.inv_alloc_by_res.shape[0] != r:
+        raise ValueError("requested/1-over-allocatable disagree with allocatable")
     return _sched.NodeView(
-        n,
+        a.n,
         r,
         a.labels_by_word.shape[0],
-        a.labels_by_word.shape[1],
+        stride,
         a.nums.shape[1],
         a.taints.shape[1],
         a.ports.shape[1],
         a.topo.shape[1],
-        _flat(a.alloc, np.int64),
-        _flat(a.inv_alloc, np.float64),
-        _flat(a.requested, np.int64),
-        _flat(a.nonzero, np.int64),
+        _flat(a.alloc_by_res, np.int64),
+        _flat(a.inv_alloc_by_res, np.float64),
+        _flat(a.requested_by_res, np.int64),
+        _flat(a.nonzero_by_res, np.int64),
         _flat(a.labels_by_word, np.uint64),
         _flat(a.nums, np.int64),
         _flat(a.num_ok, np.uint8),

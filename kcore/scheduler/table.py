@@ -65,16 +65,22 @@ def normalize_port(port: HostPort) -> HostPort:
 
 @dataclass(frozen=True)
 class NodeArrays:
-    """The first n rows of every column: what kernels and the reference read."""
+    """What kernels and the reference read: n nodes.
 
-    alloc: I64
-    inv_alloc: npt.NDArray[np.float64]
+    Resource and label arrays are node-minor, [k, capacity] with node i in column i, so a
+    kernel reading one resource (or one label word) walks contiguous memory and touches
+    only the rows it uses; the properties give [n, k] views. The rest are [n, ...] rows.
+    """
+
+    n: int
+    alloc_by_res: I64
+    inv_alloc_by_res: npt.NDArray[np.float64]
     """1/allocatable (0 where none): lets kernels estimate quotients without dividing."""
-    requested: I64
-    nonzero: I64
+    requested_by_res: I64
+    nonzero_by_res: I64
+    """[2, capacity]: cpu and memory requested with the 100m / 200Mi defaults."""
     labels_by_word: U64
-    """[words, capacity], word-major: a requirement reads one contiguous word row across
-    nodes (hostname labels make the vocabulary, hence the width, grow with the cluster)."""
+    """[words, capacity]: hostname labels make the vocabulary grow with the cluster."""
     nums: I64
     num_ok: npt.NDArray[np.uint8]
     taints: U64
@@ -83,9 +89,24 @@ class NodeArrays:
     topo: npt.NDArray[np.int32]
 
     @property
+    def alloc(self) -> I64:
+        return self.alloc_by_res[:, : self.n].T
+
+    @property
+    def inv_alloc(self) -> npt.NDArray[np.float64]:
+        return self.inv_alloc_by_res[:, : self.n].T
+
+    @property
+    def requested(self) -> I64:
+        return self.requested_by_res[:, : self.n].T
+
+    @property
+    def nonzero(self) -> I64:
+        return self.nonzero_by_res[:, : self.n].T
+
+    @property
     def labels(self) -> U64:
-        """[n, words] label bitmap rows (a view of labels_by_word)."""
-        return self.labels_by_word[:, : len(self.alloc)].T
+        return self.labels_by_word[:, : self.n].T
 
 
 @dataclass
@@ -104,11 +125,14 @@ class _NodeRecord:
     pods: set[str] = field(default_factory=set)
 
 
+_NODE_MINOR = (
+    "alloc_by_res",
+    "inv_alloc_by_res",
+    "requested_by_res",
+    "nonzero_by_res",
+    "labels_by_word",
+)
 _COLUMNS = (
-    "alloc",
-    "inv_alloc",
-    "requested",
-    "nonzero",
     "nums",
     "num_ok",
     "taints",
@@ -141,10 +165,10 @@ class NodeTable:
 
     def _allocate(self, capacity: int) -> None:
         r = len(BASE_RESOURCES)
-        self.alloc = np.zeros((capacity, r), np.int64)
-        self.inv_alloc = np.zeros((capacity, r), np.float64)
-        self.requested = np.zeros((capacity, r), np.int64)
-        self.nonzero = np.zeros((capacity, 2), np.int64)
+        self.alloc_by_res = np.zeros((r, capacity), np.int64)
+        self.inv_alloc_by_res = np.zeros((r, capacity), np.float64)
+        self.requested_by_res = np.zeros((r, capacity), np.int64)
+        self.nonzero_by_res = np.zeros((2, capacity), np.int64)
         self.labels_by_word = np.zeros((1, capacity), np.uint64)
         self.nums = np.zeros((capacity, 1), np.int64)
         self.num_ok = np.zeros((capacity, 1), np.uint8)
@@ -168,10 +192,11 @@ class NodeTable:
     def arrays(self) -> NodeArrays:
         n = len(self.names)
         return NodeArrays(
-            alloc=self.alloc[:n],
-            inv_alloc=self.inv_alloc[:n],
-            requested=self.requested[:n],
-            nonzero=self.nonzero[:n],
+            n=n,
+            alloc_by_res=self.alloc_by_res,
+            inv_alloc_by_res=self.inv_alloc_by_res,
+            requested_by_res=self.requested_by_res,
+            nonzero_by_res=self.nonzero_by_res,
             labels_by_word=self.labels_by_word,
             nums=self.nums[:n],
             num_ok=self.num_ok[:n],
@@ -193,7 +218,7 @@ class NodeTable:
         self.cache.clear()
 
     def _grow_rows(self) -> None:
-        capacity = self.alloc.shape[0]
+        capacity = self.unschedulable.shape[0]
         if len(self.names) < capacity:
             return
         for name in _COLUMNS:
@@ -202,9 +227,11 @@ class NodeTable:
             new = np.full((capacity * 2, *old.shape[1:]), fill, old.dtype)
             new[:capacity] = old
             setattr(self, name, new)
-        wider = np.zeros((self.labels_by_word.shape[0], capacity * 2), np.uint64)
-        wider[:, :capacity] = self.labels_by_word
-        self.labels_by_word = wider
+        for name in _NODE_MINOR:
+            old = getattr(self, name)
+            new = np.zeros((old.shape[0], capacity * 2), old.dtype)
+            new[:, :capacity] = old
+            setattr(self, name, new)
         self._changed()
 
     @property
@@ -220,13 +247,18 @@ class NodeTable:
         setattr(self, name, new)
         self._changed()
 
+    def _deepen(self, name: str, rows: int) -> None:
+        """More rows (resources, label words) for a node-minor array."""
+        old = getattr(self, name)
+        if old.shape[0] >= rows:
+            return
+        new = np.zeros((rows, old.shape[1]), old.dtype)
+        new[: old.shape[0]] = old
+        setattr(self, name, new)
+        self._changed()
+
     def _fit_vocab_widths(self) -> None:
-        words = self.label_vocab.words
-        if self.labels_by_word.shape[0] < words:
-            taller = np.zeros((words, self.labels_by_word.shape[1]), np.uint64)
-            taller[: self.labels_by_word.shape[0]] = self.labels_by_word
-            self.labels_by_word = taller
-            self._changed()
+        self._deepen("labels_by_word", self.label_vocab.words)
         self._widen("taints", self.taint_vocab.words)
         self._widen("ports", self.port_vocab.words)
 
@@ -234,9 +266,8 @@ class NodeTable:
         """Column of a resource, adding an all-zero column for a new extended resource."""
         if resource not in self.resources:
             self.resources.append(resource)
-            self._widen("alloc", len(self.resources))
-            self._widen("inv_alloc", len(self.resources))
-            self._widen("requested", len(self.resources))
+            for name in ("alloc_by_res", "inv_alloc_by_res", "requested_by_res"):
+                self._deepen(name, len(self.resources))
         return self.resources.index(resource)
 
     def numeric_column(self, key: str) -> int:
@@ -282,8 +313,8 @@ class NodeTable:
         self.names.append(name)
         self._index[name] = i
         self._nodes.append(_NodeRecord(labels={}, taints=()))
-        self.requested[i] = 0
-        self.nonzero[i] = 0
+        self.requested_by_res[:, i] = 0
+        self.nonzero_by_res[:, i] = 0
         self.ports[i] = 0
         self._changed()
         self._write_node(i, allocatable, dict(labels or {}), tuple(taints), unschedulable, ready)
@@ -313,7 +344,9 @@ class NodeTable:
             for column in _COLUMNS:
                 array = getattr(self, column)
                 array[i] = array[last]
-            self.labels_by_word[:, i] = self.labels_by_word[:, last]
+            for column in _NODE_MINOR:
+                array = getattr(self, column)
+                array[:, i] = array[:, last]
             self.names[i] = self.names[last]
             self._nodes[i] = self._nodes[last]
             self._index[self.names[i]] = i
@@ -335,11 +368,13 @@ class NodeTable:
         label_bits += [self.label_vocab.intern((k, None)) for k in labels]
         taint_bits = [self.taint_vocab.intern(t) for t in taints]
         self._fit_vocab_widths()
-        self.alloc[i] = 0
+        self.alloc_by_res[:, i] = 0
         for col, value in columns:
-            self.alloc[i, col] = value
-        row = self.alloc[i].astype(np.float64)
-        self.inv_alloc[i] = np.divide(1.0, row, out=np.zeros_like(row), where=row != 0)
+            self.alloc_by_res[col, i] = value
+        alloc = self.alloc_by_res[:, i].astype(np.float64)
+        self.inv_alloc_by_res[:, i] = np.divide(
+            1.0, alloc, out=np.zeros_like(alloc), where=alloc != 0
+        )
         column = self.labels_by_word[:, i]  # a strided view: writes land in the table
         column[:] = 0
         set_bits(column, label_bits)
@@ -414,10 +449,10 @@ class NodeTable:
         self._fit_vocab_widths()
         i = self._index[record.node]
         for col, value in columns:
-            self.requested[i, col] += sign * value
-        self.requested[i, PODS_COLUMN] += sign
-        self.nonzero[i, 0] += sign * record.nonzero[0]
-        self.nonzero[i, 1] += sign * record.nonzero[1]
+            self.requested_by_res[col, i] += sign * value
+        self.requested_by_res[PODS_COLUMN, i] += sign
+        self.nonzero_by_res[0, i] += sign * record.nonzero[0]
+        self.nonzero_by_res[1, i] += sign * record.nonzero[1]
         used = self._nodes[i].ports
         for port in record.ports:
             used[port] += sign

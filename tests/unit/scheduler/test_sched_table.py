@@ -30,11 +30,11 @@ def test_pods_update_requested_and_nonzero_incrementally() -> None:
     table.add_pod("b", "n0", requests={"memory": 1 << 20})
     i = table.index_of("n0")
     gpu = table.resources.index("example.com/gpu")
-    assert table.requested[i, [0, 1, 2, gpu]].tolist() == [500, 1 << 20, 2, 1]
-    assert table.nonzero[i].tolist() == [600, DEFAULT_MEMORY_REQUEST + (1 << 20)]
+    assert table.arrays().requested[i, [0, 1, 2, gpu]].tolist() == [500, 1 << 20, 2, 1]
+    assert table.arrays().nonzero[i].tolist() == [600, DEFAULT_MEMORY_REQUEST + (1 << 20)]
     table.remove_pod("a")
     table.remove_pod("b")
-    assert not table.requested[i].any() and not table.nonzero[i].any()
+    assert not table.arrays().requested[i].any() and not table.arrays().nonzero[i].any()
 
 
 def test_remove_node_moves_the_last_row_and_drops_its_pods() -> None:
@@ -50,7 +50,7 @@ def test_remove_node_moves_the_last_row_and_drops_its_pods() -> None:
     table.remove_node("n1")
     assert table.names == ["n0", "n4", "n2", "n3"]
     assert table.index_of("n4") == 1
-    assert table.alloc[1, 0] == 5000 and table.requested[1, 0] == 40
+    assert table.arrays().alloc[1, 0] == 5000 and table.arrays().requested[1, 0] == 40
     assert table.node_labels("n4") == {"idx": "4"}
     assert table.pods_on("n4") == {"p4"}
     with pytest.raises(KeyError):
@@ -70,7 +70,7 @@ def test_update_node_replaces_labels_and_taints_but_keeps_pods() -> None:
     assert place(table, PodRequirements(node_selector={"zone": "b"})) == "n0"
     with pytest.raises(Unschedulable):
         place(table, PodRequirements(node_selector={"zone": "a"}))
-    assert table.requested[0, 0] == 100
+    assert table.arrays().requested[0, 0] == 100
 
 
 def test_wide_vocabularies_still_agree_with_the_reference() -> None:
