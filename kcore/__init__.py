@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from kcore.cluster import Cluster
+import importlib
+from typing import Any
 
 __all__ = ["Cluster"]
 
 
 def __getattr__(name: str) -> Any:
-    # Lazy: `import kcore` stays cheap; the control plane loads on first use of kcore.Cluster.
+    # Lazy, and by name so that `import kcore` (which every submodule triggers) neither loads
+    # the control plane nor makes every layer depend on kcore.cluster.
     if name == "Cluster":
-        from kcore.cluster import Cluster
-
-        return Cluster
+        return importlib.import_module("kcore.cluster").Cluster
     raise AttributeError(f"module 'kcore' has no attribute {name!r}")
