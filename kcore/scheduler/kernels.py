@@ -227,4 +227,5 @@ def failure_message(fails: I64, resources: Sequence[str], nodes: int) -> str:
             reason = "Too many pods" if name == "pods" else f"Insufficient {name}"
         reasons[reason] = count
     parts = sorted(f"{count} {reason}" for reason, count in reasons.items())
-    return f"0/{nodes} nodes are available: {', '.join(parts)}."
+    message = f"0/{nodes} nodes are available:"
+    return f"{message} {', '.join(parts)}." if parts else message

@@ -165,3 +165,11 @@ def test_a_new_topology_domain_invalidates_compiled_queries() -> None:
         kernels.schedule(table, compile_query(table, pod), compile_profile(table, Profile())).index
         == 0
     )
+
+
+def test_an_empty_table_places_nothing() -> None:
+    table = NodeTable()
+    with pytest.raises(Unschedulable) as err:
+        place(table, PodRequirements(requests={"cpu": 1}))
+    assert str(err.value) == "0/0 nodes are available:"
+    assert place_many(table, PodRequirements(), 3) == [None, None, None]
