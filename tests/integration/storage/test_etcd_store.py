@@ -11,6 +11,7 @@ import asyncio
 import itertools
 from collections.abc import AsyncIterator
 
+import etcd_server
 import pytest
 from etcd_server import kill_etcd, start_etcd, stop_etcd
 
@@ -57,6 +58,13 @@ async def _take(watch: Watch, count: int) -> list[Event]:
             if len(events) == count:
                 break
     return events
+
+
+def test_the_etcd_launcher_fails_loudly_without_etcd(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fixture must error (never skip) where etcd-server is missing."""
+    monkeypatch.setattr(etcd_server, "ETCD_BINARY", "/nonexistent/etcd")
+    with pytest.raises(RuntimeError, match="etcd-server"), etcd_server.running_etcd():
+        pass
 
 
 def test_prefix_end() -> None:
