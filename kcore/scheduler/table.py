@@ -1,13 +1,16 @@
-"""The node table: every node one row of contiguous NumPy columns, updated incrementally.
+"""The node table: every node one slot of contiguous NumPy columns, updated incrementally.
 
 The scheduler's kernels read nodes only through these columns (see ext/sched_defs.pxd): int64
 allocatable and requested per resource, non-zero requested cpu/memory, bitmaps over interned
 label pairs, taints and used host ports, integer label values for Gt/Lt keys, topology-domain
 ids per topology key, and the unschedulable/ready flags (readiness is informational: as in
 Kubernetes, NotReady nodes are kept off by the taints the node lifecycle controller adds).
-Nodes and pods come in as plain
-Python values (no kcore.api objects), so the table serves library users as well as the
-scheduler's snapshot. Rows stay dense: removing a node moves the last row into its place.
+Resource and label columns are stored node-minor (one contiguous row per resource or label
+word) because a decision reads few of them for every node; see NodeArrays.
+
+Nodes and pods come in as plain Python values (no kcore.api objects), so the table serves
+library users as well as the scheduler's snapshot. Slots stay dense: removing a node moves
+the last one into its place.
 """
 
 import copy
