@@ -173,3 +173,22 @@ def test_an_empty_table_places_nothing() -> None:
         place(table, PodRequirements(requests={"cpu": 1}))
     assert str(err.value) == "0/0 nodes are available:"
     assert place_many(table, PodRequirements(), 3) == [None, None, None]
+
+
+def test_least_allocated_spreads_replicas_evenly_and_most_allocated_packs_them() -> None:
+    def cluster() -> NodeTable:
+        table = NodeTable()
+        for i in range(10):
+            table.add_node(f"n{i}", allocatable={"cpu": 4000, "memory": 8 << 30, "pods": 110})
+        return table
+
+    pod = PodRequirements(requests={"cpu": 100, "memory": 128 << 20})
+    spread = cluster()
+    for i in range(100):
+        place(spread, pod, key=f"web-{i}", rng=kernels.Rng(i))
+    assert sorted(len(spread.pods_on(n)) for n in spread.names) == [10] * 10
+    packed = cluster()
+    profile = Profile(strategy="MostAllocated", balanced_weight=0)
+    for i in range(45):
+        place(packed, pod, profile=profile, key=f"batch-{i}", rng=kernels.Rng(i))
+    assert sorted(len(packed.pods_on(n)) for n in packed.names)[-2:] == [5, 40]
