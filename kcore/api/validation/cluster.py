@@ -33,7 +33,10 @@ _CONFIG_KEY = re.compile(r"[-._a-zA-Z0-9]+")
 
 
 def validate_namespace(ns: core.Namespace, old: Any) -> list[Cause]:
-    return []
+    causes: list[Cause] = []
+    for i, finalizer in enumerate(ns.spec.finalizers):
+        causes += each(f"spec.finalizers[{i}]", finalizer, names.is_qualified_name(finalizer))
+    return causes
 
 
 def validate_node(node: core.Node, old: core.Node | None) -> list[Cause]:
@@ -119,19 +122,44 @@ def validate_config_map(cm: core.ConfigMap, old: core.ConfigMap | None) -> list[
     return _validate_config_data(cm.data, cm.binary_data, old, cm)
 
 
+# keys a typed Secret must carry in data
+SECRET_TYPE_KEYS = {
+    "kubernetes.io/dockercfg": (".dockercfg",),
+    "kubernetes.io/dockerconfigjson": (".dockerconfigjson",),
+    "kubernetes.io/tls": ("tls.crt", "tls.key"),
+    "kubernetes.io/ssh-auth": ("ssh-privatekey",),
+}
+SERVICE_ACCOUNT_NAME_KEY = "kubernetes.io/service-account.name"
+
+
 def validate_secret(secret: core.Secret, old: core.Secret | None) -> list[Cause]:
     causes = _validate_config_data(secret.data, {}, old, secret)
     for key, value in secret.data.items():
         try:
             base64.b64decode(value, validate=True)
         except (binascii.Error, ValueError):
-            causes.append(
-                invalid(f"data[{key}]", "<secret contents redacted>", "illegal base64 data")
-            )
-    if secret.type == "kubernetes.io/dockerconfigjson" and ".dockerconfigjson" not in secret.data:
-        causes.append(required("data[.dockerconfigjson]"))
+            redacted = "<secret contents redacted>"
+            causes.append(invalid(f"data[{key}]", redacted, "illegal base64 data"))
+    causes += _validate_secret_type(secret)
     if old is not None:
         causes += immutable("type", secret.type, old.type)
+    return causes
+
+
+def _validate_secret_type(secret: core.Secret) -> list[Cause]:
+    causes = [
+        required(f"data[{key}]")
+        for key in SECRET_TYPE_KEYS.get(secret.type, ())
+        if key not in secret.data
+    ]
+    if secret.type == "kubernetes.io/service-account-token" and not secret.metadata.annotations.get(
+        SERVICE_ACCOUNT_NAME_KEY
+    ):
+        causes.append(required(f"metadata.annotations[{SERVICE_ACCOUNT_NAME_KEY}]"))
+    if secret.type == "kubernetes.io/basic-auth" and not (
+        secret.data.get("username") or secret.data.get("password")
+    ):
+        causes.append(required("data[username]"))
     return causes
 
 

@@ -601,6 +601,45 @@ def test_config_map_and_secret() -> None:
     assert _fields(validation.validate(secret)) == ["data[k]"]
 
 
+@pytest.mark.parametrize(
+    ("secret_type", "data", "annotations", "missing"),
+    [
+        ("kubernetes.io/tls", {"tls.crt": "YQ=="}, {}, ["data[tls.key]"]),
+        ("kubernetes.io/dockerconfigjson", {}, {}, ["data[.dockerconfigjson]"]),
+        ("kubernetes.io/ssh-auth", {}, {}, ["data[ssh-privatekey]"]),
+        ("kubernetes.io/basic-auth", {}, {}, ["data[username]"]),
+        ("kubernetes.io/basic-auth", {"password": "YQ=="}, {}, []),
+        (
+            "kubernetes.io/service-account-token",
+            {},
+            {},
+            ["metadata.annotations[kubernetes.io/service-account.name]"],
+        ),
+        (
+            "kubernetes.io/service-account-token",
+            {},
+            {"kubernetes.io/service-account.name": "sa"},
+            [],
+        ),
+        ("example.com/custom", {}, {}, []),
+    ],
+)
+def test_typed_secrets_need_their_keys(
+    secret_type: str, data: dict[str, str], annotations: dict[str, str], missing: list[str]
+) -> None:
+    secret = core.Secret(metadata=_meta(annotations=annotations), type=secret_type, data=data)
+    causes = validation.validate(secret)
+    assert [(c.field, c.reason) for c in causes] == [(m, "FieldValueRequired") for m in missing]
+
+
+def test_namespace_finalizers_are_qualified_names() -> None:
+    ns = core.Namespace(
+        metadata=ObjectMeta(name="a"),
+        spec=core.NamespaceSpec(finalizers=["kubernetes", "bad name"]),
+    )
+    assert _fields(validation.validate(ns)) == ["spec.finalizers[1]"]
+
+
 def test_immutable_config_map() -> None:
     old = core.ConfigMap(metadata=_meta(), data={"a": "1"}, immutable=True)
     new = codec.deep_copy(old)
