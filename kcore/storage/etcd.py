@@ -11,7 +11,12 @@ revision and read the current value in the failure branch, so a conflict costs o
 
 Each `watch()` is its own etcd Watch stream (HTTP/2 flow control then applies per watcher, so
 one slow consumer never stalls the others); a stream cancelled for compaction surfaces as
-CompactedError, whether at start or mid-stream.
+CompactedError, whether at start or mid-stream; a stream lost with its connection surfaces
+as WatchTerminatedError (watch again from the last revision seen). These watches do not offer
+`progress_revision()` (ProgressWatch): etcd 3.4 answers a progress request from a side channel
+that can overtake events still queued for the stream (etcd issue #15220), so a revision learnt
+that way could claim events not yet delivered; the watch cache then serves consistent reads
+from etcd itself, which is correct, just not cached.
 
 Durability: etcd appends every write to its WAL and fsyncs it before it answers the request
 (its default; this module never turns that off), so an acknowledged write survives a crash.
@@ -39,6 +44,7 @@ from kcore.storage.interface import (
     ListResult,
     StorageError,
     StoreClosedError,
+    WatchTerminatedError,
 )
 
 T = TypeVar("T")
@@ -315,7 +321,7 @@ class EtcdWatch:
         response = await self._guard(self._call.read())
         if response is grpc.aio.EOF:
             self._finish()
-            raise StorageError("etcd closed the watch stream")
+            raise WatchTerminatedError("etcd closed the watch stream; watch again")
         if response.canceled:
             self._finish()
             raise self._cancelled(response)
@@ -330,10 +336,12 @@ class EtcdWatch:
                 raise StopAsyncIteration from None
             raise
         except grpc.aio.AioRpcError as error:
+            closed_here = self._closed
             self._finish()
-            if self._closed:
+            if closed_here:
                 raise StopAsyncIteration from None
-            raise StorageError(f"etcd watch: {error.code().name}: {error.details()}") from error
+            detail = f"etcd watch lost: {error.code().name}: {error.details()}; watch again"
+            raise WatchTerminatedError(detail) from error
 
     def _cancelled(self, response: Any) -> StorageError:
         if response.compact_revision:

@@ -25,6 +25,7 @@ from kcore.storage.interface import (
     KeyNotFoundError,
     StoreClosedError,
     Watch,
+    WatchTerminatedError,
 )
 
 pytestmark = pytest.mark.etcd
@@ -276,3 +277,19 @@ async def test_acknowledged_writes_survive_sigkill() -> None:
     assert sorted(listed.items, key=lambda kv: kv.mod_revision) == sorted(
         written, key=lambda kv: kv.mod_revision
     )
+
+
+@pytest.mark.slow
+async def test_a_watch_whose_etcd_dies_is_terminated() -> None:
+    server = start_etcd()
+    try:
+        store = await _open(server.endpoint, "dying")
+        watch = store.watch("/registry/", revision=await store.current_revision())
+        written = await store.create("/registry/a", b"v")
+        assert [e.kv for e in await _take(watch, 1)] == [written]
+        kill_etcd(server)
+        with pytest.raises(WatchTerminatedError):
+            await _take(watch, 1)
+        await store.close()
+    finally:
+        stop_etcd(server)
