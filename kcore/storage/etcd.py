@@ -106,6 +106,9 @@ class EtcdStore:
         try:
             await asyncio.wait_for(channel.channel_ready(), connect_timeout)
             await store.current_revision()
+        except TimeoutError:
+            await channel.close()
+            raise StorageError(f"etcd at {host}:{port} not reachable") from None
         except BaseException:
             await channel.close()
             raise

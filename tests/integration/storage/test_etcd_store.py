@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import socket
 from collections.abc import AsyncIterator
 
 import etcd_server
@@ -23,6 +24,7 @@ from kcore.storage.interface import (
     FutureRevisionError,
     KeyExistsError,
     KeyNotFoundError,
+    StorageError,
     StoreClosedError,
     Watch,
     WatchTerminatedError,
@@ -66,6 +68,17 @@ def test_the_etcd_launcher_fails_loudly_without_etcd(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(etcd_server, "ETCD_BINARY", "/nonexistent/etcd")
     with pytest.raises(RuntimeError, match="etcd-server"), etcd_server.running_etcd():
         pass
+
+
+async def test_open_fails_when_nothing_listens() -> None:
+    with pytest.raises(StorageError, match="not reachable"):
+        await EtcdStore.open("127.0.0.1", _unused_port(), connect_timeout=0.5)
+
+
+def _unused_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def test_prefix_end() -> None:
