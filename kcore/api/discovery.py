@@ -45,7 +45,10 @@ class EndpointPort(Model):
     app_protocol: str | None = None
 
 
-class EndpointSlice(Object):
+class EndpointSlice(Object, omit_defaults=False):
+    """`endpoints` and `ports` are always encoded, empty or not (Kubernetes declares them
+    without omitempty, and the python client requires `endpoints`)."""
+
     KIND = "EndpointSlice"
     API_VERSION = "discovery.k8s.io/v1"
 

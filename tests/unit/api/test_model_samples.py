@@ -127,6 +127,15 @@ def test_python_client_accepts_zero_valued_required_fields() -> None:
         assert model.from_dict(msgspec.json.decode(codec.encode(obj))).status is not None
 
 
+def test_python_client_accepts_an_empty_endpoint_slice() -> None:
+    from kcore.api import discovery
+
+    empty = discovery.EndpointSlice(address_type="IPv4")
+    encoded = msgspec.json.decode(codec.encode(empty))
+    assert encoded["endpoints"] == []
+    assert kc.V1EndpointSlice.from_dict(encoded).endpoints == []
+
+
 def test_python_client_objects_decode_into_kcore_structs() -> None:
     """What the python client sends (sanitize_for_serialization) decodes and round-trips."""
     pod = kc.V1Pod(
