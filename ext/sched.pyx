@@ -548,14 +548,14 @@ cdef inline int64_t _normalized(const Profile* pr, const Raw* raw, Py_ssize_t f)
     cdef int64_t s = 0, diff
     if raw.max_taint == 0:
         s += pr.w_taint * MAX_NODE_SCORE
-    else:
+    elif pr.w_taint:
         s += pr.w_taint * (MAX_NODE_SCORE - _div_inv(
             MAX_NODE_SCORE * raw.taint[f], raw.max_taint, raw.inv_max_taint))
-    if raw.max_pref > 0:
+    if raw.max_pref > 0 and pr.w_affinity:
         s += pr.w_affinity * _div_inv(MAX_NODE_SCORE * raw.pref[f], raw.max_pref,
                                       raw.inv_max_pref)
     diff = raw.max_ip - raw.min_ip
-    if raw.any_ip_score and diff > 0:
+    if raw.any_ip_score and diff > 0 and pr.w_interpod:
         s += pr.w_interpod * <int64_t>(
             <double>MAX_NODE_SCORE * (<double>(raw.ip[f] - raw.min_ip) / <double>diff))
     return s
