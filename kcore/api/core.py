@@ -95,7 +95,7 @@ class ExecAction(Model):
     command: list[str] = []
 
 
-class HTTPHeader(Model):
+class HTTPHeader(Model, omit_defaults=False):
     name: str = ""
     value: str = ""
 
@@ -453,7 +453,7 @@ class LocalObjectReference(Model):
     name: str = ""
 
 
-class Sysctl(Model):
+class Sysctl(Model, omit_defaults=False):
     name: str = ""
     value: str = ""
 
@@ -814,7 +814,7 @@ class ContainerImage(Model):
     size_bytes: int | None = None
 
 
-class AttachedVolume(Model):
+class AttachedVolume(Model, omit_defaults=False):
     name: str = ""
     device_path: str = ""
 
