@@ -64,7 +64,7 @@ cdef struct Worker:
 cdef enum:
     POOL_MAX = 128
     MAX_WAIT_MS = 60000
-    ACCEPT_BURST = 64
+    ACCEPT_BURST = 1
 
 
 cdef int64_t NEVER = 1 << 62
@@ -234,17 +234,17 @@ cdef void list_unlink(Worker* w, Conn* c) noexcept nogil:
 
 
 cdef void list_append(Worker* w, Conn* c, int which, int64_t deadline) noexcept nogil:
-    cdef List* lst = &w.lists[which]  # no-cython-lint
+    cdef List* lst = &w.lists[which]
     list_unlink(w, c)
     c.deadline_ms = deadline
     c.on_list = which
-    c.prev = l.tail
+    c.prev = lst.tail
     c.next = NULL
-    if l.tail != NULL:
-        l.tail.next = c
+    if lst.tail != NULL:
+        lst.tail.next = c
     else:
-        l.head = c
-    l.tail = c
+        lst.head = c
+    lst.tail = c
 
 
 cdef Conn* conn_alloc(Worker* w) noexcept nogil:
