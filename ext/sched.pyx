@@ -820,6 +820,12 @@ def place_batch(NodeView nodes, QueryView query, ProfileView profile, bint lowes
     requested columns in between, when ties go to the lowest index. The pod must not carry
     inter-pod or spread terms (their counts change as the pods land). `fails` receives the
     counts of the initial filter pass.
+
+    O(N + K log N): one filter/score pass, then a max-heap keyed by (total score, tie key).
+    Only the chosen node's request-dependent score changes after a placement; when a node
+    fills up and leaves the feasible set, the normalizing maxima are recomputed and, if they
+    moved, every total is rebuilt. With random ties the tie key is a random draw per node,
+    redrawn whenever the node's score changes.
     """
     cdef const Nodes* nd = &nodes.c
     cdef Raw raw
