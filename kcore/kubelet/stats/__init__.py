@@ -5,3 +5,8 @@ bounded history; `StatsProvider` runs it on the event loop and exports the Summa
 (/stats/summary), cAdvisor's Prometheus metrics (/metrics/cadvisor) and the kubelet's resource
 metrics (/metrics/resource).
 """
+
+from kcore.kubelet.stats.provider import StatsProvider
+from kcore.kubelet.stats.refs import ContainerRef, ContainerStats, NodeStats
+
+__all__ = ["ContainerRef", "ContainerStats", "NodeStats", "StatsProvider"]

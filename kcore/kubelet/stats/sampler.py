@@ -120,7 +120,8 @@ class Sampler:
             self._release(entry)
 
     def tracked(self) -> list[str]:
-        return list(self._entries)
+        """Containers the kubelet tracks (discovered ones are not listed)."""
+        return [cid for cid, entry in self._entries.items() if entry.sticky]
 
     # -- one pass -------------------------------------------------------------------------
 
