@@ -456,41 +456,37 @@ def validate_pod(pod: core.Pod, old: core.Pod | None) -> list[Cause]:
 
 
 def _validate_pod_update(new: core.PodSpec, old: core.PodSpec) -> list[Cause]:
-    causes: list[Cause] = []
-    if old.active_deadline_seconds is not None and new.active_deadline_seconds is None:
-        causes.append(
-            invalid(
-                "spec.activeDeadlineSeconds",
-                None,
-                "must not update from a positive integer to nil value",
-            )
-        )
-    elif (
-        old.active_deadline_seconds is not None
-        and new.active_deadline_seconds is not None
-        and new.active_deadline_seconds > old.active_deadline_seconds
-    ):
-        causes.append(
-            invalid(
-                "spec.activeDeadlineSeconds",
-                new.active_deadline_seconds,
-                "must be less than or equal to previous value",
-            )
-        )
+    causes = _validate_deadline_update(new.active_deadline_seconds, old.active_deadline_seconds)
+    if _mask_mutable(new, old) != old:
+        causes.append(forbidden("spec", POD_UPDATE_MESSAGE))
+    return causes
+
+
+def _validate_deadline_update(new: int | None, old: int | None) -> list[Cause]:
+    path = "spec.activeDeadlineSeconds"
+    if old is not None and new is None:
+        return [invalid(path, None, "must not update from a positive integer to nil value")]
+    if old is not None and new is not None and new > old:
+        return [invalid(path, new, "must be less than or equal to previous value")]
+    return []
+
+
+def _mask_mutable(new: core.PodSpec, old: core.PodSpec) -> core.PodSpec:
+    """`new` with every change an update may make put back to `old`'s value: images, the
+    deadline, added tolerations, removed scheduling gates, and the first nodeName."""
     masked = codec.deep_copy(new)
-    for mine, theirs in (
-        (masked.containers, old.containers),
-        (masked.init_containers, old.init_containers),
-    ):
+    pairs = ((masked.containers, old.containers), (masked.init_containers, old.init_containers))
+    for mine, theirs in pairs:
         for container, previous in zip(mine, theirs, strict=False):
             container.image = previous.image
     masked.active_deadline_seconds = old.active_deadline_seconds
     if all(t in new.tolerations for t in old.tolerations):
         masked.tolerations = old.tolerations
-    masked.node_name = masked.node_name if old.node_name else old.node_name
-    if masked != old:
-        causes.append(forbidden("spec", POD_UPDATE_MESSAGE))
-    return causes
+    if all(g in old.scheduling_gates for g in new.scheduling_gates):
+        masked.scheduling_gates = old.scheduling_gates
+    if not old.node_name:
+        masked.node_name = old.node_name
+    return masked
 
 
 def validate_binding(binding: core.Binding, old: Any) -> list[Cause]:

@@ -333,6 +333,27 @@ def test_pod_update_may_change_only_mutable_fields() -> None:
     assert cause.message.startswith("Forbidden: pod updates may not change fields other than")
 
 
+def test_scheduling_gates_may_only_be_removed() -> None:
+    gates = [core.PodSchedulingGate(name="example.com/a"), core.PodSchedulingGate(name="b.io/c")]
+    old = _pod(scheduling_gates=gates)
+    removed = codec.deep_copy(old)
+    removed.spec.scheduling_gates = gates[1:]
+    assert validation.validate(removed, old=old) == []
+    added = codec.deep_copy(removed)
+    added.spec.scheduling_gates = gates
+    assert _fields(validation.validate(added, old=removed)) == ["spec"]
+
+
+def test_node_name_may_be_set_once() -> None:
+    old = _pod()
+    bound = codec.deep_copy(old)
+    bound.spec.node_name = "node-1"
+    assert validation.validate(bound, old=old) == []
+    moved = codec.deep_copy(bound)
+    moved.spec.node_name = "node-2"
+    assert _fields(validation.validate(moved, old=bound)) == ["spec"]
+
+
 def test_active_deadline_may_only_shrink() -> None:
     old = _pod(active_deadline_seconds=100)
     new = codec.deep_copy(old)
