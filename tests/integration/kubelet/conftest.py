@@ -1,0 +1,154 @@
+"""Fixtures for kubelet tests on real Docker: an in-process cluster and kubelets on it.
+
+Each kubelet gets a node name of its own and a node IP in 127.0.1.0/24; containers it starts
+carry that node name as a label. After a test, every pod is deleted through the API, the
+kubelet gets time to remove its containers, and any container still labelled with the node
+fails the test (and is force-removed) — a leak is a kubelet bug.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import docker
+import pytest
+
+import kcore
+from kcore.api.core import Container, Pod, PodSpec
+from kcore.api.errors import StatusError
+from kcore.api.meta import ObjectMeta
+from kcore.client import Client
+from kcore.kubelet import Kubelet, KubeletConfig
+
+IMAGE = "kcore-test/busybox:1"
+NODE_LABEL = "io.kcore.node"
+
+
+@pytest.fixture
+async def cluster(tmp_path: Path) -> AsyncIterator[kcore.Cluster]:
+    async with kcore.Cluster(data_dir=tmp_path / "cluster") as c:
+        yield c
+
+
+@pytest.fixture
+def docker_client() -> Any:
+    client = docker.from_env()
+    yield client
+    client.close()
+
+
+def node_containers(docker_client: Any, node: str) -> list[Any]:
+    return list(docker_client.containers.list(all=True, filters={"label": f"{NODE_LABEL}={node}"}))
+
+
+StartKubelet = Callable[..., Awaitable[Kubelet]]
+
+
+@pytest.fixture
+async def start_kubelet(
+    cluster: kcore.Cluster, tmp_path: Path, docker_client: Any
+) -> AsyncIterator[StartKubelet]:
+    """Start kubelets (options are KubeletConfig fields); all share one node name per test."""
+    node_name = f"kt-{uuid.uuid4().hex[:8]}"
+    node_ip = f"127.0.1.{random.randint(2, 250)}"
+    running: list[Kubelet] = []
+    clients: list[Client] = []
+
+    async def start(**options: Any) -> Kubelet:
+        cfg = KubeletConfig(
+            node_name=node_name,
+            node_ip=node_ip,
+            port=0,
+            data_dir=tmp_path / "kubelet",
+            crash_backoff_base=options.pop("crash_backoff_base", 1.0),
+            image_backoff_base=options.pop("image_backoff_base", 1.0),
+            **options,
+        )
+        client = cluster.new_client()
+        clients.append(client)
+        kubelet = Kubelet(cfg, client)
+        await kubelet.start()
+        running.append(kubelet)
+        return kubelet
+
+    yield start
+    try:
+        if running and running[-1].workers is not None:
+            await _drain(cluster.client, running[-1], docker_client, node_name)
+    finally:
+        for k in running:
+            await k.stop()
+        for c in clients:
+            await c.close()
+        leaked = node_containers(docker_client, node_name)
+        for c in leaked:
+            c.remove(force=True)
+        assert not leaked, f"test leaked containers: {[c.name for c in leaked]}"
+
+
+async def _drain(client: Client, kubelet: Kubelet, docker_client: Any, node: str) -> None:
+    """Delete every pod of the node and wait for the kubelet to clear its containers."""
+    pods = await client.list(Pod, field_selector=f"spec.nodeName={node}")
+    for pod in pods.items:
+        await client.delete(Pod, pod.metadata.name, namespace=pod.metadata.namespace,
+                            grace_period_seconds=1)
+    if kubelet.config.manifest_dir is not None:
+        for f in kubelet.config.manifest_dir.iterdir():
+            f.unlink()
+    for _ in range(300):
+        live = await asyncio.to_thread(node_containers, docker_client, node)
+        if not live and not kubelet.workers:
+            return
+        await asyncio.sleep(0.1)
+
+
+def simple_pod(name: str, *containers: Container, **spec: Any) -> Pod:
+    return Pod(
+        metadata=ObjectMeta(name=name, namespace="default"),
+        spec=PodSpec(containers=list(containers), **spec),
+    )
+
+
+def busybox(name: str, *command: str, **fields: Any) -> Container:
+    return Container(
+        name=name,
+        image=IMAGE,
+        image_pull_policy="IfNotPresent",
+        command=list(command) if command else [],
+        **fields,
+    )
+
+
+async def wait_for(
+    client: Client,
+    name: str,
+    check: Callable[[Pod], bool],
+    *,
+    timeout: float = 60.0,
+    namespace: str = "default",
+) -> Pod:
+    """Poll the pod until `check` holds; fail with its last status after `timeout`."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    pod: Pod | None = None
+    while loop.time() < deadline:
+        try:
+            pod = await client.get(Pod, name, namespace=namespace)
+        except StatusError as e:
+            if e.code != 404:
+                raise
+            pod = None
+        if pod is not None and check(pod):
+            return pod
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"pod {name} never got there; last: {pod.status if pod else None}")
+
+
+def bind_to(pod: Pod, node: str) -> Pod:
+    pod.spec.node_name = node
+    return pod
