@@ -24,6 +24,7 @@ from kcore.api.validation.field import (
     required,
 )
 from kcore.api.validation.objectmeta import validate_label_selector
+from kcore.api.validation.podstatus import validate_pod_status
 
 
 def validate_resource_list(resources: Mapping[str, Any], path: str) -> list[Cause]:
@@ -450,6 +451,7 @@ POD_UPDATE_MESSAGE = (
 
 def validate_pod(pod: core.Pod, old: core.Pod | None) -> list[Cause]:
     causes = validate_pod_spec(pod.spec, "spec")
+    causes += validate_pod_status(pod, old)
     if old is not None:
         causes += _validate_pod_update(pod.spec, old.spec)
     return causes

@@ -354,6 +354,38 @@ def test_node_name_may_be_set_once() -> None:
     assert _fields(validation.validate(moved, old=bound)) == ["spec"]
 
 
+def test_pod_status_fields_are_well_formed() -> None:
+    pod = _pod()
+    pod.status.pod_ips = [core.PodIP(ip="127.64.0.5"), core.PodIP(ip="nope")]
+    pod.status.nominated_node_name = "Node_1"
+    pod.status.conditions = [core.PodCondition(type="Ready", status="True")]
+    assert _fields(validation.validate(pod)) == ["status.podIPs[1]", "status.nominatedNodeName"]
+
+
+@pytest.mark.parametrize(("policy", "exit_code", "allowed"), [
+    ("Never", 1, False), ("OnFailure", 0, False), ("OnFailure", 1, True), ("Always", 0, True),
+])  # fmt: skip
+def test_terminated_containers_stay_terminated(policy: str, exit_code: int, allowed: bool) -> None:
+    old = _pod(restart_policy=policy)
+    ended = core.ContainerStateTerminated(exit_code=exit_code, started_at=None, finished_at=None)
+    old.status.container_statuses = [
+        core.ContainerStatus(name="c", state=core.ContainerState(terminated=ended))
+    ]
+    new = codec.deep_copy(old)
+    running = core.ContainerStateRunning(started_at="2024-01-01T00:00:00Z")
+    new.status.container_statuses[0].state = core.ContainerState(running=running)
+    causes = validation.validate(new, old=old)
+    if allowed:
+        assert causes == []
+    else:
+        assert [(c.field, c.message) for c in causes] == [
+            (
+                "status.containerStatuses[0].state",
+                "Forbidden: may not be transitioned to non-terminated state",
+            )
+        ]
+
+
 def test_active_deadline_may_only_shrink() -> None:
     old = _pod(active_deadline_seconds=100)
     new = codec.deep_copy(old)
