@@ -218,6 +218,7 @@ cdef struct Conn:
     int fd[2]
     int state
     int rd[2]                 # edge-triggered readiness seen and not yet drained
+    int hup[2]                # side i reported RDHUP/HUP/ERR: read it to the end
     int wr[2]
     int eof[2]                # read end of side i reached
     int shut[2]               # SHUT_WR sent to side i

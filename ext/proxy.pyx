@@ -50,8 +50,11 @@ cdef struct Worker:
     int wakefd
     Handle wake
     int64_t epoch
+    int64_t active            # connections this worker holds (read by the others)
     int64_t stop
     int64_t now
+    int index
+    int n_workers
     Shared* sh
     List lists[3]             # 1: connecting (by deadline), 2: open (by idle deadline)
     Conn** dead
@@ -64,7 +67,7 @@ cdef struct Worker:
 cdef enum:
     POOL_MAX = 128
     MAX_WAIT_MS = 60000
-    ACCEPT_BURST = 1
+    ACCEPT_BURST = 16
 
 
 cdef int64_t NEVER = 1 << 62
@@ -326,6 +329,8 @@ cdef void conn_end(Worker* w, Conn* c, bint reset) noexcept nogil:
     cdef int i
     if c.state == ST_DEAD:
         return
+    kc_add(&c.svc.counters[CTR_ACTIVE], -1)
+    kc_store(&w.active, w.active - 1)
     for i in range(2):
         if c.fd[i] >= 0:
             if reset:
@@ -334,9 +339,11 @@ cdef void conn_end(Worker* w, Conn* c, bint reset) noexcept nogil:
             c.fd[i] = -1
         dir_drop(w, &c.d[i])
     list_unlink(w, c)
-    release_endpoint(w, c)
-    kc_add(&c.svc.counters[CTR_ACTIVE], -1)
     pthread_mutex_lock(&w.sh.lock)
+    if c.ep != NULL:
+        c.ep.active -= 1
+        ep_unref(c.ep)
+        c.ep = NULL
     svc_unref(c.svc)
     pthread_mutex_unlock(&w.sh.lock)
     c.svc = NULL
@@ -375,6 +382,9 @@ cdef int flush_dir(Worker* w, Conn* c, Dir* d, int dst) noexcept nogil:
             d.off += <size_t>n
             d.len -= <size_t>n
             kc_add(&w.sh.buffered, -<int64_t>n)
+            if d.len and not d.in_pipe:
+                c.wr[dst] = 0  # a short send: the socket is full, EPOLLOUT will say when not
+                return 0
         elif n < 0 and errno == EAGAIN:
             c.wr[dst] = 0
             return 0
@@ -421,6 +431,10 @@ cdef int move(Worker* w, Conn* c, int src) noexcept nogil:
             d.len = <size_t>n
             kc_add(&w.sh.buffered, n)
             kc_add(&c.svc.counters[CTR_BYTES_IN + src], n)
+            if n < BUF_SIZE and not d.in_pipe and not c.hup[src]:
+                # A short recv drained the socket; the next arrival raises a new edge, so
+                # skip the recv that would only say EAGAIN (not after a FIN: no edge then).
+                c.rd[src] = 0
         elif n == 0:
             c.eof[src] = 1
         elif errno == EAGAIN:
@@ -505,6 +519,8 @@ cdef void on_backend_ready(Worker* w, Conn* c, uint32_t events) noexcept nogil:
     c.wr[1] = 1
     if events & EPOLLIN:
         c.rd[1] = 1
+    if events & EPOLLRDHUP:
+        c.hup[1] = 1
     pump(w, c)
 
 
@@ -516,6 +532,8 @@ cdef void on_side(Worker* w, Handle* h, uint32_t events) noexcept nogil:
         if events & (EPOLLOUT | EPOLLERR | EPOLLHUP):
             on_backend_ready(w, c, events)
         return
+    if events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR):
+        c.hup[h.side] = 1
     if events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR):
         c.rd[h.side] = 1
     if events & (EPOLLOUT | EPOLLHUP | EPOLLERR):
@@ -547,7 +565,7 @@ cdef void on_accept(Worker* w, Service* s, int fd, uint32_t client) noexcept nog
         return
     c.svc, c.ep, c.client_ip, c.fd[0] = s, ep, client, fd
     c.state = ST_CONNECTING
-    set_nodelay(fd)
+    kc_store(&w.active, w.active + 1)
     watch(w, fd, &c.h[0])
     start_connect(w, c)
 
@@ -562,11 +580,23 @@ cdef void drop_pick(Worker* w, Service* s, Endpoint* ep) noexcept nogil:
     pthread_mutex_unlock(&w.sh.lock)
 
 
+cdef int64_t least_loaded(Worker* w) noexcept nogil:
+    """The fewest connections any worker holds (the workers are contiguous in memory)."""
+    cdef Worker* first = w - w.index
+    cdef int64_t least = w.active
+    cdef int i
+    for i in range(w.n_workers):
+        least = min(least, kc_load(&first[i].active))
+    return least
+
+
 cdef void on_listener(Worker* w, Listener* lis) noexcept nogil:
     cdef sockaddr_in sa
     cdef socklen_t n
-    cdef int fd, _k
-    for _k in range(ACCEPT_BURST):
+    cdef int fd, k
+    for k in range(ACCEPT_BURST):
+        if k and w.active > least_loaded(w) + 1:
+            return  # leave the rest of the backlog to an idler worker
         n = sizeof(sa)
         fd = accept4(lis.fd, <sockaddr*>&sa, &n, SOCK_NONBLOCK | SOCK_CLOEXEC)
         if fd < 0:
@@ -648,6 +678,7 @@ cdef int open_listener(uint32_t ip, uint16_t port) noexcept nogil:
     if fd < 0:
         return -errno
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one))
+    set_nodelay(fd)  # accepted sockets inherit it
     memset(&sa, 0, sizeof(sa))
     sa.sin_family = AF_INET
     sa.sin_port = htons(port)
@@ -687,6 +718,7 @@ cdef class Engine:
         self.ws = <Worker*>calloc(workers, sizeof(Worker))
         self.n_workers = workers
         for i in range(workers):
+            self.ws[i].index, self.ws[i].n_workers = i, workers
             self._init_worker(&self.ws[i])
 
     cdef _init_worker(self, Worker* w):
