@@ -12,6 +12,7 @@ Mark a test `allow_leaks` to opt out.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
@@ -79,7 +80,8 @@ def _leaked_children(before: set[int]) -> set[int]:
 
 
 @pytest.fixture(autouse=True)
-def _no_leaked_children(request: pytest.FixtureRequest) -> Iterator[None]:
+def _no_leaks(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail a test that leaves child processes running (or, if async, tasks pending)."""
     if request.node.get_closest_marker("allow_leaks"):
         yield
         return
@@ -89,13 +91,15 @@ def _no_leaked_children(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     leaked = _leaked_children(before)
     for pid in leaked:
-        os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
     if leaked:
         pytest.fail(f"test left child processes running: {sorted(leaked)}")
 
 
 @pytest.fixture
 async def _no_leaked_tasks() -> AsyncIterator[None]:
+    """Set up before the test's other async fixtures, so it checks after their teardown."""
     before = asyncio.all_tasks()
     yield
     for _ in range(3):
