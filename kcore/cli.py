@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from kcore.apiserver.app import start_apiserver
+from kcore.kubelet import cli as kubelet_cli
 
 
 def _store_url(raw: str | None, data_dir: Path) -> str | None:
@@ -45,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--insecure-http", action="store_true", help="serve plain HTTP")
         p.add_argument("--max-in-flight", type=int, default=400)
         p.add_argument("-v", "--verbose", action="store_true")
+    kubelet_cli.add_parser(sub)
     return parser
 
 
@@ -79,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     import uvloop
 
+    if args.command == "kubelet":
+        return int(uvloop.run(kubelet_cli.run(args)))
     return int(uvloop.run(_serve(args)))
 
 
