@@ -355,3 +355,27 @@ async def test_dry_run_never_persists(http: Http, cluster: Any) -> None:
     assert (await http.call("GET", f"{CMS}/ghost"))[0] == 404
     _, kept, _ = await http.call("GET", f"{CMS}/dry")
     assert kept["data"] == {"a": "1"}
+
+
+async def test_pod_log_errors_without_a_kubelet(http: Http) -> None:
+    import socket
+
+    await http.call("POST", PODS, pod("unbound"))
+    status, body, _ = await http.call("GET", f"{PODS}/unbound/log")
+    assert (status, body["reason"]) == (400, "BadRequest")
+    assert "does not have a host assigned" in body["message"]
+    with socket.socket() as s:  # a loopback port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        free = s.getsockname()[1]
+    node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n-log"},
+            "status": {"addresses": [{"type": "InternalIP", "address": "127.0.0.1"}],
+                       "daemonEndpoints": {"kubeletEndpoint": {"Port": free}}}}  # fmt: skip
+    await http.call("POST", "/api/v1/nodes", node)
+    bound = pod("bound")
+    bound["spec"]["nodeName"] = "n-log"
+    await http.call("POST", PODS, bound)
+    status, body, _ = await http.call("GET", f"{PODS}/bound/log?container=c")
+    assert (status, body["reason"]) == (503, "ServiceUnavailable")
+    assert "is not answering" in body["message"]
+    status, body, _ = await http.call("GET", f"{PODS}/bound/log?container=nope")
+    assert status == 400
