@@ -1,0 +1,239 @@
+"""The proxy comparison: wrk through kcore's proxy, through HAProxy (TCP mode), and direct.
+
+One nginx (Debian's nginx-light, one worker) serves a small response and a 1 MiB one on
+loopback. HAProxy 2.6 runs in TCP mode with as many threads as the kcore proxy has workers
+(and splice-auto, its fastest TCP setting); the kcore proxy runs in this process with its
+epoll workers. wrk measures three workloads against each target in turn:
+
+* `keepalive`: small responses over persistent connections (requests/s),
+* `close`: small responses with `Connection: close` (new connections/s),
+* `bulk`: 1 MiB responses over persistent connections (requests/s and bytes/s),
+
+each with wrk's p99 latency. `compare()` runs the lot and returns one `Figure` per
+(workload, target); benchmarks/test_proxy_bench.py and `kcore bench proxy` both use it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from kcore.proxy import Address, Proxy, ServicePort
+
+WORKLOADS: dict[str, tuple[str, list[str]]] = {
+    "keepalive": ("/small", []),
+    "close": ("/small", ["-H", "Connection: close"]),
+    "bulk": ("/bulk", []),
+}
+TARGETS = ("kcore", "haproxy", "direct")
+SMALL_BODY = b"hello from nginx\n"
+BULK_SIZE = 1 << 20
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+_SIZES = {"B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30}
+
+
+@dataclass(frozen=True)
+class Figure:
+    workload: str
+    target: str
+    requests_per_s: float
+    bytes_per_s: float
+    p99_ms: float
+    errors: int
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def wait_listening(addr: Address, limit: float = 10.0) -> None:
+    end = time.monotonic() + limit
+    while True:
+        try:
+            socket.create_connection(addr, timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > end:
+                raise
+            time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def nginx(workdir: Path) -> Iterator[Address]:
+    """nginx-light with one worker serving /small and /bulk from `workdir`/www."""
+    www = workdir / "www"
+    www.mkdir(mode=0o755)
+    (www / "small").write_bytes(SMALL_BODY)
+    (www / "bulk").write_bytes(os.urandom(BULK_SIZE))
+    addr = Address("127.0.0.1", free_port())
+    conf = workdir / "nginx.conf"
+    conf.write_text(
+        f"""daemon off; user root; worker_processes 1; pid {workdir}/nginx.pid;
+error_log {workdir}/nginx.err warn;
+events {{ worker_connections 8192; }}
+http {{
+  access_log off; sendfile on; tcp_nopush on; tcp_nodelay on;
+  keepalive_requests 10000000; keepalive_timeout 60s;
+  client_body_temp_path {workdir}/t1; proxy_temp_path {workdir}/t2;
+  fastcgi_temp_path {workdir}/t3; uwsgi_temp_path {workdir}/t4; scgi_temp_path {workdir}/t5;
+  server {{ listen {addr.host}:{addr.port} backlog=4096; root {www}; }}
+}}
+"""
+    )
+    with _process(["nginx", "-c", str(conf), "-e", str(workdir / "nginx.err")], addr):
+        yield addr
+
+
+@contextlib.contextmanager
+def haproxy(workdir: Path, backend: Address, threads: int) -> Iterator[Address]:
+    """HAProxy in TCP mode with `threads` threads in front of `backend`."""
+    addr = Address("127.0.0.1", free_port())
+    conf = workdir / "haproxy.cfg"
+    conf.write_text(
+        f"""global
+  nbthread {threads}
+  maxconn 4000
+defaults
+  mode tcp
+  option splice-auto
+  timeout connect 2s
+  timeout client 60s
+  timeout server 60s
+frontend f
+  bind {addr.host}:{addr.port}
+  default_backend b
+backend b
+  server s1 {backend.host}:{backend.port}
+"""
+    )
+    with _process(["haproxy", "-f", str(conf)], addr):
+        yield addr
+
+
+@contextlib.contextmanager
+def kcore_proxy(backend: Address, workers: int) -> Iterator[Address]:
+    addr = Address("127.32.0.80", free_port("127.32.0.80"))
+    with Proxy(workers=workers) as proxy:
+        proxy.set_service("bench", ServicePort(listen=(addr,), endpoints=(backend,)))
+        yield addr
+
+
+@contextlib.contextmanager
+def _process(argv: list[str], addr: Address) -> Iterator[None]:
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        try:
+            wait_listening(addr)
+        except OSError:
+            proc.kill()
+            raise RuntimeError(f"{argv[0]} did not start: {proc.communicate()[1]!r}") from None
+        yield
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def run_wrk(
+    addr: Address, workload: str, target: str, *, threads: int, conns: int, seconds: float
+) -> Figure:
+    path, extra = WORKLOADS[workload]
+    url = f"http://{addr.host}:{addr.port}{path}"
+    argv = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{seconds}s", "--latency", *extra, url]
+    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    return parse_wrk(out, workload, target)
+
+
+def parse_wrk(out: str, workload: str, target: str) -> Figure:
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    transfer = re.search(r"Transfer/sec:\s+([\d.]+)(\w+)", out)
+    p99 = re.search(r"^\s+99%\s+([\d.]+)(\w+)", out, re.M)
+    errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if not (rps and transfer and p99):
+        raise ValueError(f"unexpected wrk output:\n{out}")
+    return Figure(
+        workload=workload,
+        target=target,
+        requests_per_s=float(rps.group(1)),
+        bytes_per_s=float(transfer.group(1)) * _SIZES[transfer.group(2)],
+        p99_ms=float(p99.group(1)) * _UNITS[p99.group(2)],
+        errors=errors + (int(non2xx.group(1)) if non2xx else 0),
+    )
+
+
+@contextlib.contextmanager
+def targets(workers: int) -> Iterator[dict[str, Address]]:
+    """nginx, HAProxy and the kcore proxy running; their addresses by target name."""
+    for tool in ("nginx", "haproxy", "wrk"):
+        if shutil.which(tool) is None:
+            raise RuntimeError(f"{tool} is not installed (apt-get install nginx-light haproxy wrk)")
+    workdir = Path(tempfile.mkdtemp(prefix="kcore-proxy-bench-"))
+    workdir.chmod(0o755)
+    try:
+        with (
+            nginx(workdir) as backend,
+            haproxy(workdir, backend, workers) as ha,
+            kcore_proxy(backend, workers) as kc,
+        ):
+            yield {"kcore": kc, "haproxy": ha, "direct": backend}
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def compare(
+    *, workers: int = 2, conns: int = 32, seconds: float = 3.0, rounds: int = 3
+) -> list[Figure]:
+    """Every workload against every target in one run: `rounds` short wrk runs per pair,
+    the targets taking turns (so a burst of load elsewhere on the machine hits all three
+    alike), reporting each pair's median run by requests/s."""
+    figures = []
+    with targets(workers) as addrs:
+        for workload in WORKLOADS:
+            runs: dict[str, list[Figure]] = {t: [] for t in TARGETS}
+            for _ in range(rounds):
+                for target in TARGETS:
+                    runs[target].append(
+                        run_wrk(
+                            addrs[target], workload, target, threads=2, conns=conns, seconds=seconds
+                        )
+                    )
+            for target in TARGETS:
+                ordered = sorted(runs[target], key=lambda f: f.requests_per_s)
+                figures.append(ordered[len(ordered) // 2])
+    return figures
+
+
+def table(figures: list[Figure]) -> str:
+    """The figures side by side, with kcore's ratio to HAProxy and to direct."""
+    by = {(f.workload, f.target): f for f in figures}
+    rows = [
+        f"{'workload':<10} {'target':<8} {'req/s':>10} {'MiB/s':>9} {'p99 ms':>8} {'errors':>6}"
+    ]
+    for f in figures:
+        rows.append(
+            f"{f.workload:<10} {f.target:<8} {f.requests_per_s:>10.0f} "
+            f"{f.bytes_per_s / (1 << 20):>9.1f} {f.p99_ms:>8.2f} {f.errors:>6}"
+        )
+    for workload in WORKLOADS:
+        kc, ha, direct = (by[(workload, t)].requests_per_s for t in TARGETS)
+        rows.append(f"{workload}: kcore/haproxy {kc / ha:.2f}x, kcore/direct {kc / direct:.2f}x")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(table(compare()))
