@@ -20,10 +20,6 @@ from sched_defs cimport *
 import numpy as np
 
 
-cdef const double* _f64(const double[::1] a):
-    return &a[0] if a.shape[0] else NULL
-
-
 cdef const int64_t* _i64(const int64_t[::1] a):
     return &a[0] if a.shape[0] else NULL
 
@@ -61,16 +57,17 @@ cdef class NodeView:
 
     def __init__(self, Py_ssize_t n, Py_ssize_t r, Py_ssize_t w, Py_ssize_t stride,
                  Py_ssize_t k,
-                 Py_ssize_t wt, Py_ssize_t wp, Py_ssize_t t, alloc, inv_alloc, requested,
+                 Py_ssize_t wt, Py_ssize_t wp, Py_ssize_t t, alloc, magic, shift, requested,
                  nonzero,
                  labels, nums, num_ok, taints, ports, unschedulable, topo):
-        self.keep = (alloc, inv_alloc, requested, nonzero, labels, nums, num_ok, taints, ports,
+        self.keep = (alloc, magic, shift, requested, nonzero, labels, nums, num_ok, taints, ports,
                      unschedulable, topo)
         self.c.n, self.c.r, self.c.w, self.c.k = n, r, w, k
         self.c.stride = stride
         self.c.wt, self.c.wp, self.c.t = wt, wp, t
         self.c.alloc = _i64(alloc)
-        self.c.inv_alloc = _f64(inv_alloc)
+        self.c.magic = _u64(magic)
+        self.c.shift = _u8(shift)
         self.c.requested = _i64(requested)
         self.c.nonzero = _i64(nonzero)
         self.c.labels = _u64(labels)
@@ -146,10 +143,15 @@ cdef class ProfileView:
     def __init__(self, int32_t strategy, fit_res, fit_weight, shape_util, shape_score,
                  bal_res, int64_t w_fit, int64_t w_bal, int64_t w_taint, int64_t w_affinity,
                  int64_t w_interpod):
-        inv_wsum = 1.0 / np.arange(1, sum(fit_weight) + 2, dtype=np.float64)
-        inv_wsum = np.concatenate([[0.0], inv_wsum])
-        self.keep = (fit_res, fit_weight, shape_util, shape_score, bal_res, inv_wsum)
-        self.c.inv_wsum = _f64(inv_wsum)
+        cdef uint64_t[::1] wsum_magic = np.zeros(sum(fit_weight) + 1, np.uint64)
+        cdef uint8_t[::1] wsum_shift = np.zeros(sum(fit_weight) + 1, np.uint8)
+        cdef int64_t k
+        for k in range(1, wsum_magic.shape[0]):
+            _magic(k, &wsum_magic[k], &wsum_shift[k])
+        self.keep = (fit_res, fit_weight, shape_util, shape_score, bal_res, wsum_magic,
+                     wsum_shift)
+        self.c.wsum_magic = _u64(wsum_magic)
+        self.c.wsum_shift = _u8(wsum_shift)
         self.c.cpu_memory = (
             strategy == STRATEGY_LEAST and list(fit_res) == [RES_CPU, RES_MEMORY]
             and list(bal_res) == [RES_CPU, RES_MEMORY])
@@ -169,18 +171,19 @@ cdef class ProfileView:
 # ---------------------------------------------------------------------------------------------
 # Arithmetic helpers
 
-cdef inline int64_t _div_inv(int64_t a, int64_t b, double inv_b) noexcept nogil:
-    """a / b for a >= 0, b > 0 (where Go's and C's division agree), given 1 / b.
+cdef inline int64_t _mdiv(int64_t n, uint64_t magic, uint8_t shift) noexcept nogil:
+    """n / d for 0 <= n < 2**63, given division_magic(d) (kcore/scheduler/table.py): a
+    128-bit multiply and a shift, exact, and shorter on the critical path than a divide."""
+    return <int64_t>((<uint128_t><uint64_t>n * magic) >> shift)
 
-    Quotients here are small (scores), so the float64 estimate a * (1/b) is off by at most
-    one; the integer checks make it exact. Cheaper than a 64-bit idiv on every node.
-    """
-    cdef int64_t quot = <int64_t>(<double>a * inv_b)
-    while quot > 0 and quot * b > a:
-        quot -= 1
-    while (quot + 1) * b <= a:
-        quot += 1
-    return quot
+
+cdef inline void _magic(int64_t d, uint64_t* magic, uint8_t* shift) noexcept nogil:
+    """division_magic(d) for d > 0, computed in C once per decision."""
+    cdef int bits = 0
+    while bits < 63 and (<uint64_t>1 << bits) < <uint64_t>d:
+        bits += 1
+    magic[0] = <uint64_t>(((<uint128_t>1 << (63 + bits)) + <uint128_t>(d - 1)) / <uint128_t>d)
+    shift[0] = <uint8_t>(63 + bits)
 
 
 cdef inline int64_t _popcount(uint64_t x) noexcept nogil:
@@ -354,7 +357,7 @@ cdef inline bint _filter(const Nodes* nd, const Query* q, Py_ssize_t i, int64_t*
 
 cdef inline bint _resource(const Nodes* nd, const Query* q, Py_ssize_t i, int32_t r,
                            int64_t extra, bint use_requested, int64_t* alloc,
-                           int64_t* req, double* inv) noexcept nogil:
+                           int64_t* req, Py_ssize_t* where) noexcept nogil:
     """resourceAllocationScorer.calculateResourceAllocatableRequest; False: skip resource."""
     cdef int64_t pod, node
     cdef Py_ssize_t at = r * nd.stride + i
@@ -369,7 +372,7 @@ cdef inline bint _resource(const Nodes* nd, const Query* q, Py_ssize_t i, int32_
     if pod == 0 and r >= RES_FIRST_SCALAR:
         return False
     alloc[0] = nd.alloc[at]
-    inv[0] = nd.inv_alloc[at]
+    where[0] = at
     req[0] = node + pod
     return alloc[0] != 0
 
@@ -400,18 +403,21 @@ cdef inline int64_t _fit_score(const Nodes* nd, const Query* q, const Profile* p
     """
     cdef Py_ssize_t j
     cdef int64_t alloc = 0, req = 0, s, w, total = 0, wsum = 0
-    cdef double inv = 0.0
+    cdef Py_ssize_t at = 0
     for j in range(pr.n_fit):
-        if not _resource(nd, q, i, pr.fit_res[j], extra, False, &alloc, &req, &inv):
+        if not _resource(nd, q, i, pr.fit_res[j], extra, False, &alloc, &req, &at):
             continue
         w = pr.fit_weight[j]
         if pr.strategy == STRATEGY_LEAST:
-            s = 0 if req > alloc else _div_inv((alloc - req) * MAX_NODE_SCORE, alloc, inv)
+            s = 0 if req > alloc else _mdiv(
+                (alloc - req) * MAX_NODE_SCORE, nd.magic[at], nd.shift[at])
         elif pr.strategy == STRATEGY_MOST:
-            s = _div_inv((alloc if req > alloc else req) * MAX_NODE_SCORE, alloc, inv)
+            s = _mdiv((alloc if req > alloc else req) * MAX_NODE_SCORE, nd.magic[at],
+                      nd.shift[at])
         else:
             s = _broken_linear(
-                pr, MAX_UTILIZATION if req > alloc else _div_inv(req * MAX_UTILIZATION, alloc, inv))
+                pr, MAX_UTILIZATION if req > alloc else _mdiv(
+                    req * MAX_UTILIZATION, nd.magic[at], nd.shift[at]))
             if s <= 0:
                 continue
         total += s * w
@@ -420,7 +426,7 @@ cdef inline int64_t _fit_score(const Nodes* nd, const Query* q, const Profile* p
         return 0
     if pr.strategy == STRATEGY_RATIO:
         return <int64_t>round(<double>total / <double>wsum)
-    return _div_inv(total, wsum, pr.inv_wsum[wsum])
+    return _mdiv(total, pr.wsum_magic[wsum], pr.wsum_shift[wsum])
 
 
 cdef inline int64_t _balanced_score(const Nodes* nd, const Query* q, const Profile* pr,
@@ -433,10 +439,10 @@ cdef inline int64_t _balanced_score(const Nodes* nd, const Query* q, const Profi
     """
     cdef Py_ssize_t j, m = 0
     cdef int64_t alloc = 0, req = 0
-    cdef double inv = 0.0
+    cdef Py_ssize_t at = 0
     cdef double f, f0 = 0.0, f1 = 0.0, tot = 0.0, mean, acc = 0.0, std = 0.0
     for j in range(pr.n_bal):
-        if not _resource(nd, q, i, pr.bal_res[j], extra, True, &alloc, &req, &inv):
+        if not _resource(nd, q, i, pr.bal_res[j], extra, True, &alloc, &req, &at):
             continue
         f = <double>req / <double>alloc
         if f > 1.0:
@@ -452,7 +458,7 @@ cdef inline int64_t _balanced_score(const Nodes* nd, const Query* q, const Profi
     elif m > 2:
         mean = tot / <double>m
         for j in range(pr.n_bal):
-            if not _resource(nd, q, i, pr.bal_res[j], extra, True, &alloc, &req, &inv):
+            if not _resource(nd, q, i, pr.bal_res[j], extra, True, &alloc, &req, &at):
                 continue
             f = <double>req / <double>alloc
             if f > 1.0:
@@ -462,8 +468,11 @@ cdef inline int64_t _balanced_score(const Nodes* nd, const Query* q, const Profi
     return <int64_t>((1 - std) * <double>MAX_NODE_SCORE)
 
 
-cdef inline int64_t _least(int64_t alloc, int64_t req, double inv) noexcept nogil:
-    return 0 if req > alloc else _div_inv((alloc - req) * MAX_NODE_SCORE, alloc, inv)
+cdef inline int64_t _least(const Nodes* nd, Py_ssize_t at, int64_t alloc,
+                           int64_t req) noexcept nogil:
+    if req > alloc:
+        return 0
+    return _mdiv((alloc - req) * MAX_NODE_SCORE, nd.magic[at], nd.shift[at])
 
 
 cdef inline int64_t _base_cpu_memory(const Nodes* nd, const Query* q, const Profile* pr,
@@ -477,13 +486,13 @@ cdef inline int64_t _base_cpu_memory(const Nodes* nd, const Query* q, const Prof
     cdef double f0, f1, std = 0.0
     if pr.w_fit:
         if a0:
-            fit += w0 * _least(a0, nd.nonzero[i] + m * q.nonzero[0], nd.inv_alloc[i])
+            fit += w0 * _least(nd, i, a0, nd.nonzero[i] + m * q.nonzero[0])
             wsum += w0
         if a1:
-            fit += w1 * _least(a1, nd.nonzero[at] + m * q.nonzero[1], nd.inv_alloc[at])
+            fit += w1 * _least(nd, at, a1, nd.nonzero[at] + m * q.nonzero[1])
             wsum += w1
         if wsum:
-            s = pr.w_fit * _div_inv(fit, wsum, pr.inv_wsum[wsum])
+            s = pr.w_fit * _mdiv(fit, pr.wsum_magic[wsum], pr.wsum_shift[wsum])
     if pr.w_bal:
         if a0 and a1:
             f0 = <double>(nd.requested[i] + m * q.req[0]) / <double>a0
@@ -528,13 +537,16 @@ cdef struct Raw:
     int64_t* pref      # [f] sum of matching preferred node-affinity weights
     int64_t* ip        # [f] inter-pod preferred score
     int64_t max_taint, max_pref, min_ip, max_ip
-    double inv_max_taint, inv_max_pref
+    uint64_t magic_taint, magic_pref
+    uint8_t shift_taint, shift_pref
     bint any_ip_score
 
 
 cdef inline void _inverses(Raw* raw) noexcept nogil:
-    raw.inv_max_taint = 1.0 / <double>raw.max_taint if raw.max_taint else 0.0
-    raw.inv_max_pref = 1.0 / <double>raw.max_pref if raw.max_pref else 0.0
+    if raw.max_taint > 0:
+        _magic(raw.max_taint, &raw.magic_taint, &raw.shift_taint)
+    if raw.max_pref > 0:
+        _magic(raw.max_pref, &raw.magic_pref, &raw.shift_pref)
 
 
 cdef inline int64_t _normalized(const Profile* pr, const Raw* raw, Py_ssize_t f) noexcept nogil:
@@ -549,11 +561,11 @@ cdef inline int64_t _normalized(const Profile* pr, const Raw* raw, Py_ssize_t f)
     if raw.max_taint == 0:
         s += pr.w_taint * MAX_NODE_SCORE
     elif pr.w_taint:
-        s += pr.w_taint * (MAX_NODE_SCORE - _div_inv(
-            MAX_NODE_SCORE * raw.taint[f], raw.max_taint, raw.inv_max_taint))
+        s += pr.w_taint * (MAX_NODE_SCORE - _mdiv(
+            MAX_NODE_SCORE * raw.taint[f], raw.magic_taint, raw.shift_taint))
     if raw.max_pref > 0 and pr.w_affinity:
-        s += pr.w_affinity * _div_inv(MAX_NODE_SCORE * raw.pref[f], raw.max_pref,
-                                      raw.inv_max_pref)
+        s += pr.w_affinity * _mdiv(MAX_NODE_SCORE * raw.pref[f], raw.magic_pref,
+                                   raw.shift_pref)
     diff = raw.max_ip - raw.min_ip
     if raw.any_ip_score and diff > 0 and pr.w_interpod:
         s += pr.w_interpod * <int64_t>(

@@ -1,5 +1,10 @@
 from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t, uint64_t
 
+
+cdef extern from *:
+    # GCC/Clang's 128-bit integer: the product of two 64-bit words, for magic division.
+    ctypedef unsigned long long uint128_t "unsigned __int128"
+
 cdef enum:
     # C declarations for the scheduler kernel family (ext/sched.pyx): constants and the
     # structs the kernels read (node columns, one compiled pod, a scoring profile), all
@@ -56,7 +61,8 @@ ctypedef struct Nodes:
     Py_ssize_t n, r, w, stride, k, wt, wp, t
     # Node-minor arrays, [rows, stride]: node i of row x is at x * stride + i.
     const int64_t* alloc        # [r, stride]
-    const double* inv_alloc     # [r, stride] 1 / alloc, 0 where alloc is 0
+    const uint64_t* magic       # [r, stride] alloc // d == (n * magic) >> shift
+    const uint8_t* shift        # [r, stride] (both 0 where alloc is 0)
     const int64_t* requested    # [r, stride]
     const int64_t* nonzero      # [2, stride] cpu, memory with 100m/200Mi defaults
     const uint64_t* labels      # [w, stride] (key=value) and key-presence bits
@@ -108,6 +114,7 @@ ctypedef struct Profile:
     const int64_t* shape_util
     const int64_t* shape_score  # already scaled to MaxNodeScore
     const int32_t* bal_res
-    const double* inv_wsum      # [sum of fit weights + 1] 1 / k
+    const uint64_t* wsum_magic  # [sum of fit weights + 1] division magic for each k
+    const uint8_t* wsum_shift
     bint cpu_memory             # default resources: the unrolled fast path applies
     int64_t w_fit, w_bal, w_taint, w_affinity, w_interpod

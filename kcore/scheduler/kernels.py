@@ -73,11 +73,12 @@ def node_view(table: NodeTable) -> object:
 
 def build_node_view(a: NodeArrays) -> object:
     r, stride = a.alloc_by_res.shape
-    minor = (a.inv_alloc_by_res, a.requested_by_res, a.nonzero_by_res, a.labels_by_word)
+    per_resource = (a.alloc_magic_by_res, a.alloc_shift_by_res, a.requested_by_res)
+    minor = (*per_resource, a.nonzero_by_res, a.labels_by_word)
     if any(m.shape[1] != stride for m in minor) or a.nonzero_by_res.shape[0] != 2:
         raise ValueError("node-minor arrays disagree with allocatable")
-    if a.requested_by_res.shape[0] != r or a.inv_alloc_by_res.shape[0] != r:
-        raise ValueError("requested/1-over-allocatable disagree with allocatable")
+    if any(m.shape[0] != r for m in per_resource):
+        raise ValueError("per-resource arrays disagree with allocatable")
     return _sched.NodeView(
         a.n,
         r,
@@ -88,7 +89,8 @@ def build_node_view(a: NodeArrays) -> object:
         a.ports.shape[1],
         a.topo.shape[1],
         _flat(a.alloc_by_res, np.int64),
-        _flat(a.inv_alloc_by_res, np.float64),
+        _flat(a.alloc_magic_by_res, np.uint64),
+        _flat(a.alloc_shift_by_res, np.uint8),
         _flat(a.requested_by_res, np.int64),
         _flat(a.nonzero_by_res, np.int64),
         _flat(a.labels_by_word, np.uint64),

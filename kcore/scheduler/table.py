@@ -52,6 +52,20 @@ def parse_int64(value: str) -> int | None:
     return number if -(2**63) <= number < 2**63 else None
 
 
+def division_magic(d: int) -> tuple[int, int]:
+    """(m, s) with n // d == (n * m) >> s for every 0 <= n < 2**63 (0, 0 for d <= 0).
+
+    Granlund & Montgomery (1994), theorem 4.2 with N = 63: for l = ceil(log2 d) and
+    m = ceil(2**(63 + l) / d), 2**(63+l) <= m*d <= 2**(63+l) + 2**l holds, so the product's
+    high bits are the exact quotient; m < 2**64. Kernels divide by allocatable this way: a
+    128-bit multiply is much shorter on the critical path than a division.
+    """
+    if d <= 0:
+        return 0, 0
+    bits = (d - 1).bit_length()
+    return -(-(1 << (63 + bits)) // d), 63 + bits
+
+
 def nonzero_requests(containers: Iterable[Mapping[str, int]]) -> tuple[int, int]:
     """Pod cpu/memory for scoring: a container without a request counts 100m / 200Mi."""
     cpu = memory = 0
@@ -77,8 +91,9 @@ class NodeArrays:
 
     n: int
     alloc_by_res: I64
-    inv_alloc_by_res: npt.NDArray[np.float64]
-    """1/allocatable (0 where none): lets kernels estimate quotients without dividing."""
+    alloc_magic_by_res: npt.NDArray[np.uint64]
+    alloc_shift_by_res: npt.NDArray[np.uint8]
+    """division_magic(allocatable) (0, 0 where none): kernels divide by multiplying."""
     requested_by_res: I64
     nonzero_by_res: I64
     """[2, capacity]: cpu and memory requested with the 100m / 200Mi defaults."""
@@ -94,10 +109,6 @@ class NodeArrays:
     @property
     def alloc(self) -> I64:
         return self.alloc_by_res[:, : self.n].T
-
-    @property
-    def inv_alloc(self) -> npt.NDArray[np.float64]:
-        return self.inv_alloc_by_res[:, : self.n].T
 
     @property
     def requested(self) -> I64:
@@ -130,11 +141,13 @@ class _NodeRecord:
 
 _NODE_MINOR = (
     "alloc_by_res",
-    "inv_alloc_by_res",
+    "alloc_magic_by_res",
+    "alloc_shift_by_res",
     "requested_by_res",
     "nonzero_by_res",
     "labels_by_word",
 )
+_PER_RESOURCE = ("alloc_by_res", "alloc_magic_by_res", "alloc_shift_by_res", "requested_by_res")
 _COLUMNS = (
     "nums",
     "num_ok",
@@ -169,7 +182,8 @@ class NodeTable:
     def _allocate(self, capacity: int) -> None:
         r = len(BASE_RESOURCES)
         self.alloc_by_res = np.zeros((r, capacity), np.int64)
-        self.inv_alloc_by_res = np.zeros((r, capacity), np.float64)
+        self.alloc_magic_by_res = np.zeros((r, capacity), np.uint64)
+        self.alloc_shift_by_res = np.zeros((r, capacity), np.uint8)
         self.requested_by_res = np.zeros((r, capacity), np.int64)
         self.nonzero_by_res = np.zeros((2, capacity), np.int64)
         self.labels_by_word = np.zeros((1, capacity), np.uint64)
@@ -197,7 +211,8 @@ class NodeTable:
         return NodeArrays(
             n=n,
             alloc_by_res=self.alloc_by_res,
-            inv_alloc_by_res=self.inv_alloc_by_res,
+            alloc_magic_by_res=self.alloc_magic_by_res,
+            alloc_shift_by_res=self.alloc_shift_by_res,
             requested_by_res=self.requested_by_res,
             nonzero_by_res=self.nonzero_by_res,
             labels_by_word=self.labels_by_word,
@@ -269,7 +284,7 @@ class NodeTable:
         """Column of a resource, adding an all-zero column for a new extended resource."""
         if resource not in self.resources:
             self.resources.append(resource)
-            for name in ("alloc_by_res", "inv_alloc_by_res", "requested_by_res"):
+            for name in _PER_RESOURCE:
                 self._deepen(name, len(self.resources))
         return self.resources.index(resource)
 
@@ -374,10 +389,10 @@ class NodeTable:
         self.alloc_by_res[:, i] = 0
         for col, value in columns:
             self.alloc_by_res[col, i] = value
-        alloc = self.alloc_by_res[:, i].astype(np.float64)
-        self.inv_alloc_by_res[:, i] = np.divide(
-            1.0, alloc, out=np.zeros_like(alloc), where=alloc != 0
-        )
+        for col in range(len(self.resources)):
+            magic, shift = division_magic(int(self.alloc_by_res[col, i]))
+            self.alloc_magic_by_res[col, i] = magic
+            self.alloc_shift_by_res[col, i] = shift
         column = self.labels_by_word[:, i]  # a strided view: writes land in the table
         column[:] = 0
         set_bits(column, label_bits)
