@@ -18,7 +18,7 @@ from kcore.scheduler import (
 from kcore.scheduler.clustergen import random_cluster, random_pod, random_profile
 from kcore.scheduler.query import Profile, compile_profile, compile_query
 from kcore.scheduler.reference import reference_schedule
-from kcore.scheduler.table import DEFAULT_MEMORY_REQUEST, parse_int64
+from kcore.scheduler.table import DEFAULT_MEMORY_REQUEST, division_magic, parse_int64
 
 ALLOC = {"cpu": 4000, "memory": 8 << 30, "pods": 10}
 
@@ -192,3 +192,16 @@ def test_least_allocated_spreads_replicas_evenly_and_most_allocated_packs_them()
     for i in range(45):
         place(packed, pod, profile=profile, key=f"batch-{i}", rng=kernels.Rng(i))
     assert sorted(len(packed.pods_on(n)) for n in packed.names)[-2:] == [5, 40]
+
+
+def test_division_magic_is_exact_for_every_63_bit_numerator() -> None:
+    rng = random.Random(12)
+    divisors = [1, 2, 3, 7, 100, 2**32 - 1, 2**32 + 1, 2**62, 2**63 - 1]
+    divisors += [rng.randrange(1, 2**63) for _ in range(300)]
+    for d in divisors:
+        magic, shift = division_magic(d)
+        assert 0 < magic < 2**64
+        for n in [0, 1, d - 1, d, d + 1, 100 * d - 1, 2**63 - 1, rng.randrange(2**63)]:
+            if 0 <= n < 2**63:
+                assert (n * magic) >> shift == n // d, (n, d)
+    assert division_magic(0) == (0, 0)
