@@ -46,8 +46,10 @@ _DEFAULT_RNG = Rng(int.from_bytes(os.urandom(8), "little"))
 _NO_SCORES = np.zeros(0, np.int64)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Decision:
+    """One scheduling decision (slots, not frozen: cheap to make on every call)."""
+
     index: int
     """Chosen node row, or -1 when no node is feasible."""
     fails: I64
@@ -183,7 +185,8 @@ def schedule(
     scores: bool = False,
 ) -> Decision:
     """Filters and scores every node for one pod and picks the best (see ext/sched.pyx)."""
-    check(table, q)
+    if q.layout_version != table.layout_version:
+        check(table, q)
     n = len(table)
     fails = np.zeros(FAIL_RESOURCE_BASE + len(table.resources), np.int64)
     out = np.full(n, -1, np.int64) if scores else _NO_SCORES
