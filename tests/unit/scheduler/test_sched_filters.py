@@ -14,6 +14,7 @@ from kcore.scheduler.query import (
     compile_profile,
     compile_query,
 )
+from kcore.scheduler.loop import loop_schedule
 from kcore.scheduler.reference import reference_schedule
 from kcore.scheduler.table import NodeTable
 
@@ -22,7 +23,7 @@ ALLOC = {"cpu": 4000, "memory": 8 << 30, "pods": 10}
 
 
 def feasible(table: NodeTable, pod: PodRequirements) -> list[str]:
-    """Names of the nodes that pass every filter, asserting kernel == reference."""
+    """Names of the nodes that pass every filter, asserting kernel == reference == loop."""
     profile = compile_profile(table, Profile())
     query = compile_query(table, pod)
     got = kernels.schedule(table, query, profile, scores=True, lowest=True)
@@ -30,6 +31,9 @@ def feasible(table: NodeTable, pod: PodRequirements) -> list[str]:
     assert got.scores is not None
     np.testing.assert_array_equal(got.scores, scores)
     np.testing.assert_array_equal(got.fails, fails)
+    _, loop_fails, totals = loop_schedule(table.arrays(), query, profile, lowest=True, state=[0])
+    assert loop_fails == fails.tolist()
+    assert totals == {i: s for i, s in enumerate(scores.tolist()) if s >= 0}
     return [table.names[i] for i in np.flatnonzero(got.scores >= 0)]
 
 
