@@ -1,9 +1,10 @@
-"""Filter semantics on hand-built tables, checked on the kernel and the reference alike."""
+"""Filter semantics on hand-built tables, checked on the kernel, the reference and the loop."""
 
 import numpy as np
 import pytest
 
 from kcore.scheduler import kernels
+from kcore.scheduler.loop import loop_schedule
 from kcore.scheduler.query import (
     PodRequirements,
     Profile,
@@ -14,7 +15,6 @@ from kcore.scheduler.query import (
     compile_profile,
     compile_query,
 )
-from kcore.scheduler.loop import loop_schedule
 from kcore.scheduler.reference import reference_schedule
 from kcore.scheduler.table import NodeTable
 
