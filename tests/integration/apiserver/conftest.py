@@ -148,9 +148,26 @@ def ns(core_api: Any) -> Iterator[str]:
     client.CoreV1Api(core_api).delete_namespace(name)
 
 
+@pytest.fixture(scope="module", params=["memory", "sqlite", "etcd"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """The store backend name, or etcd's endpoint (module scope: etcd starts before the
+    per-test leak check takes its snapshot of child processes)."""
+    if request.param == "etcd":
+        return f"etcd://{request.getfixturevalue('etcd_endpoint')}"
+    return str(request.param)
+
+
 @pytest.fixture
-async def cluster() -> AsyncIterator[Any]:
-    async with kcore.Cluster() as c:
+async def cluster(backend: str, tmp_path: Path) -> AsyncIterator[Any]:
+    """An in-process control plane on each store backend."""
+    match backend:
+        case "memory":
+            store = "memory://"
+        case "sqlite":
+            store = f"sqlite://{tmp_path / 'state.db'}"
+        case _:
+            store = f"{backend}/kcore-{uuid.uuid4().hex[:8]}"
+    async with kcore.Cluster(store=store) as c:
         yield c
 
 
