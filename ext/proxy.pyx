@@ -791,7 +791,12 @@ cdef class Engine:
             s.refs = 1
             self.services[key] = <size_t>s
         s = <Service*><size_t>self.services[key]
-        opened = self._open_listeners(s, [a for a in want if a not in old])
+        try:
+            opened = self._open_listeners(s, [a for a in want if a not in old])
+        except OSError:
+            if key not in self.listeners:
+                self.remove(key)  # it was new: leave no trace
+            raise
         with nogil:
             pthread_mutex_lock(&self.sh.lock)
         try:
