@@ -1,8 +1,8 @@
 """Authentication and authorization: who is calling, and may they.
 
 Authentication accepts bearer tokens from a token table (the admin token from the data dir, plus
-any the caller registers, e.g. service account tokens later). Health and version endpoints are
-open to anonymous callers; everything else without a valid token is 401 Unauthorized.
+any the caller registers) and service account tokens (see tokens.py). Health and version
+endpoints are open to anonymous callers; everything else without a valid token is 401 Unauthorized.
 Authorization is allow-all for authenticated users for now (one chain step, so RBAC can be
 added without touching the handlers).
 """
@@ -10,6 +10,7 @@ added without touching the handlers).
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from kcore.api import errors
@@ -25,9 +26,11 @@ class User:
 
 @dataclass(slots=True)
 class Authenticator:
-    """Bearer token -> user."""
+    """Bearer token -> user: the static table first, then `fallback` (service account
+    tokens, installed by the server once its caches run)."""
 
     tokens: dict[str, User] = field(default_factory=dict)
+    fallback: Callable[[str], User | None] | None = None
 
     def add_token(self, token: str, user: User) -> None:
         self.tokens[token] = user
@@ -42,7 +45,7 @@ class Authenticator:
         for known, user in self.tokens.items():
             if hmac.compare_digest(known.encode(), token.encode()):
                 return user
-        return None
+        return self.fallback(token) if self.fallback is not None else None
 
 
 def is_anonymous_path(path: str) -> bool:

@@ -28,6 +28,7 @@ from kcore.apiserver.metrics import Metrics
 from kcore.apiserver.requestinfo import RequestInfo, parse_bool, parse_resource_path, split_path
 from kcore.apiserver.resource_store import ResourceStore
 from kcore.apiserver.timedstore import TimedStore
+from kcore.apiserver.tokens import ServiceAccountTokens
 from kcore.storage.interface import (
     CompactedError,
     FutureRevisionError,
@@ -76,6 +77,9 @@ class APIServer:
     async def start(self) -> None:
         await self._ensure_namespaces()
         await self.caches.start()
+        secrets = resources.lookup("", "v1", "secrets")
+        if secrets is not None and self.authn.fallback is None:
+            self.authn.fallback = ServiceAccountTokens(self.caches.get(secrets)).lookup
         app = web.Application(client_max_size=wire.MAX_BODY + 1024)
         app.router.add_route("*", "/{tail:.*}", self.handle)
         self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None)

@@ -379,3 +379,30 @@ async def test_pod_log_errors_without_a_kubelet(http: Http) -> None:
     assert "is not answering" in body["message"]
     status, body, _ = await http.call("GET", f"{PODS}/bound/log?container=nope")
     assert status == 400
+
+
+async def test_service_account_token_authenticates(http: Http) -> None:
+    import base64
+
+    token = "sa-token-" + "x" * 20
+    secret = {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/service-account-token",
+              "metadata": {"name": "default-token", "annotations": {
+                  "kubernetes.io/service-account.name": "default"}},
+              "data": {"token": base64.b64encode(token.encode()).decode()}}  # fmt: skip
+    await http.call("POST", "/api/v1/namespaces/default/serviceaccounts",
+                    {"apiVersion": "v1", "kind": "ServiceAccount",
+                     "metadata": {"name": "default"}})  # fmt: skip
+    status, body, _ = await http.call("POST", "/api/v1/namespaces/default/secrets", secret)
+    assert status == 201, body
+    as_sa = {"Authorization": f"Bearer {token}"}
+    assert await _status_becomes(http, as_sa, 200)  # once the secrets cache has the token
+    await http.call("DELETE", "/api/v1/namespaces/default/secrets/default-token")
+    assert await _status_becomes(http, as_sa, 401)
+
+
+async def _status_becomes(http: Http, headers: dict[str, str], want: int) -> bool:
+    for _ in range(100):
+        if (await http.call("GET", CMS, auth=False, headers=headers))[0] == want:
+            return True
+        await asyncio.sleep(0.05)
+    return False
