@@ -5,12 +5,14 @@
 `(key, column, scale)`; key b"" means the whole file is one number). `Reader.read(fds, n, out,
 errs)` preads every file of the first n rows at offset 0 (cgroup files regenerate on each
 read), picks the wanted keys, multiplies by their scale and writes int64 columns into `out`.
-Columns no file provides stay -1. A row whose read fails gets its errno in `errs` (a vanished
-cgroup answers ENODEV) and its remaining files are skipped; other rows are unaffected.
+Columns no file provides stay -1. When a key repeats, its first line counts; numbers and
+their scaled values saturate at INT64_MAX. A row whose read fails gets its errno in `errs`
+(a vanished cgroup answers ENODEV) and its remaining files are skipped; other rows are
+unaffected.
 kcore/kubelet/stats/reference.py is the plain-Python twin the tests compare against.
 """
 
-from libc.stdint cimport int32_t, int64_t
+from libc.stdint cimport INT64_MAX, int32_t, int64_t, uint64_t
 from libc.stdlib cimport calloc, free
 from libc.string cimport memcmp, memcpy
 
@@ -19,12 +21,18 @@ from cgstats cimport *
 
 cdef inline int64_t parse_uint(const char* p, const char* end) noexcept nogil:
     cdef int64_t v = 0
+    cdef int d
     while p < end and (p[0] == b' ' or p[0] == b'\t'):
         p += 1
     while p < end and b'0' <= p[0] <= b'9':
-        v = v * 10 + (p[0] - 48)
+        d = p[0] - 48
+        v = INT64_MAX if v > (INT64_MAX - d) // 10 else v * 10 + d
         p += 1
     return v
+
+
+cdef inline int64_t scaled(int64_t v, int64_t scale) noexcept nogil:
+    return INT64_MAX if scale > 1 and v > INT64_MAX // scale else v * scale
 
 
 cdef void parse_keys(const char* buf, ssize_t n, FileKeys* fk, int64_t* row) noexcept nogil:
@@ -32,6 +40,7 @@ cdef void parse_keys(const char* buf, ssize_t n, FileKeys* fk, int64_t* row) noe
     cdef const char* end = buf + n
     cdef const char* sp
     cdef int k, found = 0
+    cdef uint64_t seen = 0
     cdef Key* key
     while p < end and found < fk.count:
         sp = p
@@ -40,8 +49,10 @@ cdef void parse_keys(const char* buf, ssize_t n, FileKeys* fk, int64_t* row) noe
         for k in range(fk.count):
             key = &fk.keys[k]
             if key.len == sp - p and memcmp(key.name, p, key.len) == 0:
-                row[key.column] = parse_uint(sp, end) * key.scale
-                found += 1
+                if not (seen >> k) & 1:
+                    row[key.column] = scaled(parse_uint(sp, end), key.scale)
+                    seen |= (<uint64_t>1) << k
+                    found += 1
                 break
         while sp < end and sp[0] != b'\n':
             sp += 1
@@ -55,7 +66,7 @@ cdef int read_file(int fd, char* buf, FileKeys* fk, int64_t* row) noexcept nogil
         if n < 0 and errno != EINTR:
             return errno
     if fk.count == 1 and fk.keys[0].len == 0:
-        row[fk.keys[0].column] = parse_uint(buf, buf + n) * fk.keys[0].scale
+        row[fk.keys[0].column] = scaled(parse_uint(buf, buf + n), fk.keys[0].scale)
     else:
         parse_keys(buf, n, fk, row)
     return 0
@@ -77,6 +88,8 @@ cdef class Reader:
 
     cdef _compile(self, FileKeys* fk, keys):
         fk.count = len(keys)
+        if fk.count > 64:
+            raise ValueError("at most 64 keys per file")
         fk.keys = <Key*>calloc(max(fk.count, 1), sizeof(Key))
         if fk.keys == NULL:
             raise MemoryError()

@@ -4,7 +4,8 @@ Same contract as `kcore._ext.cgstats.Reader`: for rows 0..n-1, pread every held 
 offset 0, pick the wanted keys, scale them into int64 columns (others stay -1), and record the
 errno of a row whose read fails (skipping its remaining files). Tests compare the two on the
 same fixture trees; benchmarks use it as the baseline; the sampler falls back to it when the
-extension is not built.
+extension is not built. When a key repeats, its first line counts; numbers and their scaled
+values saturate at INT64_MAX.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy.typing as npt
 
 Keys = Sequence[tuple[bytes, int, int]]
 _BUF_SIZE = 16384
+_INT64_MAX = (1 << 63) - 1
 
 
 class ReferenceReader:
@@ -54,18 +56,21 @@ class ReferenceReader:
 def _parse(data: bytes, keys: dict[bytes, tuple[int, int]], row: npt.NDArray[np.int64]) -> None:
     if b"" in keys:
         column, scale = keys[b""]
-        row[column] = _leading_int(data) * scale
+        row[column] = min(_leading_int(data) * scale, _INT64_MAX)
         return
-    for line in data.splitlines():
+    seen: set[bytes] = set()
+    for line in data.split(b"\n"):
         key, _, value = line.partition(b" ")
-        if key in keys:
+        if key in keys and key not in seen:
+            seen.add(key)
             column, scale = keys[key]
-            row[column] = _leading_int(value) * scale
+            row[column] = min(_leading_int(value) * scale, _INT64_MAX)
 
 
 def _leading_int(text: bytes) -> int:
-    digits = text.strip().split(maxsplit=1)[0] if text.strip() else b""
+    """The decimal digits after any spaces or tabs (0 if none), like the kernel's parser."""
+    digits = text.lstrip(b" \t")
     end = 0
     while end < len(digits) and 48 <= digits[end] <= 57:
         end += 1
-    return int(digits[:end]) if end else 0
+    return min(int(digits[:end]), _INT64_MAX) if end else 0
