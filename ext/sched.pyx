@@ -537,6 +537,7 @@ cdef struct Raw:
     int64_t* pref      # [f] sum of matching preferred node-affinity weights
     int64_t* ip        # [f] inter-pod preferred score
     int64_t max_taint, max_pref, min_ip, max_ip
+    int64_t best_total  # the max total over the feasible nodes (after totals)
     uint64_t magic_taint, magic_pref
     uint8_t shift_taint, shift_pref
     bint any_ip_score
@@ -584,11 +585,15 @@ cdef inline uint64_t _next(uint64_t* state) noexcept nogil:
 
 
 cdef Py_ssize_t _score_feasible(const Nodes* ndp, const Query* qp, const Profile* prp,
-                                int64_t* fails, Py_ssize_t* feasible,
-                                Raw* raw) noexcept nogil:
-    """Pass 1: every filter fused in one loop over all nodes, collecting the feasible ones;
-    then the raw scores over that compact list (~10% faster than scoring inside the filter
-    loop: the two tight loops branch and schedule better). Returns the feasible count.
+                                int64_t* fails, Py_ssize_t* feasible, Raw* raw,
+                                bint totals) noexcept nogil:
+    """Pass 1: every filter fused in one loop over all nodes, collecting the feasible ones
+    with their request-independent raw scores (taints, preferred affinity, inter-pod) and
+    the maxima that normalize them; then the request-dependent scores over that compact list
+    (~10% faster than scoring inside the filter loop: two tight loops branch and schedule
+    better). With `totals`, raw.base[f] becomes the node's total score and raw.best_total
+    their max; otherwise raw.base[f] holds the request-dependent part only (for the batch
+    kernel, which re-totals as nodes fill). Returns the feasible count.
 
     The structs are copied to locals so the compiler knows stores to `fails` and `raw`
     cannot change them, and keeps their fields in registers across the loop.
@@ -597,23 +602,18 @@ cdef Py_ssize_t _score_feasible(const Nodes* ndp, const Query* qp, const Profile
     cdef Query q = qp[0]
     cdef Profile pr = prp[0]
     cdef Py_ssize_t i, f = 0, nf
-    cdef int64_t preferred = 0, ip = 0, taint
+    cdef int64_t preferred = 0, ip = 0, taint, total, best = 0
     cdef int64_t max_taint = 0, max_pref = 0, min_ip = 0, max_ip = 0
     cdef bint any_ip = False
     for i in range(q.n_ip):
         any_ip = any_ip or q.ip_kind[i] == IP_SCORE
     for i in range(nd.n):
-        if _filter(&nd, &q, i, &preferred, fails):
-            feasible[f] = i
-            raw.pref[f] = preferred
-            f += 1
-    nf = f
-    for f in range(nf):
-        i = feasible[f]
-        raw.base[f] = _base_score(&nd, &q, &pr, i, 0)
+        if not _filter(&nd, &q, i, &preferred, fails):
+            continue
+        feasible[f] = i
+        raw.pref[f] = preferred
         taint = _taint_count(&nd, &q, i)
         raw.taint[f] = taint
-        preferred = raw.pref[f]
         if any_ip:
             ip = _interpod_raw(&nd, &q, i)
             min_ip = ip if f == 0 or ip < min_ip else min_ip
@@ -621,9 +621,18 @@ cdef Py_ssize_t _score_feasible(const Nodes* ndp, const Query* qp, const Profile
         raw.ip[f] = ip
         max_taint = taint if taint > max_taint else max_taint
         max_pref = preferred if preferred > max_pref else max_pref
+        f += 1
+    nf = f
     raw.max_taint, raw.max_pref, raw.min_ip, raw.max_ip = max_taint, max_pref, min_ip, max_ip
     raw.any_ip_score = any_ip
     _inverses(raw)
+    for f in range(nf):
+        total = _base_score(&nd, &q, &pr, feasible[f], 0)
+        if totals:
+            total += _normalized(&pr, raw, f)
+            best = total if f == 0 or total > best else best
+        raw.base[f] = total
+    raw.best_total = best
     return nf
 
 
@@ -644,16 +653,14 @@ cdef inline int64_t _taint_count(const Nodes* nd, const Query* q, Py_ssize_t i) 
 cdef Py_ssize_t _select(const Profile* pr, Raw* raw, const Py_ssize_t* feasible,
                         Py_ssize_t nf, bint lowest, uint64_t* rng,
                         int64_t* scores) noexcept nogil:
-    """Pass 2: totals, then the max; ties reservoir-sampled like selectHost (or lowest)."""
+    """Pass 2: the nodes with the max total; ties reservoir-sampled like selectHost (in
+    index order, one draw per tie after the first), or the lowest index."""
     cdef Py_ssize_t f, best = -1
-    cdef int64_t best_total = 0
+    cdef int64_t best_total = raw.best_total
     cdef uint64_t ties = 0
-    for f in range(nf):
-        raw.base[f] += _normalized(pr, raw, f)
-        if scores != NULL:
+    if scores != NULL:
+        for f in range(nf):
             scores[feasible[f]] = raw.base[f]
-        if f == 0 or raw.base[f] > best_total:
-            best_total = raw.base[f]
     for f in range(nf):
         if raw.base[f] != best_total:
             continue
@@ -716,7 +723,7 @@ def schedule_one(NodeView nodes, QueryView query, ProfileView profile, bint lowe
     _scratch_split(block, nd.n, &feasible, &raw)
     try:
         with nogil:
-            nf = _score_feasible(nd, &query.c, &profile.c, &fails[0], feasible, &raw)
+            nf = _score_feasible(nd, &query.c, &profile.c, &fails[0], feasible, &raw, True)
             chosen = _select(&profile.c, &raw, feasible, nf, lowest, &rng[0], out)
     finally:
         if own:
@@ -856,7 +863,7 @@ def place_batch(NodeView nodes, QueryView query, ProfileView profile, bint lowes
         free(scratch)
         raise MemoryError()
     with nogil:
-        nf = _score_feasible(nd, &query.c, &profile.c, &fails[0], feasible, &raw)
+        nf = _score_feasible(nd, &query.c, &profile.c, &fails[0], feasible, &raw, False)
         h.slot = feasible + n
         h.size = nf
         h.total = block
