@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from typing import Any
 
 from kcore.api import errors, timeutil
 from kcore.api.errors import Cause
@@ -99,11 +98,9 @@ def carry_over(info: ResourceInfo, new: Obj, current: Obj, *, subresource: str) 
     """The object to validate for an update: server-owned metadata from `current`; on the
     main resource the status stays, on .../status only the status changes."""
     if subresource == "status":
-        out: Obj = dict(current)
-        out["status"] = new.get("status")
-        if out["status"] is None:
-            out.pop("status")
-        out["metadata"] = _merge_meta_for_status(current, new)
+        out: Obj = {k: v for k, v in current.items() if k != "status"}
+        if new.get("status") is not None:
+            out["status"] = new["status"]
         return out
     nm, cm = meta(new), meta(current)
     for k in _IMMUTABLE:
@@ -117,11 +114,6 @@ def carry_over(info: ResourceInfo, new: Obj, current: Obj, *, subresource: str) 
         else:
             new.pop("status", None)
     return new
-
-
-def _merge_meta_for_status(current: Obj, new: Obj) -> dict[str, Any]:
-    m = dict(meta(current))
-    return m
 
 
 def bump_generation(new: Obj, current: Obj) -> None:

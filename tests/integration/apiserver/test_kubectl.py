@@ -332,3 +332,47 @@ def test_apply_removes_a_container_dropped_from_the_manifest(kubectl: Any, ns: s
     bad = DEPLOY.replace("replicas: 2", "replicas: 2\n  bogusField: 1")
     res = kubectl("apply", "-n", ns, "-f", "-", stdin=bad, check=False)
     assert res.returncode != 0 and 'unknown field "spec.bogusField"' in res.stderr
+
+
+def test_namespace_delete_and_get_all(kubectl: Any, core_api: Any) -> None:
+    from kubernetes import client
+
+    client.CoreV1Api(core_api).create_namespace({"metadata": {"name": "doomed"}})
+    kubectl("apply", "-n", "doomed", "-f", "-", stdin=DEPLOY)
+    kubectl("apply", "-n", "doomed", "-f", "-", stdin=SERVICE)
+    kubectl("create", "-n", "doomed", "-f", "-", stdin=POD)
+    everything = kubectl("get", "all", "-n", "doomed", "-o", "name").stdout.split()
+    assert set(everything) == {"pod/p1", "service/web", "deployment.apps/web"}
+    assert 'namespace "doomed" deleted' in kubectl("delete", "ns", "doomed").stdout
+    gone = kubectl("get", "ns", "doomed", check=False)
+    assert gone.returncode != 0 and "NotFound" in gone.stderr
+
+
+def test_orphan_cascade_leaves_finalizer_for_the_gc(kubectl: Any, ns: str) -> None:
+    kubectl("apply", "-n", ns, "-f", "-", stdin=DEPLOY)
+    kubectl("delete", "deploy", "web", "-n", ns, "--cascade=orphan", "--wait=false")
+    d = as_json(kubectl("get", "deploy", "web", "-n", ns, "-o", "json"))
+    assert d["metadata"]["finalizers"] == ["orphan"]
+    assert d["metadata"]["deletionTimestamp"]
+    kubectl("patch", "deploy", "web", "-n", ns, "--type", "json", "-p",
+            '[{"op":"remove","path":"/metadata/finalizers"}]')  # fmt: skip
+    assert kubectl("get", "deploy", "-n", ns, "-o", "name").stdout.strip() == ""
+
+
+def test_single_object_watch_and_node_commands(kubectl: Any, ns: str) -> None:
+    node = "apiVersion: v1\nkind: Node\nmetadata: {name: n-" + ns + "}\n"
+    kubectl("apply", "-f", "-", stdin=node)
+    kubectl("cordon", f"n-{ns}")
+    kubectl("taint", "node", f"n-{ns}", "k=v:NoSchedule")
+    n = as_json(kubectl("get", "node", f"n-{ns}", "-o", "json"))
+    assert n["spec"]["unschedulable"] is True
+    assert n["spec"]["taints"] == [{"key": "k", "value": "v", "effect": "NoSchedule"}]
+    kubectl("create", "-n", ns, "-f", "-", stdin=POD)
+    with kubectl.popen("get", "pod", "p1", "-n", ns, "-w", "-o", "name") as watcher:
+        lines = _read_lines(watcher, 1, deadline=time.monotonic() + 10)  # the current state
+        kubectl("label", "pod", "p1", "-n", ns, "w=1")
+        lines += _read_lines(watcher, 1, deadline=time.monotonic() + 10)
+        watcher.terminate()
+    assert lines == ["pod/p1", "pod/p1"]
+    logs = kubectl("logs", "p1", "-n", ns, check=False)
+    assert logs.returncode != 0 and "does not have a host assigned" in logs.stderr
