@@ -1,0 +1,51 @@
+"""A kcore.Cluster with a running controller manager and hollow nodes, per test."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+import kcore
+from kcore.client import Client
+from kcore.controllers.manager import ControllerManager
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from hollow import HollowNodes
+
+
+@dataclass
+class Env:
+    cluster: kcore.Cluster
+    client: Client
+    manager: ControllerManager
+    nodes: HollowNodes
+
+
+@contextlib.asynccontextmanager
+async def running_manager(client: Client, **kw: object) -> AsyncIterator[ControllerManager]:
+    manager = ControllerManager(client, leader_elect=False, **kw)  # type: ignore[arg-type]
+    task = asyncio.create_task(manager.run())
+    try:
+        async with asyncio.timeout(30):
+            await manager.started.wait()
+        yield manager
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+@pytest.fixture
+async def env() -> AsyncIterator[Env]:
+    async with kcore.Cluster() as cluster:
+        client = cluster.new_client()
+        async with client, running_manager(client) as manager:
+            async with HollowNodes(cluster.client) as nodes:
+                yield Env(cluster, cluster.client, manager, nodes)
