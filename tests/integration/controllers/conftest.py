@@ -46,6 +46,9 @@ async def running_manager(client: Client, **kw: object) -> AsyncIterator[Control
 async def env() -> AsyncIterator[Env]:
     async with kcore.Cluster() as cluster:
         client = cluster.new_client()
-        async with client, running_manager(client) as manager:
-            async with HollowNodes(cluster.client) as nodes:
-                yield Env(cluster, cluster.client, manager, nodes)
+        async with (
+            client,
+            running_manager(client) as manager,
+            HollowNodes(cluster.client) as nodes,
+        ):
+            yield Env(cluster, cluster.client, manager, nodes)

@@ -141,9 +141,9 @@ class HollowNodes:
         return result
 
 
-async def eventually(check: Any, *, timeout: float = 30.0, interval: float = 0.05) -> Any:
+async def eventually(check: Any, *, within: float = 30.0, interval: float = 0.05) -> Any:
     """Poll `check()` (sync or async) until it returns something truthy; that value."""
-    async with asyncio.timeout(timeout):
+    async with asyncio.timeout(within):
         while True:
             result = check()
             if asyncio.iscoroutine(result):

@@ -104,7 +104,7 @@ async def test_rolling_update_respects_max_unavailable_and_surge(env: Env) -> No
         await env.client.patch(
             Deployment, "roll", patch, patch_type="strategic", namespace="default"
         )
-        d = await eventually(lambda: rollout_done(env, "roll"), timeout=60)
+        d = await eventually(lambda: rollout_done(env, "roll"), within=60)
     finally:
         stop.set()
         await watcher
@@ -172,7 +172,7 @@ async def test_recreate_scales_old_to_zero_before_new(env: Env) -> None:
         await env.client.patch(
             Deployment, "rec", patch, patch_type="strategic", namespace="default"
         )
-        await eventually(lambda: _all_image(env, "rec", 3, "busybox:9"), timeout=60)
+        await eventually(lambda: _all_image(env, "rec", 3, "busybox:9"), within=60)
     finally:
         stop.set()
         await watcher
