@@ -137,7 +137,7 @@ async def test_scale_up_down_and_replace_deleted_pod(env: Env) -> None:
     await env.client.patch(Deployment, "sc", {"spec": {"replicas": 1}}, namespace="default")
     (survivor,) = await eventually(lambda: _settled_pods(env, "sc", 1))
     await env.client.delete(Pod, survivor.metadata.name, namespace="default")
-    (fresh,) = await eventually(lambda: _replacement(env, "sc", survivor.metadata.uid), timeout=30)
+    (fresh,) = await eventually(lambda: _replacement(env, "sc", survivor.metadata.uid), within=30)
     assert fresh.metadata.uid != survivor.metadata.uid
     d = await eventually(lambda: rollout_done(env, "sc"))
     assert d.metadata.annotations[du.REVISION] == "1"  # scaling is not a new revision
