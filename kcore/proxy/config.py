@@ -18,8 +18,8 @@ and retried on the Service's next change.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
+import socket
 from collections.abc import Sequence
 from typing import Any
 
@@ -37,9 +37,10 @@ DEFAULT_AFFINITY_SECONDS = 10800
 
 def _ipv4(ip: str) -> bool:
     try:
-        return isinstance(ipaddress.ip_address(ip), ipaddress.IPv4Address)
-    except ValueError:
+        socket.inet_pton(socket.AF_INET, ip)
+    except OSError:
         return False
+    return True
 
 
 def _cluster_ips(svc: Service) -> list[str]:

@@ -8,7 +8,7 @@ user writes them by hand. Addresses are IPv4 literals (the data path is IPv4 TCP
 
 from __future__ import annotations
 
-import ipaddress
+import socket
 from typing import Literal, NamedTuple
 
 import msgspec
@@ -25,11 +25,11 @@ class Address(NamedTuple):
 
     def packed(self) -> tuple[int, int]:
         """(IPv4 as a host-order int, port), as the data path takes addresses."""
-        return int(ipaddress.IPv4Address(self.host)), self.port
+        return int.from_bytes(socket.inet_pton(socket.AF_INET, self.host)), self.port
 
     @classmethod
     def unpack(cls, ip: int, port: int) -> Address:
-        return cls(str(ipaddress.IPv4Address(ip)), port)
+        return cls(socket.inet_ntop(socket.AF_INET, ip.to_bytes(4)), port)
 
     @classmethod
     def parse(cls, text: str) -> Address:
