@@ -50,6 +50,7 @@ cdef struct Worker:
     int wakefd
     Handle wake
     int64_t epoch
+    int64_t running           # 1 while a thread is inside run_worker
     int64_t active            # connections this worker holds (read by the others)
     int64_t stop
     int64_t now
@@ -630,6 +631,7 @@ cdef void run_worker(Worker* w) noexcept nogil:
     cdef epoll_event evs[MAX_EVENTS]
     cdef int n, i, kind
     cdef uint64_t junk
+    kc_store(&w.running, 1)
     while not kc_load(&w.stop):
         n = epoll_wait(w.epfd, evs, MAX_EVENTS, wait_ms(w))
         w.now = now_ms()
@@ -646,6 +648,7 @@ cdef void run_worker(Worker* w) noexcept nogil:
             conn_free(w, w.dead[i])
         w.n_dead = 0
         kc_add(&w.epoch, 1)
+    kc_store(&w.running, 0)
 
 
 cdef void worker_close_all(Worker* w) noexcept nogil:
@@ -740,14 +743,23 @@ cdef class Engine:
     def workers(self) -> int:
         return self.n_workers
 
+    cdef void _check(self) except *:
+        if self.closed:
+            raise RuntimeError("the proxy engine is closed")
+
     def run(self, int i):
         """Run worker `i` until `stop()` (call from a thread of its own)."""
+        self._check()
+        if not 0 <= i < self.n_workers:
+            raise IndexError(i)
         with nogil:
             run_worker(&self.ws[i])
 
     def stop(self):
         cdef int i
         cdef uint64_t one = 1
+        if self.closed:
+            return
         for i in range(self.n_workers):
             kc_store(&self.ws[i].stop, 1)
             write(self.ws[i].wakefd, &one, 8)
@@ -757,9 +769,12 @@ cdef class Engine:
         cdef int i
         if self.closed:
             return
-        self.closed = True
+        for i in range(self.n_workers):
+            if kc_load(&self.ws[i].running):
+                raise RuntimeError("stop the workers and join their threads first")
         for key in list(self.services):
             self.remove(key)
+        self.closed = True
         for i in range(self.n_workers):
             worker_close_all(&self.ws[i])
         free(self.ws)
@@ -778,11 +793,12 @@ cdef class Engine:
         for i in range(self.n_workers):
             e = kc_load(&self.ws[i].epoch)
             write(self.ws[i].wakefd, &one, 8)
-            while kc_load(&self.ws[i].epoch) == e and not kc_load(&self.ws[i].stop):
+            while kc_load(&self.ws[i].epoch) == e and kc_load(&self.ws[i].running):
                 _time.sleep(0.0001)
 
     def upsert(self, str key, list listen, list endpoints, int policy, int64_t affinity_ms):
         """Add or update a service: listeners first (so a bind error changes nothing)."""
+        self._check()
         cdef Service* s
         old = self.listeners.get(key, {})
         want = {(int(ip), int(port)) for ip, port in listen}
@@ -878,6 +894,7 @@ cdef class Engine:
 
     def remove(self, str key):
         """Stop listening for `key`; its established connections run to their end."""
+        self._check()
         cdef Service* s
         if key not in self.services:
             return
@@ -891,6 +908,7 @@ cdef class Engine:
 
     def counters(self, str key):
         """(connections, active, bytes_in, bytes_out, connect_errors, rejected, failed)."""
+        self._check()
         cdef Service* s = <Service*><size_t>self.services[key]
         cdef int i
         out = []
@@ -907,6 +925,7 @@ cdef class Engine:
 
     def endpoints(self, str key):
         """[(ip, port, active connections)] in table order."""
+        self._check()
         cdef Service* s = <Service*><size_t>self.services[key]
         cdef int i
         with nogil:
@@ -917,6 +936,7 @@ cdef class Engine:
 
     def pick(self, str key, uint32_t client, int64_t now_ms):
         """The balancer alone, as the data path runs it: (ip, port) counted active, or None."""
+        self._check()
         cdef Service* s = <Service*><size_t>self.services[key]
         cdef Endpoint* ep
         with nogil:
@@ -929,6 +949,7 @@ cdef class Engine:
 
     def release(self, str key, uint32_t ip, uint16_t port):
         """Undo one `pick` of (ip, port): a connection to it closed."""
+        self._check()
         cdef Service* s = <Service*><size_t>self.services[key]
         cdef int i
         with nogil:

@@ -323,3 +323,21 @@ def test_metrics_text(proxy: Proxy, backends: Callable[..., Backend]) -> None:
     assert 'kcore_proxy_connections_total{service="ns/\\"web\\":80"} 1\n' in text
     assert 'kcore_proxy_bytes_in_total{service="ns/\\"web\\":80"} 4\n' in text
     assert "# TYPE kcore_proxy_active_connections gauge\n" in text
+
+
+def test_lifecycle_table_before_start_and_double_stop(backends: Callable[..., Backend]) -> None:
+    proxy = Proxy(workers=2)
+    ep = backends(echo).address
+    proxy.set_service("svc", ServicePort(listen=(VIP,), endpoints=(ep,)))
+    proxy.set_service("svc", ServicePort(listen=(VIP._replace(port=8081),), endpoints=(ep,)))
+    proxy.start()
+    try:
+        with connect(VIP._replace(port=8081)) as c:
+            c.sendall(b"up\n")
+            assert read_line(c) == b"up"
+    finally:
+        proxy.stop()
+    proxy.stop()
+    with pytest.raises(RuntimeError):
+        proxy.set_service("svc", ServicePort(listen=()))
+    assert not [t for t in threading.enumerate() if t.name.startswith("kcore-proxy")]
