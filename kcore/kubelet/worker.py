@@ -92,8 +92,13 @@ class PodWorker:
         self.task = asyncio.create_task(self._run(), name=f"pod-worker:{self.pod.metadata.name}")
 
     def update(self, pod: Pod) -> None:
-        self.pod = pod
-        self.wake()
+        """A new version of the pod; only a change outside its status needs a sync."""
+        old, self.pod = self.pod, pod
+        pod.status = old.status if self._last_status else pod.status
+        if codec.encode(old.spec) != codec.encode(pod.spec) or (
+            old.metadata.deletion_timestamp != pod.metadata.deletion_timestamp
+        ):
+            self.wake()
 
     def remove(self) -> None:
         self.removed = True
@@ -138,9 +143,10 @@ class PodWorker:
         timeout = self.deps.resync_period
         if self._wake_at is not None:
             timeout = max(0.0, min(timeout, self._wake_at - time.time()))
-            self._wake_at = None
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout)
+        if self._wake_at is not None and self._wake_at <= time.time():
+            self._wake_at = None
 
     def container_for_logs(self, name: str, *, previous: bool) -> ContainerInfo | None:
         """The instance whose log `kubectl logs [--previous]` shows."""
@@ -338,8 +344,10 @@ class PodWorker:
         backoff = self.deps.image_backoff
         waiting = self._waiting.get(c.name)
         if waiting and waiting[0] in ("ErrImagePull", "ImagePullBackOff"):
-            if backoff.in_backoff(key, self._image_failed_at.get(c.name, 0.0)):
+            failed_at = self._image_failed_at.get(c.name, 0.0)
+            if backoff.in_backoff(key, failed_at):
                 self._waiting[c.name] = ("ImagePullBackOff", f'Back-off pulling image "{c.image}"')
+                self.wake_later(backoff.ready_at(key, failed_at) + 0.05)
                 return False
         policy = c.image_pull_policy or _default_pull_policy(c.image)
         try:
@@ -349,7 +357,8 @@ class PodWorker:
             self._waiting[c.name] = (reason, str(e))
             self._image_failed_at[c.name] = time.time()
             backoff.next(key)
-            self.wake_later(backoff.ready_at(key, time.time()) + 0.05)
+            # a sync halfway through the backoff reports ImagePullBackOff, as Kubernetes does
+            self.wake_later(time.time() + backoff.delay(key) / 2)
             return False
         backoff.forget(key)
         return True

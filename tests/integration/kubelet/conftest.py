@@ -9,6 +9,7 @@ fails the test (and is force-removed) — a leak is a kubelet bug.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import docker
+import docker.errors
 import pytest
 
 import kcore
@@ -43,7 +45,10 @@ def docker_client() -> Any:
 
 
 def node_containers(docker_client: Any, node: str) -> list[Any]:
-    return list(docker_client.containers.list(all=True, filters={"label": f"{NODE_LABEL}={node}"}))
+    found = docker_client.containers.list(
+        all=True, sparse=True, filters={"label": f"{NODE_LABEL}={node}"}
+    )
+    return list(found)
 
 
 StartKubelet = Callable[..., Awaitable[Kubelet]]
@@ -87,16 +92,18 @@ async def start_kubelet(
             await c.close()
         leaked = node_containers(docker_client, node_name)
         for c in leaked:
-            c.remove(force=True)
-        assert not leaked, f"test leaked containers: {[c.name for c in leaked]}"
+            with contextlib.suppress(docker.errors.NotFound):
+                c.remove(force=True)
+        assert not leaked, f"test leaked containers: {[c.attrs.get('Names') for c in leaked]}"
 
 
 async def _drain(client: Client, kubelet: Kubelet, docker_client: Any, node: str) -> None:
     """Delete every pod of the node and wait for the kubelet to clear its containers."""
     pods = await client.list(Pod, field_selector=f"spec.nodeName={node}")
     for pod in pods.items:
-        await client.delete(Pod, pod.metadata.name, namespace=pod.metadata.namespace,
-                            grace_period_seconds=1)
+        await client.delete(
+            Pod, pod.metadata.name, namespace=pod.metadata.namespace, grace_period_seconds=1
+        )
     if kubelet.config.manifest_dir is not None:
         for f in kubelet.config.manifest_dir.iterdir():
             f.unlink()
@@ -115,13 +122,9 @@ def simple_pod(name: str, *containers: Container, **spec: Any) -> Pod:
 
 
 def busybox(name: str, *command: str, **fields: Any) -> Container:
-    return Container(
-        name=name,
-        image=IMAGE,
-        image_pull_policy="IfNotPresent",
-        command=list(command) if command else [],
-        **fields,
-    )
+    fields.setdefault("image", IMAGE)
+    fields.setdefault("image_pull_policy", "IfNotPresent")
+    return Container(name=name, command=list(command) if command else [], **fields)
 
 
 async def wait_for(
