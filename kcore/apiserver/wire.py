@@ -17,11 +17,13 @@ import msgspec
 import yaml
 
 from kcore.api import errors
+from kcore.apiserver import protobuf
 
 Format = Literal["json", "msgpack"]
 MAX_BODY = 3 * 1024 * 1024
 JSON = "application/json"
 MSGPACK = "application/msgpack"
+PROTOBUF = "application/vnd.kubernetes.protobuf"
 _MSGPACK_TYPES = ("application/msgpack", "application/vnd.msgpack", "application/x-msgpack")
 _YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml")
 
@@ -96,11 +98,8 @@ def decode_body(data: bytes, content_type: str | None) -> Any:
     if len(data) > MAX_BODY:
         raise errors.request_entity_too_large("the request body is larger than 3145728 bytes")
     media = media_type(content_type)
-    if media.startswith("application/vnd.kubernetes.protobuf"):
-        raise errors.unsupported_media_type(
-            "the body of the request was in an unknown format - accepted media types include: "
-            "application/json, application/yaml, application/msgpack"
-        )
+    if media == PROTOBUF:
+        return protobuf.decode_object(data)
     try:
         if media in _MSGPACK_TYPES:
             return _msgpack_decoder.decode(data)

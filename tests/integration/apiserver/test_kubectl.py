@@ -376,3 +376,30 @@ def test_single_object_watch_and_node_commands(kubectl: Any, ns: str) -> None:
     assert lines == ["pod/p1", "pod/p1"]
     logs = kubectl("logs", "p1", "-n", ns, check=False)
     assert logs.returncode != 0 and "does not have a host assigned" in logs.stderr
+
+
+def test_generators_sending_protobuf(kubectl: Any, ns: str) -> None:
+    kubectl("create", "namespace", f"{ns}-gen")
+    assert as_json(kubectl("get", "ns", f"{ns}-gen", "-o", "json"))["status"]["phase"] == "Active"
+    kubectl("create", "deployment", "web", "-n", ns, "--image=nginx:1.2", "--replicas=0",
+            "--port=80")  # fmt: skip
+    d = as_json(kubectl("get", "deploy", "web", "-n", ns, "-o", "json"))
+    assert d["spec"]["replicas"] == 0 and d["spec"]["selector"] == {"matchLabels": {"app": "web"}}
+    container = d["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == "nginx:1.2" and container["ports"] == [
+        {"containerPort": 80, "protocol": "TCP"}]  # fmt: skip
+    assert "creationTimestamp" not in d["spec"]["template"]["metadata"]
+    kubectl("create", "configmap", "c", "-n", ns, "--from-literal=a=1")
+    assert as_json(kubectl("get", "cm", "c", "-n", ns, "-o", "json"))["data"] == {"a": "1"}
+    kubectl("create", "secret", "generic", "s", "-n", ns, "--from-literal=k=v")
+    assert as_json(kubectl("get", "secret", "s", "-n", ns, "-o", "json"))["data"] == {"k": "dg=="}
+    kubectl("create", "service", "clusterip", "svc", "-n", ns, "--tcp=80:8080")
+    port = as_json(kubectl("get", "svc", "svc", "-n", ns, "-o", "json"))["spec"]["ports"][0]
+    assert (port["port"], port["targetPort"]) == (80, 8080)
+    kubectl("autoscale", "deploy", "web", "-n", ns, "--max=5", "--cpu-percent=50")
+    hpa = as_json(kubectl("get", "hpa", "web", "-n", ns, "-o", "json"))["spec"]
+    assert (hpa["maxReplicas"], hpa["targetCPUUtilizationPercentage"]) == (5, 50)
+    kubectl("create", "job", "j", "-n", ns, "--image=busybox", "--", "echo", "hi")
+    job = as_json(kubectl("get", "job", "j", "-n", ns, "-o", "json"))
+    assert job["spec"]["template"]["spec"]["containers"][0]["command"] == ["echo", "hi"]
+    kubectl("delete", "ns", f"{ns}-gen")

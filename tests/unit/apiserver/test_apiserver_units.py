@@ -79,7 +79,7 @@ def test_body_decoding_errors() -> None:
         assert e.value.code == 400
     with pytest.raises(StatusError) as e:
         wire.decode_object(b"x", "application/vnd.kubernetes.protobuf")
-    assert e.value.code == 415
+    assert e.value.code == 400
 
 
 def test_watch_frames() -> None:
@@ -196,3 +196,46 @@ def test_openapi_v3_documents() -> None:
     assert "fieldValidation" in [p["name"] for p in patch["parameters"]]
     assert "anyOf" not in json.dumps(schemas["DeploymentSpec"])
     assert openapi.v3_document("nope", "v1") is None
+
+
+def _varint(n: int) -> bytes:
+    out = b""
+    n &= (1 << 64) - 1
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        out += bytes([byte | (0x80 if n else 0)])
+        if not n:
+            return out
+
+
+def _field(number: int, value: int | bytes) -> bytes:
+    if isinstance(value, int):
+        return _varint(number << 3) + _varint(value)
+    return _varint(number << 3 | 2) + _varint(len(value)) + value
+
+
+def test_protobuf_envelope_and_objects() -> None:
+    from kcore.apiserver import protobuf
+
+    labels = _field(11, _field(1, b"app") + _field(2, b"web"))
+    meta = _field(1, b"web") + labels + _field(8, b"")  # zero creationTimestamp
+    port = _field(3, 80) + _field(4, _field(1, 1) + _field(3, b"http"))  # targetPort "http"
+    spec = _field(1, port) + _field(4, b"ClusterIP")
+    svc = _field(1, meta) + _field(2, spec) + _field(99, b"ignored")
+    type_meta = _field(1, b"v1") + _field(2, b"Service")
+    body = protobuf.MAGIC + _field(1, type_meta) + _field(2, svc)
+    assert wire.decode_object(body, "application/vnd.kubernetes.protobuf") == {
+        "kind": "Service", "apiVersion": "v1",
+        "metadata": {"name": "web", "labels": {"app": "web"}},
+        "spec": {"ports": [{"port": 80, "targetPort": "http"}], "type": "ClusterIP"},
+    }  # fmt: skip
+    spec = _field(1, 0) + _field(6, -1)  # a pointer zero is kept; -1 decodes
+    type_meta = _field(1, b"apps/v1") + _field(2, b"Deployment")
+    dep = protobuf.MAGIC + _field(1, type_meta) + _field(2, _field(2, spec))
+    assert wire.decode_object(dep, "application/vnd.kubernetes.protobuf")["spec"] == {
+        "replicas": 0, "revisionHistoryLimit": -1}  # fmt: skip
+    for bad, code in ((protobuf.MAGIC + b"\x0a\x05ab", 400),
+                      (protobuf.MAGIC + _field(1, _field(2, b"Widget")), 415)):  # fmt: skip
+        with pytest.raises(StatusError) as e:
+            wire.decode_object(bad, "application/vnd.kubernetes.protobuf")
+        assert e.value.code == code
