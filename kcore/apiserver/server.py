@@ -82,7 +82,9 @@ class APIServer:
             self.authn.fallback = ServiceAccountTokens(self.caches.get(secrets)).lookup
         app = web.Application(client_max_size=wire.MAX_BODY + 1024)
         app.router.add_route("*", "/{tail:.*}", self.handle)
-        self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
+        self._runner = web.AppRunner(
+            app, handler_cancellation=True, access_log=None, shutdown_timeout=5.0
+        )
         await self._runner.setup()
         site = web.TCPSite(
             self._runner,
@@ -97,10 +99,12 @@ class APIServer:
             self.port = int(sockets[0].getsockname()[1])
 
     async def stop(self) -> None:
+        """Stopping the caches first ends every watch stream cleanly, so that closing the
+        listener does not wait for long-running requests."""
+        await self.caches.stop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-        await self.caches.stop()
         if self._kubelet_session is not None:
             await self._kubelet_session.close()
             self._kubelet_session = None

@@ -72,5 +72,13 @@ def test_up_survives_restart(tmp_path: Path) -> None:
         assert int(later["metadata"]["resourceVersion"]) > rv_before
         namespaces = kubectl(kubeconfig, tmp_path, "get", "ns", "-o", "name").split()
         assert "namespace/kube-system" in namespaces
+        watch_cmd = ["kubectl", f"--kubeconfig={kubeconfig}", f"--cache-dir={tmp_path}/cache",
+                     "get", "cm", "-w"]  # fmt: skip
+        env = {**os.environ, "HOME": str(tmp_path)}
+        watcher = subprocess.Popen(watch_cmd, stdout=subprocess.PIPE, text=True, env=env)
+        assert watcher.stdout is not None
+        assert watcher.stdout.readline().split()[0] == "NAME"  # the watch is open
     finally:
-        assert stop(proc) == 0
+        assert stop(proc) == 0  # an open watch does not hold up the shutdown
+    watcher.wait(timeout=30)  # kubectl ends once the server has closed the stream
+    watcher.stdout.close()
