@@ -17,7 +17,7 @@ import aiohttp
 from aiohttp import web
 
 from kcore.api import errors
-from kcore.apiserver import discovery, openapi, resources, routing, wire
+from kcore.apiserver import discovery, openapi, resources, reviews, routing, wire
 from kcore.apiserver.allocator import ServiceAllocator
 from kcore.apiserver.auth import Authenticator, is_anonymous_path
 from kcore.apiserver.caches import Caches
@@ -174,6 +174,8 @@ class APIServer:
         if ri is None:
             return self._answer(Reply(200, self._non_resource(request, parts)), accept)
         labels[:] = [ri.verb, ri.resource + (f"/{ri.subresource}" if ri.subresource else "")]
+        if user is not None and reviews.is_review(ri):
+            return self._answer(Reply(201, reviews.answer(ri, user)), accept)
         long_running = ri.verb == "watch" or ri.subresource == "log"
         if long_running:
             return await self._resource(request, ri, accept)

@@ -403,3 +403,12 @@ def test_generators_sending_protobuf(kubectl: Any, ns: str) -> None:
     job = as_json(kubectl("get", "job", "j", "-n", ns, "-o", "json"))
     assert job["spec"]["template"]["spec"]["containers"][0]["command"] == ["echo", "hi"]
     kubectl("delete", "ns", f"{ns}-gen")
+
+
+def test_auth_can_i_and_whoami(kubectl: Any) -> None:
+    assert kubectl("auth", "can-i", "get", "pods").stdout.strip() == "yes"
+    assert kubectl(
+        "auth", "can-i", "create", "deployments", "-n", "kube-system"
+    ).stdout.strip() == ("yes")
+    who = kubectl("auth", "whoami").stdout
+    assert "admin" in who and "system:masters" in who
