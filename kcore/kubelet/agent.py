@@ -23,7 +23,6 @@ from kcore.api import codec
 from kcore.api.coordination import Lease
 from kcore.api.core import ConfigMap, Node, Pod, PodStatus, Secret, Service
 from kcore.api.errors import StatusError
-from kcore.api.meta import ObjectMeta
 from kcore.client import Client, SharedInformer, SharedInformerFactory
 from kcore.kubelet import mirror, node, sources
 from kcore.kubelet.backoff import RestartBackoff
@@ -366,7 +365,7 @@ class Kubelet:
             self._sources["api"].pop(uid, None)
             await self._confirm_deletion(pod)
         elif source == "" and sources.CONFIG_HASH in pod.metadata.annotations:
-            await mirror.delete_mirror(self.client, _named(pod))
+            await mirror.delete_mirror_of(self.client, pod)
 
     async def _confirm_deletion(self, pod: Pod) -> None:
         if not pod.metadata.deletion_timestamp:
@@ -442,14 +441,12 @@ class Kubelet:
     async def open_logs(
         self, namespace: str, pod: str, container: str, previous: bool, options: LogOptions
     ) -> AsyncGenerator[bytes, None]:
-        worker = next(
-            (
-                w
-                for w in self.workers.values()
-                if w.pod.metadata.namespace == namespace and w.pod.metadata.name == pod
-            ),
-            None,
-        )
+        named = [
+            w
+            for w in self.workers.values()
+            if w.pod.metadata.namespace == namespace and w.pod.metadata.name == pod
+        ]
+        worker = min(named, key=lambda w: w.terminating, default=None)
         if worker is None:
             raise LogNotFound(f'pod "{pod}" in namespace "{namespace}" is not on this node')
         info = worker.container_for_logs(container, previous=previous)
@@ -468,8 +465,3 @@ class Kubelet:
                 yield chunk
         finally:
             await stream.aclose()  # type: ignore[attr-defined]
-
-
-def _named(pod: Pod) -> Pod:
-    """A reference to the mirror pod of a static pod (same name; its own uid unknown)."""
-    return Pod(metadata=ObjectMeta(name=pod.metadata.name, namespace=pod.metadata.namespace))

@@ -82,6 +82,19 @@ async def delete_mirror(client: Client, pod: Pod) -> None:
             raise
 
 
+async def delete_mirror_of(client: Client, static: Pod) -> None:
+    """Delete the mirror of this version of a static pod (not a newer version's mirror)."""
+    meta = static.metadata
+    try:
+        existing = await client.get(Pod, meta.name, namespace=meta.namespace)
+    except StatusError as e:
+        if e.code == 404:
+            return
+        raise
+    if existing.metadata.annotations.get(CONFIG_MIRROR) == meta.annotations.get(CONFIG_HASH):
+        await delete_mirror(client, existing)
+
+
 def status_patch(status: PodStatus) -> dict[str, object]:
     """A merge patch that replaces every status field the kubelet owns (absent ones nulled)."""
     body = codec.to_dict(status)
