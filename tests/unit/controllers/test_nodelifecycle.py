@@ -65,17 +65,13 @@ def test_eviction_delay_uses_toleration_seconds_from_taint_time() -> None:
     pod = Pod()
     pod.spec.tolerations = [tol]
     assert nl.eviction_delay(pod, [taint], WALL0 + 5, 300) is None  # tolerated forever
-    pod.spec.tolerations = [Toleration(**{**_fields(tol), "toleration_seconds": 10})]
+    pod.spec.tolerations = [msgspec.structs.replace(tol, toleration_seconds=10)]
     assert nl.eviction_delay(pod, [taint], WALL0 + 4, 300) == 6
     pod.spec.tolerations = []
     assert nl.eviction_delay(pod, [taint], WALL0 + 4, 300) == 296  # admission's default
     other = Taint(key="gpu-broken", effect="NoExecute", time_added=added)
     assert nl.eviction_delay(pod, [taint, other], WALL0, 300) == 0  # untolerated: now
     assert nl.eviction_delay(pod, [Taint(key="x", effect="NoSchedule")], WALL0, 300) is None
-
-
-def _fields(t: Toleration) -> dict[str, object]:
-    return {f: getattr(t, f) for f in t.__struct_fields__}
 
 
 def test_unknown_conditions_cover_every_condition_and_missing_ready() -> None:
@@ -183,7 +179,8 @@ async def _pod(rig: Rig, name: str, node: str, **spec: object) -> Pod:
 
 
 async def _node(rig: Rig, name: str) -> Node:
-    return await rig.cluster.client.get(Node, name)
+    node: Node = await rig.cluster.client.get(Node, name)
+    return node
 
 
 async def _pod_names(rig: Rig) -> set[str]:
