@@ -9,8 +9,10 @@ epoll workers. wrk measures three workloads against each target in turn:
 * `close`: small responses with `Connection: close` (new connections/s),
 * `bulk`: 1 MiB responses over persistent connections (requests/s and bytes/s),
 
-each with wrk's p99 latency. `compare()` runs the lot and returns one `Figure` per
-(workload, target); benchmarks/test_proxy_bench.py and `kcore bench proxy` both use it.
+each with wrk's p99 latency and the CPU time the proxy spent per request (for direct:
+nginx's), which a busy shared machine disturbs far less than the rates. `compare()` runs
+the lot and returns one `Figure` per (workload, target); benchmarks/test_proxy_bench.py and
+`kcore bench proxy` both use it.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +51,7 @@ class Figure:
     bytes_per_s: float
     p99_ms: float
     errors: int
+    cpu_us_per_request: float  # CPU the proxy (or, direct, nginx) spent per request
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -70,7 +73,7 @@ def wait_listening(addr: Address, limit: float = 10.0) -> None:
 
 
 @contextlib.contextmanager
-def nginx(workdir: Path) -> Iterator[Address]:
+def nginx(workdir: Path) -> Iterator[tuple[Address, CpuClock]]:
     """nginx-light with one worker serving /small and /bulk from `workdir`/www."""
     www = workdir / "www"
     www.mkdir(mode=0o755)
@@ -91,12 +94,12 @@ http {{
 }}
 """
     )
-    with _process(["nginx", "-c", str(conf), "-e", str(workdir / "nginx.err")], addr):
-        yield addr
+    with _process(["nginx", "-c", str(conf), "-e", str(workdir / "nginx.err")], addr) as cpu:
+        yield addr, cpu
 
 
 @contextlib.contextmanager
-def haproxy(workdir: Path, backend: Address, threads: int) -> Iterator[Address]:
+def haproxy(workdir: Path, backend: Address, threads: int) -> Iterator[tuple[Address, CpuClock]]:
     """HAProxy in TCP mode with `threads` threads in front of `backend`."""
     addr = Address("127.0.0.1", free_port())
     conf = workdir / "haproxy.cfg"
@@ -117,20 +120,44 @@ backend b
   server s1 {backend.host}:{backend.port}
 """
     )
-    with _process(["haproxy", "-f", str(conf)], addr):
-        yield addr
+    with _process(["haproxy", "-f", str(conf)], addr) as cpu:
+        yield addr, cpu
 
 
 @contextlib.contextmanager
-def kcore_proxy(backend: Address, workers: int) -> Iterator[Address]:
+def kcore_proxy(backend: Address, workers: int) -> Iterator[tuple[Address, CpuClock]]:
+    """The kcore proxy in this process (its CPU clock is this process's: the main thread
+    only waits for wrk meanwhile)."""
     addr = Address("127.32.0.80", free_port("127.32.0.80"))
     with Proxy(workers=workers) as proxy:
         proxy.set_service("bench", ServicePort(listen=(addr,), endpoints=(backend,)))
-        yield addr
+        yield addr, time.process_time
+
+
+CpuClock = Callable[[], float]
+
+
+def process_cpu(pid: int) -> CpuClock:
+    """CPU seconds used so far by process `pid` and its reaped children (nginx workers are
+    not reaped: for nginx, pass each worker's pid)."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def read() -> float:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / tick
+
+    return read
+
+
+def tree_cpu(pid: int) -> CpuClock:
+    """CPU seconds of `pid` and its direct children (nginx master + workers)."""
+    kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    clocks = [process_cpu(pid)] + [process_cpu(int(k)) for k in kids]
+    return lambda: sum(c() for c in clocks)
 
 
 @contextlib.contextmanager
-def _process(argv: list[str], addr: Address) -> Iterator[None]:
+def _process(argv: list[str], addr: Address) -> Iterator[CpuClock]:
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         try:
@@ -138,7 +165,7 @@ def _process(argv: list[str], addr: Address) -> Iterator[None]:
         except OSError:
             proc.kill()
             raise RuntimeError(f"{argv[0]} did not start: {proc.communicate()[1]!r}") from None
-        yield
+        yield tree_cpu(proc.pid)
     finally:
         proc.terminate()
         try:
@@ -149,16 +176,26 @@ def _process(argv: list[str], addr: Address) -> Iterator[None]:
 
 
 def run_wrk(
-    addr: Address, workload: str, target: str, *, threads: int, conns: int, seconds: float
+    addr: Address,
+    workload: str,
+    target: str,
+    *,
+    threads: int,
+    conns: int,
+    seconds: float,
+    cpu: CpuClock = lambda: 0.0,
 ) -> Figure:
     path, extra = WORKLOADS[workload]
     url = f"http://{addr.host}:{addr.port}{path}"
     argv = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{seconds}s", "--latency", *extra, url]
+    before = cpu()
     out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
-    return parse_wrk(out, workload, target)
+    return parse_wrk(out, workload, target, cpu_s=cpu() - before, seconds=seconds)
 
 
-def parse_wrk(out: str, workload: str, target: str) -> Figure:
+def parse_wrk(
+    out: str, workload: str, target: str, *, cpu_s: float = 0.0, seconds: float = 1.0
+) -> Figure:
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
     transfer = re.search(r"Transfer/sec:\s+([\d.]+)(\w+)", out)
     p99 = re.search(r"^\s+99%\s+([\d.]+)(\w+)", out, re.M)
@@ -166,6 +203,7 @@ def parse_wrk(out: str, workload: str, target: str) -> Figure:
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if not (rps and transfer and p99):
         raise ValueError(f"unexpected wrk output:\n{out}")
+    requests = float(rps.group(1)) * seconds
     return Figure(
         workload=workload,
         target=target,
@@ -173,12 +211,14 @@ def parse_wrk(out: str, workload: str, target: str) -> Figure:
         bytes_per_s=float(transfer.group(1)) * _SIZES[transfer.group(2)],
         p99_ms=float(p99.group(1)) * _UNITS[p99.group(2)],
         errors=errors + (int(non2xx.group(1)) if non2xx else 0),
+        cpu_us_per_request=cpu_s * 1e6 / requests if requests else 0.0,
     )
 
 
 @contextlib.contextmanager
-def targets(workers: int) -> Iterator[dict[str, Address]]:
-    """nginx, HAProxy and the kcore proxy running; their addresses by target name."""
+def targets(workers: int) -> Iterator[dict[str, tuple[Address, CpuClock]]]:
+    """nginx, HAProxy and the kcore proxy running: by target name, the address to load and
+    the CPU clock of what sits in front of nginx (nginx's own for direct)."""
     for tool in ("nginx", "haproxy", "wrk"):
         if shutil.which(tool) is None:
             raise RuntimeError(f"{tool} is not installed (apt-get install nginx-light haproxy wrk)")
@@ -186,11 +226,11 @@ def targets(workers: int) -> Iterator[dict[str, Address]]:
     workdir.chmod(0o755)
     try:
         with (
-            nginx(workdir) as backend,
-            haproxy(workdir, backend, workers) as ha,
-            kcore_proxy(backend, workers) as kc,
+            nginx(workdir) as direct,
+            haproxy(workdir, direct[0], workers) as ha,
+            kcore_proxy(direct[0], workers) as kc,
         ):
-            yield {"kcore": kc, "haproxy": ha, "direct": backend}
+            yield {"kcore": kc, "haproxy": ha, "direct": direct}
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -207,9 +247,16 @@ def compare(
             runs: dict[str, list[Figure]] = {t: [] for t in TARGETS}
             for _ in range(rounds):
                 for target in TARGETS:
+                    addr, cpu = addrs[target]
                     runs[target].append(
                         run_wrk(
-                            addrs[target], workload, target, threads=2, conns=conns, seconds=seconds
+                            addr,
+                            workload,
+                            target,
+                            threads=2,
+                            conns=conns,
+                            seconds=seconds,
+                            cpu=cpu,
                         )
                     )
             for target in TARGETS:
@@ -222,12 +269,14 @@ def table(figures: list[Figure]) -> str:
     """The figures side by side, with kcore's ratio to HAProxy and to direct."""
     by = {(f.workload, f.target): f for f in figures}
     rows = [
-        f"{'workload':<10} {'target':<8} {'req/s':>10} {'MiB/s':>9} {'p99 ms':>8} {'errors':>6}"
+        f"{'workload':<10} {'target':<8} {'req/s':>10} {'MiB/s':>9} {'p99 ms':>8} "
+        f"{'cpu us/req':>10} {'errors':>6}"
     ]
     for f in figures:
         rows.append(
             f"{f.workload:<10} {f.target:<8} {f.requests_per_s:>10.0f} "
-            f"{f.bytes_per_s / (1 << 20):>9.1f} {f.p99_ms:>8.2f} {f.errors:>6}"
+            f"{f.bytes_per_s / (1 << 20):>9.1f} {f.p99_ms:>8.2f} "
+            f"{f.cpu_us_per_request:>10.1f} {f.errors:>6}"
         )
     for workload in WORKLOADS:
         kc, ha, direct = (by[(workload, t)].requests_per_s for t in TARGETS)

@@ -422,7 +422,8 @@ cdef int move(Worker* w, Conn* c, int src) noexcept nogil:
             return r
         if c.eof[src]:
             if not c.shut[dst]:
-                shutdown(c.fd[dst], SHUT_WR)
+                if not c.eof[dst]:  # else close() says the same when both are done
+                    shutdown(c.fd[dst], SHUT_WR)
                 c.shut[dst] = 1
             return 0
         if not c.rd[src]:
@@ -508,10 +509,9 @@ cdef void connect_failed(Worker* w, Conn* c) noexcept nogil:
 
 
 cdef void on_backend_ready(Worker* w, Conn* c, uint32_t events) noexcept nogil:
-    cdef int err = 0
-    cdef socklen_t n = sizeof(err)
-    getsockopt(c.fd[1], SOL_SOCKET, SO_ERROR, &err, &n)
-    if err != 0 or events & (EPOLLERR | EPOLLHUP):
+    # A connecting socket reports EPOLLOUT alone once connected, ERR/HUP once failed; no
+    # SO_ERROR round trip needed to tell them apart.
+    if events & (EPOLLERR | EPOLLHUP):
         connect_failed(w, c)
         return
     c.state = ST_OPEN
