@@ -28,7 +28,7 @@ from kcore.controllers.manager import ControllerManager
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "tests" / "integration" / "controllers"))
 
-from hollow import HollowNodes  # noqa: E402
+from hollow import HollowNodes
 
 Run = Callable[[Awaitable[Any]], Any]
 REPLICAS = 1000
