@@ -4,9 +4,11 @@ against a real in-process API server (kcore.Cluster)."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import aiohttp
 import pytest
 
 import kcore
@@ -15,6 +17,7 @@ from kcore.api.core import Endpoints, Service
 from kcore.client import Client, SharedInformerFactory
 from kcore.proxy import Address, Proxy, ServicePort
 from kcore.proxy.config import ServiceConfig, table_entries
+from kcore.proxy.daemon import ProxyServer
 
 from .conftest import Backend, tag_then_echo
 
@@ -152,3 +155,27 @@ async def test_table_follows_services_and_endpoints(
         assert config.bind_errors == 0
     finally:
         await factory.stop()
+
+
+@pytest.mark.timeout(60)
+async def test_proxy_server_serves_metrics(cluster: Any, backends: Callable[..., Backend]) -> None:
+    backend = backends(tag_then_echo, name="m")
+    client: Client = cluster.client
+    server = ProxyServer(client, workers=2, metrics_port=0)
+    await server.start()
+    try:
+        await server.wait_for_sync()
+        created = await client.create(service("metered", clusterIP=""))
+        await client.create(endpoints("metered", [backend.address]))
+        await until_tag(Address(created.spec.cluster_ip, 80), b"m")
+        async with aiohttp.ClientSession() as http:
+            base = f"http://127.0.0.1:{server.metrics_port}"
+            async with http.get(f"{base}/healthz") as resp:
+                assert resp.status == 200
+            async with http.get(f"{base}/metrics") as resp:
+                text = await resp.text()
+        assert 'kcore_proxy_connections_total{service="default/metered:http"}' in text
+        assert "kcore_proxy_bind_errors_total 0" in text
+    finally:
+        await server.stop()
+    assert not [t for t in threading.enumerate() if t.name.startswith("kcore-proxy")]
