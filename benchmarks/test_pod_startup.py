@@ -1,0 +1,147 @@
+"""Pod startup latency on one real-Docker kubelet, beside `docker run -d` of the same image.
+
+50 pods are created one after another through the API (each `kcore-test/busybox:1` running
+`sleep 3600`, host network); a pod's latency is from just before its create request to the
+watch event that shows it Running. In the same run, 50 `docker run -d --network host` of the
+same image and command, each timed from spawn to the CLI's exit (the container is started).
+Goal: kcore p99 <= 1.2 x docker p99 + 50 ms. Run with
+`pytest benchmarks/test_pod_startup.py --benchmark-only -s`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import docker
+import pytest
+from figures import record
+
+import kcore
+from kcore.api.core import Container, Pod, PodSpec
+from kcore.api.meta import ObjectMeta
+from kcore.client import Client
+from kcore.kubelet import Kubelet, KubeletConfig
+
+PODS = 50
+IMAGE = "kcore-test/busybox:1"
+NODE = "bench-node-1"
+LABEL = "io.kcore.test=pod-startup-bench"
+
+
+def _pod(i: int) -> Pod:
+    return Pod(
+        metadata=ObjectMeta(name=f"bench-{i}", namespace="default"),
+        spec=PodSpec(
+            node_name=NODE,
+            termination_grace_period_seconds=0,
+            containers=[
+                Container(
+                    name="c",
+                    image=IMAGE,
+                    image_pull_policy="IfNotPresent",
+                    command=["sleep", "3600"],
+                )
+            ],
+        ),
+    )
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
+
+
+async def _watch_running(client: Client, seen: dict[str, float]) -> None:
+    async for event in client.watch(Pod, namespace="default"):
+        obj = getattr(event, "object", None)
+        if isinstance(obj, Pod) and obj.status.phase == "Running":
+            seen.setdefault(obj.metadata.name, time.perf_counter())
+
+
+async def _kcore_latencies(tmp: Path) -> list[float]:
+    async with kcore.Cluster(data_dir=tmp / "cluster") as cluster:
+        cfg = KubeletConfig(node_name=NODE, node_ip="127.0.1.200", port=0, data_dir=tmp / "kubelet")
+        async with cluster.new_client() as kclient, Kubelet(cfg, kclient) as kubelet:
+            seen: dict[str, float] = {}
+            watcher = asyncio.create_task(_watch_running(cluster.client, seen))
+            await asyncio.sleep(0.5)
+            latencies = []
+            for i in range(PODS):
+                started = time.perf_counter()
+                await cluster.client.create(_pod(i))
+                while f"bench-{i}" not in seen:
+                    await asyncio.sleep(0.001)
+                latencies.append(seen[f"bench-{i}"] - started)
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+            await cluster.client.delete_collection(Pod, namespace="default")
+            while kubelet.workers:
+                await asyncio.sleep(0.1)
+    return latencies
+
+
+async def _docker_latencies() -> list[float]:
+    latencies = []
+    for _ in range(PODS):
+        started = time.perf_counter()
+        proc = await asyncio.create_subprocess_exec(
+            "docker",
+            "run",
+            "-d",
+            "--network",
+            "host",
+            "--label",
+            LABEL,
+            IMAGE,
+            "sleep",
+            "3600",
+            stdout=asyncio.subprocess.DEVNULL,
+        )
+        assert await proc.wait() == 0
+        latencies.append(time.perf_counter() - started)
+    return latencies
+
+
+def _cleanup_docker() -> None:
+    client = docker.from_env()
+    for c in client.containers.list(all=True, sparse=True, filters={"label": LABEL}):
+        c.remove(force=True)
+    for c in client.containers.list(
+        all=True, sparse=True, filters={"label": f"io.kcore.node={NODE}"}
+    ):
+        c.remove(force=True)
+    client.close()
+
+
+@pytest.mark.timeout(600)
+def test_pod_startup_latency(benchmark: Any, run: Any) -> None:
+    result: dict[str, list[float]] = {}
+
+    def once() -> None:
+        with tempfile.TemporaryDirectory(prefix="kcore-bench-") as tmp:
+            try:
+                result["docker"] = run(_docker_latencies())
+                result["kcore"] = run(_kcore_latencies(Path(tmp)))
+            finally:
+                _cleanup_docker()
+
+    benchmark.pedantic(once, rounds=1, iterations=1)
+    k, d = result["kcore"], result["docker"]
+    figures = {
+        "pods": PODS,
+        "kcore_p50_ms": round(statistics.median(k) * 1000, 1),
+        "kcore_p99_ms": round(_pct(k, 0.99) * 1000, 1),
+        "docker_run_p50_ms": round(statistics.median(d) * 1000, 1),
+        "docker_run_p99_ms": round(_pct(d, 0.99) * 1000, 1),
+    }
+    goal = 1.2 * figures["docker_run_p99_ms"] + 50
+    figures["goal_p99_ms"] = round(goal, 1)
+    figures["meets_goal"] = figures["kcore_p99_ms"] <= goal
+    record("pod_startup", benchmark, figures)
