@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
 from pathlib import Path
 
 from kcore.apiserver.app import start_apiserver
+from kcore.controllers import cli as controllers_cli
 from kcore.kubelet import cli as kubelet_cli
 
 
@@ -47,6 +49,7 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--max-in-flight", type=int, default=400)
         p.add_argument("-v", "--verbose", action="store_true")
     kubelet_cli.add_parser(sub)
+    controllers_cli.add_parser(sub)
     return parser
 
 
@@ -67,7 +70,10 @@ async def _serve(args: argparse.Namespace) -> int:
     print(f"kcore API server listening on {running.url}", file=sys.stderr, flush=True)
     print(f"export KUBECONFIG={running.kubeconfig}", flush=True)
     try:
-        await stop.wait()
+        async with contextlib.AsyncExitStack() as parts:
+            if args.command == "up":
+                await parts.enter_async_context(controllers_cli.embedded(running.kubeconfig))
+            await stop.wait()
     finally:
         await running.stop()
     return 0
@@ -83,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "kubelet":
         return int(uvloop.run(kubelet_cli.run(args)))
+    if args.command == "controller-manager":
+        return int(uvloop.run(controllers_cli.run(args)))
     return int(uvloop.run(_serve(args)))
 
 

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from typing import Any
+
+from kcore.api.errors import StatusError
 
 from kcore.client import (
     EventRecorder,
@@ -21,6 +24,8 @@ from kcore.client import (
     run_worker,
 )
 from kcore.client.rest import Client
+
+log = logging.getLogger(__name__)
 
 
 class QueueController:
@@ -50,13 +55,25 @@ class QueueController:
     async def sync(self, key: str) -> None:
         raise NotImplementedError
 
+    async def _sync_quietly(self, key: str) -> None:
+        """A write conflict is the normal race with another writer: requeue without a trace."""
+        try:
+            await self.sync(key)
+        except StatusError as e:
+            if e.code != 409:
+                raise
+            log.debug("%s: %s conflicted, requeueing: %s", self.NAME, key, e)
+            self.queue.add_rate_limited(key)
+
     async def close(self) -> None:
         """Release what the controller holds beyond its queue (override when there is some)."""
 
     async def run(self, workers: int = 1) -> None:
         """Run `workers` workers until cancelled; the queue is shut down on the way out."""
         tasks = [
-            asyncio.create_task(run_worker(self.queue, self.sync), name=f"{self.NAME} worker {i}")
+            asyncio.create_task(
+                run_worker(self.queue, self._sync_quietly), name=f"{self.NAME} worker {i}"
+            )
             for i in range(max(workers, 1))
         ]
         try:

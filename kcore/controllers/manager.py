@@ -86,19 +86,21 @@ class ControllerManager:
         self.started = asyncio.Event()
 
     async def run(self) -> None:
-        """Run until cancelled (or, with leader election, until the lease is lost)."""
+        """Run until cancelled; with leader election, act only while holding the lease."""
         if not self.leader_elect:
             await self._lead()
             return
-        elector = LeaderElector(
-            self.client,
-            name=LEASE_NAME,
-            namespace=LEASE_NAMESPACE,
-            identity=self.identity,
-            on_started_leading=self._lead,
-            timings=self.timings,
-        )
-        await elector.run()
+        while True:  # a lost lease means: stop acting, and compete again
+            elector = LeaderElector(
+                self.client,
+                name=LEASE_NAME,
+                namespace=LEASE_NAMESPACE,
+                identity=self.identity,
+                on_started_leading=self._lead,
+                timings=self.timings,
+            )
+            await elector.run()
+            log.warning("controller manager %s: lost the lease", self.identity)
 
     async def _lead(self) -> None:
         factory = SharedInformerFactory(self.client)
