@@ -15,7 +15,6 @@ import logging
 from typing import Any
 
 from kcore.api.errors import StatusError
-
 from kcore.client import (
     EventRecorder,
     RateLimitingQueue,
