@@ -2,13 +2,18 @@
 """TCP service proxy data path: nogil epoll workers that accept, pick, connect and move bytes.
 
 Each worker thread owns one epoll set; every listener is in every set with EPOLLEXCLUSIVE, so
-one worker wakes per burst of new connections, accepts them and keeps them for their whole
-life (no cross-thread handoff on the per-chunk path). Sockets are edge-triggered and the
-readiness each edge reports is remembered per side (`rd`, `wr`), so moving bytes never calls
-epoll_ctl. Each direction stages at most one chunk: a direction is read only once its staged
-bytes are sent, so a slow reader stops the proxy reading the other side and TCP flow control
-pushes back to the sender (memory stays flat). Bulk directions switch from recv/send through a
-64 KiB buffer to splice() through a pipe after the first full buffer.
+one worker wakes per burst of new connections and accepts a few of them, leaving the rest to
+a worker that holds fewer connections; a worker keeps what it accepted for the connection's
+whole life (no cross-thread handoff). One listening socket per address (not one per worker
+with SO_REUSEPORT) keeps 10,000 Services within the file descriptor limit.
+
+Sockets are edge-triggered and the readiness each edge reports is remembered per side (`rd`,
+`wr`), so moving bytes never calls epoll_ctl; a short recv or send clears it at once (the
+kernel raises a new edge on the next arrival or on free space), which saves the EAGAIN-only
+call per chunk. Each direction stages at most one chunk: a direction is read only once its
+staged bytes are sent, so a slow reader stops the proxy reading the other side and TCP flow
+control pushes back to the sender (memory stays flat). Bulk directions switch from recv/send
+through a 64 KiB buffer to splice() through a pipe after the first full buffer.
 
 The table (services, their endpoints, balancing state) is shared by the workers under one
 mutex taken once per new connection and once per closed one, never per chunk; per-Service
