@@ -1,0 +1,476 @@
+"""HorizontalPodAutoscaler: scale a target through /scale toward its resource metric targets.
+
+kcore's API server stores autoscaling/v1 and /v2 HPAs separately (no conversion), so the
+controller watches both and works in v2 terms: a v1 object is converted with
+`autoscaling.to_v2`, reconciled, and its status written back through `to_v1`. Keys are
+"v1/NS/NAME" and "v2/NS/NAME".
+
+A sync (every `sync_period`, 15 s, as Kubernetes):
+
+1. reads the target's Scale (replicas and label selector);
+2. if replicas is 0 and minReplicas is not, scaling is disabled; above max or below min it
+   goes straight to max/min; otherwise each Resource metric (cpu, memory; Utilization of
+   requests or AverageValue) proposes a count from pod metrics (`_hpa_calc.calc_replicas`),
+   and the largest proposal wins;
+3. normalizes it with the behavior (stabilization windows, the down window 300 s unless
+   configured, rate-limit policies) and min/max;
+4. PUTs the new replicas to /scale (event SuccessfulRescale) and writes status:
+   currentReplicas, desiredReplicas, currentMetrics, lastScaleTime and the conditions
+   AbleToScale, ScalingActive and ScalingLimited.
+
+Pod metrics come from a `MetricsSource`: `ClientMetricsSource` reads metrics.k8s.io through
+the API server, `StaticMetricsSource` serves values set by hand (tests, clusters without a
+metrics pipeline). Pods/Object/External metrics are not implemented (ScalingActive=False,
+InvalidMetricSourceType, when they are the only metrics).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import msgspec
+
+from kcore.api import quantity, registry, timeutil
+from kcore.api.autoscaling import (
+    HorizontalPodAutoscaler,
+    HorizontalPodAutoscalerCondition,
+    HorizontalPodAutoscalerV2,
+    MetricSpec,
+    MetricStatus,
+    MetricTarget,
+    MetricValueStatus,
+    ResourceMetricSource,
+    ResourceMetricStatus,
+    to_v1,
+    to_v2,
+)
+from kcore.api.core import Pod
+from kcore.api.errors import StatusError
+from kcore.api.labels import parse
+from kcore.api.metrics import PodMetrics
+from kcore.client import EventRecorder, SharedInformerFactory
+from kcore.client.rest import Client
+from kcore.controllers import _hpa_calc as calc
+from kcore.controllers.base import QueueController
+
+log = logging.getLogger(__name__)
+DEFAULT_SYNC_PERIOD = 15.0
+DEFAULT_METRICS = [
+    MetricSpec(
+        type="Resource",
+        resource=ResourceMetricSource(
+            name="cpu", target=MetricTarget(type="Utilization", average_utilization=80)
+        ),
+    )
+]
+"""What an HPA without metrics targets (a v1 HPA without targetCPUUtilizationPercentage)."""
+
+
+class MetricsSource(Protocol):
+    async def pod_usage(self, namespace: str, selector: str, resource: str) -> dict[str, int]:
+        """Usage of `resource` per pod name (milli-units, summed over containers)."""
+        ...
+
+
+class ClientMetricsSource:
+    """metrics.k8s.io PodMetrics through the API server (as kube-controller-manager reads)."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    async def pod_usage(self, namespace: str, selector: str, resource: str) -> dict[str, int]:
+        page = await self.client.list(PodMetrics, namespace=namespace, label_selector=selector)
+        return {m.metadata.name: _usage(m, resource) for m in page.items}
+
+
+def _usage(metrics: PodMetrics, resource: str) -> int:
+    return sum(quantity.milli_value(c.usage.get(resource, 0)) for c in metrics.containers)
+
+
+@dataclass
+class StaticMetricsSource:
+    """Usage set by hand: {(namespace, pod): {resource: milli-units}}; unset pods have none."""
+
+    values: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
+
+    def set(self, namespace: str, pod: str, resource: str, milli: int) -> None:
+        self.values.setdefault((namespace, pod), {})[resource] = milli
+
+    def clear(self) -> None:
+        self.values.clear()
+
+    async def pod_usage(self, namespace: str, selector: str, resource: str) -> dict[str, int]:
+        return {
+            pod: usage[resource]
+            for (ns, pod), usage in self.values.items()
+            if ns == namespace and resource in usage
+        }
+
+
+@dataclass(slots=True)
+class _Outcome:
+    """What a sync decided, for status."""
+
+    desired: int
+    current_metrics: list[MetricStatus] = field(default_factory=list)
+    active: tuple[str, str, str] = ("True", "ValidMetricFound", "the HPA was able to compute")
+    limited: tuple[str, str, str] = ("False", "DesiredWithinRange", "the desired count is within")
+    reason: str = ""
+
+
+class HorizontalPodAutoscalerController(QueueController):
+    NAME = "horizontalpodautoscaling"
+
+    def __init__(
+        self,
+        client: Client,
+        factory: SharedInformerFactory,
+        recorder: EventRecorder,
+        *,
+        metrics: MetricsSource | None = None,
+        sync_period: float = DEFAULT_SYNC_PERIOD,
+        downscale_stabilization: int = calc.DEFAULT_DOWN_WINDOW,
+        tolerance: float = calc.DEFAULT_TOLERANCE,
+        wall: Callable[[], float] | None = None,
+        **kw: Any,
+    ) -> None:
+        super().__init__(client, factory, recorder, **kw)
+        self.metrics: MetricsSource = metrics or ClientMetricsSource(client)
+        self.sync_period = sync_period
+        self.downscale_stabilization = downscale_stabilization
+        self.tolerance = tolerance
+        self.wall = wall
+        self.histories: dict[str, calc.History] = {}
+        self.v1 = factory.informer(HorizontalPodAutoscaler)
+        self.v2 = factory.informer(HorizontalPodAutoscalerV2)
+        self.pods = factory.informer(Pod)
+        for version, informer in (("v1", self.v1), ("v2", self.v2)):
+            informer.add_event_handler(
+                on_add=self._enqueuer(version),
+                on_update=self._updater(version),
+                on_delete=self._forgetter(version),
+            )
+
+    def _enqueuer(self, version: str) -> Callable[[Any], None]:
+        return lambda obj: self.queue.add(_key(version, obj))
+
+    def _updater(self, version: str) -> Callable[[Any, Any], None]:
+        return lambda old, new: self.queue.add(_key(version, new))
+
+    def _forgetter(self, version: str) -> Callable[[Any], None]:
+        return lambda obj: self._forget(_key(version, obj))
+
+    def _forget(self, key: str) -> None:
+        self.histories.pop(key, None)
+
+    def _now_string(self) -> str:
+        return timeutil.from_timestamp(self.wall()) if self.wall else timeutil.now()
+
+    # -- reconcile ---------------------------------------------------------------------------
+
+    async def sync(self, key: str) -> None:
+        version, _, ref = key.partition("/")
+        hpa = self._get(version, ref)
+        if hpa is None:
+            self.histories.pop(key, None)
+            return
+        try:
+            await self._reconcile(key, version, hpa)
+        finally:
+            self.queue.add_after(key, self.sync_period)
+
+    def _get(self, version: str, ref: str) -> HorizontalPodAutoscalerV2 | None:
+        if version == "v1":
+            old = self.v1.get(ref)
+            return to_v2(old) if old is not None else None
+        return self.v2.get(ref)
+
+    async def _reconcile(self, key: str, version: str, hpa: HorizontalPodAutoscalerV2) -> None:
+        info = _target_info(hpa)
+        ns = hpa.metadata.namespace
+        try:
+            scale = await self.client.get_scale(info, hpa.spec.scale_target_ref.name, namespace=ns)
+        except (StatusError, LookupError) as e:
+            await self._fail(version, hpa, "FailedGetScale", str(e))
+            return
+        spec_replicas = int(scale.get("spec", {}).get("replicas", 0))
+        current = int(scale.get("status", {}).get("replicas", 0))
+        outcome = await self._decide(key, hpa, spec_replicas, current, scale)
+        rescaled = False
+        if outcome.desired != spec_replicas:
+            try:
+                await self.client.scale(
+                    info, hpa.spec.scale_target_ref.name, outcome.desired, namespace=ns
+                )
+            except StatusError as e:
+                await self._fail(version, hpa, "FailedUpdateScale", str(e))
+                return
+            rescaled = True
+            self._history(key).record_scale(self.queue.clock.now(), spec_replicas, outcome.desired)
+            self.recorder.event(
+                hpa,
+                "Normal",
+                "SuccessfulRescale",
+                f"New size: {outcome.desired}; reason: {outcome.reason}",
+            )
+        await self._write_status(version, hpa, current, outcome, rescaled)
+
+    def _history(self, key: str) -> calc.History:
+        return self.histories.setdefault(key, calc.History())
+
+    async def _decide(
+        self, key: str, hpa: HorizontalPodAutoscalerV2, spec_replicas: int, current: int, scale: Any
+    ) -> _Outcome:
+        lo, hi = hpa.spec.min_replicas or 1, hpa.spec.max_replicas
+        if spec_replicas == 0 and lo != 0:
+            return _Outcome(
+                0,
+                active=(
+                    "False",
+                    "ScalingDisabled",
+                    "scaling is disabled since the replica count of the target is zero",
+                ),
+            )
+        if spec_replicas > hi:
+            return _Outcome(
+                hi,
+                reason="Current number of replicas above Spec.MaxReplicas",
+                limited=(
+                    "True",
+                    "TooManyReplicas",
+                    "the desired replica count is more than the maximum replica count",
+                ),
+            )
+        if spec_replicas < lo:
+            return _Outcome(
+                lo,
+                reason="Current number of replicas below Spec.MinReplicas",
+                limited=(
+                    "True",
+                    "TooFewReplicas",
+                    "the desired replica count is less than the minimum replica count",
+                ),
+            )
+        selector = str(scale.get("status", {}).get("selector", ""))
+        proposal, statuses, error = await self._propose(hpa, spec_replicas, selector)
+        if proposal is None:
+            return _Outcome(spec_replicas, statuses, active=("False", *error))
+        behavior = calc.Behavior.of(hpa.spec.behavior, self.downscale_stabilization)
+        history = self._history(key)
+        now = self.queue.clock.now()
+        history.prune(now, max(behavior.longest_window, 600))
+        norm = calc.normalize(
+            history,
+            behavior,
+            desired=proposal,
+            current=spec_replicas,
+            min_replicas=lo,
+            max_replicas=hi,
+            now=now,
+        )
+        limited = (
+            "False",
+            "DesiredWithinRange",
+            "the desired count is within the acceptable range",
+        )
+        if norm.limited_reason != "DesiredWithinRange":
+            limited = (
+                "True",
+                norm.limited_reason,
+                f"the desired replica count is limited ({norm.limited_reason})",
+            )
+        reason = (
+            "cpu resource utilization (percentage of request) above target"
+            if norm.replicas > spec_replicas
+            else "All metrics below target"
+        )
+        return _Outcome(norm.replicas, statuses, limited=limited, reason=reason)
+
+    async def _propose(
+        self, hpa: HorizontalPodAutoscalerV2, current: int, selector: str
+    ) -> tuple[int | None, list[MetricStatus], tuple[str, str]]:
+        """The largest proposal over the metrics; or None with the reason of the failure."""
+        best: int | None = None
+        statuses: list[MetricStatus] = []
+        error = (
+            "InvalidMetricSourceType",
+            "no supported metric (Resource cpu/memory) is configured",
+        )
+        pods = self._pods(hpa.metadata.namespace, selector)
+        for metric in hpa.spec.metrics or DEFAULT_METRICS:
+            try:
+                proposal, status = await self._resource_proposal(
+                    hpa, metric, pods, current, selector
+                )
+            except calc.MetricError as e:
+                error = ("FailedGetResourceMetric", str(e))
+                self.recorder.event(hpa, "Warning", "FailedGetResourceMetric", str(e))
+                return None, statuses, error
+            if proposal is None:
+                continue
+            statuses.append(status)
+            best = proposal if best is None else max(best, proposal)
+        return best, statuses, error
+
+    def _pods(self, namespace: str, selector: str) -> list[Pod]:
+        try:
+            sel = parse(selector)
+        except ValueError:
+            return []
+        if sel.empty:
+            return []  # an empty selector would select every pod: refuse, as Kubernetes does
+        return self.pods.list(namespace, sel)
+
+    async def _resource_proposal(
+        self,
+        hpa: HorizontalPodAutoscalerV2,
+        metric: MetricSpec,
+        pods: list[Pod],
+        current: int,
+        selector: str,
+    ) -> tuple[int | None, MetricStatus]:
+        source = metric.resource
+        if metric.type != "Resource" or source is None:
+            return None, MetricStatus()
+        target = source.target
+        utilization = target.type == "Utilization"
+        if utilization:
+            goal = target.average_utilization or 0
+        elif target.type == "AverageValue" and target.average_value is not None:
+            goal = quantity.milli_value(target.average_value)
+        else:
+            raise calc.MetricError(f"invalid target for resource {source.name}: {target.type}")
+        usage = await self.metrics.pod_usage(hpa.metadata.namespace, selector, source.name)
+        samples = [_sample(p, source.name) for p in pods]
+        proposal = calc.calc_replicas(
+            samples,
+            usage,
+            target=goal,
+            current_replicas=current,
+            utilization=utilization,
+            cpu=source.name == "cpu",
+            tolerance=self.tolerance,
+        )
+        value = (
+            MetricValueStatus(
+                average_utilization=proposal.current,
+                average_value=_milli(_average_usage(usage, samples)),
+            )
+            if utilization
+            else MetricValueStatus(average_value=_milli(proposal.current))
+        )
+        status = MetricStatus(
+            type="Resource", resource=ResourceMetricStatus(name=source.name, current=value)
+        )
+        return proposal.replicas, status
+
+    # -- status ------------------------------------------------------------------------------
+
+    async def _fail(
+        self, version: str, hpa: HorizontalPodAutoscalerV2, reason: str, message: str
+    ) -> None:
+        self.recorder.event(hpa, "Warning", reason, message)
+        conds = _set_condition(
+            hpa.status.conditions, "AbleToScale", "False", reason, message, self._now_string()
+        )
+        status = msgspec.structs.replace(
+            hpa.status, conditions=conds, observed_generation=hpa.metadata.generation
+        )
+        await self._put_status(version, hpa, status)
+
+    async def _write_status(
+        self,
+        version: str,
+        hpa: HorizontalPodAutoscalerV2,
+        current: int,
+        outcome: _Outcome,
+        rescaled: bool,
+    ) -> None:
+        now = self._now_string()
+        able = (
+            ("SucceededRescale", "the HPA controller was able to update the target scale")
+            if rescaled
+            else ("ReadyForNewScale", "recommended size matches current size")
+        )
+        conds = _set_condition(hpa.status.conditions, "AbleToScale", "True", *able, now)
+        conds = _set_condition(conds, "ScalingActive", *outcome.active, now)
+        conds = _set_condition(conds, "ScalingLimited", *outcome.limited, now)
+        status = msgspec.structs.replace(
+            hpa.status,
+            observed_generation=hpa.metadata.generation,
+            current_replicas=current,
+            desired_replicas=outcome.desired,
+            current_metrics=outcome.current_metrics,
+            conditions=conds,
+            last_scale_time=now if rescaled else hpa.status.last_scale_time,
+        )
+        await self._put_status(version, hpa, status)
+
+    async def _put_status(self, version: str, hpa: HorizontalPodAutoscalerV2, status: Any) -> None:
+        if status == hpa.status:
+            return
+        updated = msgspec.structs.replace(hpa, status=status)
+        obj: Any = to_v1(updated) if version == "v1" else updated
+        try:
+            await self.client.update_status(obj)
+        except StatusError as e:
+            if e.code not in (404, 409):
+                raise
+
+
+def _key(version: str, obj: Any) -> str:
+    return f"{version}/{obj.metadata.namespace}/{obj.metadata.name}"
+
+
+def _target_info(hpa: HorizontalPodAutoscalerV2) -> registry.ResourceInfo:
+    ref = hpa.spec.scale_target_ref
+    info = registry.by_kind(ref.api_version or "apps/v1", ref.kind)
+    if info is None or "scale" not in info.subresources:
+        raise LookupError(f"{ref.api_version} {ref.kind} has no scale subresource")
+    return info
+
+
+def _sample(pod: Pod, resource: str) -> calc.PodSample:
+    ignored = bool(pod.metadata.deletion_timestamp) or pod.status.phase in ("Succeeded", "Failed")
+    ready = pod.status.phase == "Running" and any(
+        c.type == "Ready" and c.status == "True" for c in pod.status.conditions
+    )
+    requests = [
+        c.resources.requests.get(resource) if c.resources else None for c in pod.spec.containers
+    ]
+    request = (
+        None
+        if any(r is None for r in requests)
+        else sum(quantity.milli_value(r) for r in requests if r is not None)
+    )
+    return calc.PodSample(pod.metadata.name, ready=ready, ignored=ignored, request=request)
+
+
+def _average_usage(usage: dict[str, int], samples: list[calc.PodSample]) -> int:
+    counted = [usage[s.name] for s in samples if s.name in usage and not s.ignored]
+    return sum(counted) // len(counted) if counted else 0
+
+
+def _milli(value: int) -> str:
+    return str(value // 1000) if value % 1000 == 0 else f"{value}m"
+
+
+def _set_condition(
+    conds: list[HorizontalPodAutoscalerCondition],
+    type_: str,
+    status: str,
+    reason: str,
+    message: str,
+    now: str,
+) -> list[HorizontalPodAutoscalerCondition]:
+    old = next((c for c in conds if c.type == type_), None)
+    since = old.last_transition_time if old is not None and old.status == status else now
+    new = HorizontalPodAutoscalerCondition(
+        type=type_, status=status, reason=reason, message=message, last_transition_time=since
+    )
+    if old is None:
+        return [*conds, new]
+    return [new if c.type == type_ else c for c in conds]
