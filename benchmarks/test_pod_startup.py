@@ -57,11 +57,12 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
 
 
-async def _watch_running(client: Client, seen: dict[str, float]) -> None:
+async def _watch_running(client: Client, seen: dict[str, float], arrived: asyncio.Event) -> None:
     async for event in client.watch(Pod, namespace="default"):
         obj = getattr(event, "object", None)
         if isinstance(obj, Pod) and obj.status.phase == "Running":
             seen.setdefault(obj.metadata.name, time.perf_counter())
+            arrived.set()
 
 
 async def _kcore_latencies(tmp: Path) -> list[float]:
@@ -69,20 +70,24 @@ async def _kcore_latencies(tmp: Path) -> list[float]:
         cfg = KubeletConfig(node_name=NODE, node_ip="127.0.1.200", port=0, data_dir=tmp / "kubelet")
         async with cluster.new_client() as kclient, Kubelet(cfg, kclient) as kubelet:
             seen: dict[str, float] = {}
-            watcher = asyncio.create_task(_watch_running(cluster.client, seen))
+            arrived = asyncio.Event()
+            watcher = asyncio.create_task(_watch_running(cluster.client, seen, arrived))
             await asyncio.sleep(0.5)
             latencies = []
             for i in range(PODS):
                 started = time.perf_counter()
                 await cluster.client.create(_pod(i))
                 while f"bench-{i}" not in seen:
-                    await asyncio.sleep(0.001)
+                    arrived.clear()
+                    await arrived.wait()
                 latencies.append(seen[f"bench-{i}"] - started)
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
             await cluster.client.delete_collection(Pod, namespace="default")
-            while kubelet.workers:
+            for _ in range(600):
+                if not kubelet.workers:
+                    break
                 await asyncio.sleep(0.1)
     return latencies
 

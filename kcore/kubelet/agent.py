@@ -215,7 +215,7 @@ class Kubelet:
         while True:
             try:
                 lease = await self._renew_lease(lease)
-            except Exception as e:  # noqa: BLE001 - keep heartbeating through API hiccups
+            except Exception as e:
                 log.warning("lease renewal of %s failed: %s", self.config.node_name, e)
                 lease = None
             await asyncio.sleep(self.config.lease_period)
@@ -316,7 +316,7 @@ class Kubelet:
     async def _ensure_mirror(self, pod: Pod) -> None:
         try:
             await mirror.ensure_mirror(self.client, pod, self.node)
-        except Exception as e:  # noqa: BLE001 - the static pod runs even without its mirror
+        except Exception as e:
             log.warning("mirror pod for %s: %s", pod.metadata.name, e)
 
     def _upsert(self, source: str, pod: Pod) -> None:
@@ -389,7 +389,7 @@ class Kubelet:
         while True:
             try:
                 seen = await self._relist(seen)
-            except Exception as e:  # noqa: BLE001 - the runtime may hiccup; try again
+            except Exception as e:
                 log.warning("relist failed: %s", e)
             await asyncio.sleep(self.config.relist_period)
 

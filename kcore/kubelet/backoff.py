@@ -1,6 +1,6 @@
 """Kubernetes' container restart backoff: the first restart at once, then base doubling to cap.
 
-Keyed by pod uid and container name; a container that ran cleanly for 2 × cap resets its key.
+Keyed by pod uid and container name; a container that ran cleanly for 2 x cap resets its key.
 """
 
 from __future__ import annotations

@@ -70,7 +70,7 @@ async def _http_check(
     container: Container,
     pod_ip: str,
     session: aiohttp.ClientSession,
-    timeout: float,
+    limit: float,
 ) -> bool:
     scheme = (action.scheme or "HTTP").lower()
     host = action.host or pod_ip
@@ -83,7 +83,7 @@ async def _http_check(
             url,
             headers=headers,
             ssl=tls,
-            timeout=aiohttp.ClientTimeout(total=timeout),
+            timeout=aiohttp.ClientTimeout(total=limit),
             allow_redirects=False,
         ) as resp:
             return 200 <= resp.status < 400
@@ -91,9 +91,9 @@ async def _http_check(
         return False
 
 
-async def _tcp_check(host: str, port: int, timeout: float) -> bool:
+async def _tcp_check(host: str, port: int, limit: float) -> bool:
     try:
-        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), limit)
     except (OSError, TimeoutError):
         return False
     writer.close()

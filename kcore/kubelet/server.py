@@ -76,7 +76,7 @@ class KubeletServer:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, ssl_context=ssl_context)  # type: ignore[arg-type]
         await site.start()
-        server = site._server  # noqa: SLF001 - aiohttp exposes no public bound address
+        server = site._server
         sockets = getattr(server, "sockets", None) or []
         if sockets:
             self.port = int(sockets[0].getsockname()[1])
@@ -97,7 +97,7 @@ class KubeletServer:
     async def _post_pods(self, request: web.Request) -> web.Response:
         try:
             pods = await self.backend.post_pods(await request.text())
-        except Exception as e:  # noqa: BLE001 - a bad manifest is the caller's problem
+        except Exception as e:
             raise web.HTTPBadRequest(text=f"invalid pod manifest: {e}") from None
         return web.Response(
             status=201, body=codec.encode(PodList(items=pods)), content_type="application/json"

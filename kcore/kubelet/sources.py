@@ -80,7 +80,7 @@ def read_dir(directory: Path, node_name: str) -> list[Pod]:
             pods.extend(
                 parse_manifests(path.read_text(), source=f"file:{path}", node_name=node_name)
             )
-        except Exception as e:  # noqa: BLE001 - one bad manifest must not stop the others
+        except Exception as e:
             log.warning("static pod manifest %s is invalid: %s", path, e)
     return pods
 
@@ -115,6 +115,6 @@ async def poll_url(
                 pods = parse_manifests(body.decode(), source=f"http:{url}", node_name=node_name)
                 last = body
                 await update("http", pods)
-        except Exception as e:  # noqa: BLE001 - the URL may come and go
+        except Exception as e:
             log.warning("manifest URL %s: %s", url, e)
         await asyncio.sleep(period)

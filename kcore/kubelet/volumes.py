@@ -12,7 +12,7 @@ import os
 import shutil
 from pathlib import Path
 
-from kcore.api.core import Container, KeyToPath, Pod, Volume
+from kcore.api.core import Container, KeyToPath, Volume
 from kcore.kubelet.envvars import EnvError, ObjectLookup, PodContext, field_value
 from kcore.kubelet.runtime import Mount
 

@@ -225,9 +225,9 @@ class PodWorker:
                 continue
             elif info.state == "running" and self._probe_failed(info.id):
                 await self._kill(info, c)
-            elif info.state == "exited" and self._should_restart(policy, info):
-                starts.append(self._restart(ctx, c, vols, info, init=False))
-            elif info.state == "created":
+            elif info.state == "created" or (
+                info.state == "exited" and self._should_restart(policy, info)
+            ):
                 starts.append(self._restart(ctx, c, vols, info, init=False))
         await asyncio.gather(*starts)
 

@@ -192,10 +192,10 @@ class DockerRuntime:
         with contextlib.suppress(docker.errors.NotFound):
             await self._call(self._api.remove_container, container_id, force=True, v=True)
 
-    async def exec(self, container_id: str, command: list[str], timeout: float) -> int:
+    async def exec(self, container_id: str, command: list[str], limit: float) -> int:
         """Run `command` in the container; its exit code (-1 on timeout or error)."""
         try:
-            return await asyncio.wait_for(self._call(self._exec, container_id, command), timeout)
+            return await asyncio.wait_for(self._call(self._exec, container_id, command), limit)
         except (TimeoutError, docker.errors.APIError):
             return -1
 
@@ -244,7 +244,7 @@ class DockerRuntime:
                 if closed.is_set():
                     break
                 put(chunk)
-        except Exception:  # noqa: BLE001 - a vanished container or a closed stream ends the log
+        except Exception:
             pass
         with contextlib.suppress(Exception):
             put(None)

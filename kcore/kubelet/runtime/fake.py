@@ -64,7 +64,7 @@ class FakeRuntime:
     async def remove(self, container_id: str) -> None:
         self._containers.pop(container_id, None)
 
-    async def exec(self, container_id: str, command: list[str], timeout: float) -> int:
+    async def exec(self, container_id: str, command: list[str], limit: float) -> int:
         return 0
 
     async def logs(self, container_id: str, options: LogOptions) -> AsyncIterator[bytes]:

@@ -132,12 +132,12 @@ async def wait_for(
     name: str,
     check: Callable[[Pod], bool],
     *,
-    timeout: float = 60.0,
+    within: float = 60.0,
     namespace: str = "default",
 ) -> Pod:
-    """Poll the pod until `check` holds; fail with its last status after `timeout`."""
+    """Poll the pod until `check` holds; fail with its last status after `within` seconds."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + within
     pod: Pod | None = None
     while loop.time() < deadline:
         try:

@@ -12,13 +12,13 @@ from kcore.api import timeutil
 from kcore.api.core import (
     ContainerPort,
     EmptyDirVolumeSource,
-    HTTPGetAction,
-    Probe,
-    ResourceRequirements,
     EnvVar,
     EnvVarSource,
+    HTTPGetAction,
     ObjectFieldSelector,
     Pod,
+    Probe,
+    ResourceRequirements,
     Volume,
     VolumeMount,
 )
