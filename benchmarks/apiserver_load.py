@@ -1,0 +1,513 @@
+"""HTTP load generator for the API server benchmark, and the same load against etcd-server.
+
+One load generator drives two targets the same way, over plain HTTP/1.1 keep-alive
+connections (aiohttp on uvloop, in several processes so it does not measure itself):
+
+* `kube`: the kcore API server (`kcore apiserver --insecure-http`, SQLite store): pod creates
+  are `POST /api/v1/namespaces/default/pods`, lists `GET .../pods`, watches
+  `GET .../pods?watch=1&resourceVersion=RV` (one JSON event per line).
+* `etcd`: etcd-server's HTTP/JSON gateway, the same pod JSON as the value: creates are
+  `POST /v3/kv/txn` (put if the key's create_revision is 0, i.e. a create), lists
+  `POST /v3/kv/range` over the prefix, watches `POST /v3/watch` on the prefix.
+
+Both acknowledge a write only once it is durable (SQLite synchronous=FULL; etcd fsyncs its
+WAL). Workloads: closed-loop creates (N clients, each waiting for its answer), open-loop creates
+at a fixed rate (latency from the scheduled send time, so a slow server cannot hide queueing),
+list of all pods, and watch fan-out (W watchers; a writer creates pods at R/s; each pod's name
+carries its send time, CLOCK_MONOTONIC being system-wide, so every watcher process measures
+write->delivery latency itself with a regex over the raw stream).
+
+Used by benchmarks/test_apiserver_bench.py and `kcore bench apiserver`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import multiprocessing
+import os
+import queue
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import aiohttp
+import numpy as np
+
+NAMESPACE = "default"
+KUBE_PODS = f"/api/v1/namespaces/{NAMESPACE}/pods"
+ETCD_PREFIX = f"/registry/pods/{NAMESPACE}/"
+KUBE_STAMP = re.compile(rb'"name":"w-(\d+)-')
+ETCD_KEY = re.compile(rb'"key":"([A-Za-z0-9+/=]+)"')
+JOB_TIMEOUT = 600.0
+Kind = Literal["kube", "etcd"]
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the load goes: `kind` says how to speak to it."""
+
+    name: str
+    kind: Kind
+    base_url: str
+    token: str = ""
+
+    def headers(self) -> dict[str, str]:
+        h = {"Content-Type": "application/json"}
+        if self.token:
+            h["Authorization"] = f"Bearer {self.token}"
+        return h
+
+
+def pod_json(name: str) -> bytes:
+    container = {
+        "name": "main",
+        "image": "registry.local/app:1",
+        "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}},
+    }
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": NAMESPACE, "labels": {"app": "bench"}},
+        "spec": {"containers": [container], "restartPolicy": "Always"},
+    }
+    return json.dumps(pod, separators=(",", ":")).encode()
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _prefix_end(prefix: bytes) -> bytes:
+    return prefix[:-1] + bytes([prefix[-1] + 1])
+
+
+def create_request(target: Target, name: str) -> tuple[str, bytes]:
+    """(path, body) creating pod `name` on the target."""
+    pod = pod_json(name)
+    if target.kind == "kube":
+        return KUBE_PODS, pod
+    key = _b64((ETCD_PREFIX + name).encode())
+    txn = {
+        "compare": [{"key": key, "result": "EQUAL", "target": "CREATE", "create_revision": "0"}],
+        "success": [{"request_put": {"key": key, "value": _b64(pod)}}],
+    }
+    return "/v3/kv/txn", json.dumps(txn).encode()
+
+
+def created(target: Target, status: int, body: bytes) -> bool:
+    if target.kind == "kube":
+        return status == 201
+    return status == 200 and b'"succeeded":true' in body
+
+
+def list_request(target: Target) -> tuple[str, str, bytes | None]:
+    """(method, path, body) listing every pod."""
+    if target.kind == "kube":
+        return "GET", KUBE_PODS, None
+    prefix = ETCD_PREFIX.encode()
+    body = {"key": _b64(prefix), "range_end": _b64(_prefix_end(prefix))}
+    return "POST", "/v3/kv/range", json.dumps(body).encode()
+
+
+def listed_count(target: Target, body: bytes) -> int:
+    doc = json.loads(body)
+    if target.kind == "kube":
+        return len(doc["items"])
+    return len(doc.get("kvs", []))
+
+
+def stamps(target: Target, data: bytes) -> list[int]:
+    """Send times (monotonic ns) of the watch-phase pods whose events are in `data`."""
+    if target.kind == "kube":
+        return [int(m) for m in KUBE_STAMP.findall(data)]
+    out = []
+    for key in ETCD_KEY.findall(data):
+        name = base64.b64decode(key).rsplit(b"/", 1)[-1]
+        if name.startswith(b"w-"):
+            out.append(int(name.split(b"-")[1]))
+    return out
+
+
+# --- one process's share of a workload --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Job:
+    """One load-generator process's share. `op`: creates | paced | list | watch."""
+
+    op: str
+    target: Target
+    prefix: str = "c"
+    count: int = 0  # creates / lists / expected events per watcher
+    clients: int = 1  # concurrent clients (creates), watch streams (watch)
+    rate: float = 0.0  # paced: creates/s from this process
+    start_at: float = 0.0  # paced: monotonic time of the first send
+    deadline: float = 0.0  # watch: give up waiting for events at this monotonic time
+    resource_version: str = ""  # watch: kube resourceVersion to start after
+
+
+@dataclass
+class Outcome:
+    """Raw measurements of one job: latencies in seconds, window of the work, errors."""
+
+    latencies: list[float] = field(default_factory=list)
+    began: float = 0.0
+    ended: float = 0.0
+    errors: int = 0
+    detail: str = ""
+    items: int = 0
+
+
+def _session(target: Target, limit: int) -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(
+        base_url=target.base_url,
+        connector=aiohttp.TCPConnector(limit=limit, limit_per_host=limit, force_close=False),
+        headers=target.headers(),
+        timeout=aiohttp.ClientTimeout(total=None, sock_connect=30),
+    )
+
+
+async def _create(session: aiohttp.ClientSession, target: Target, name: str, out: Outcome) -> bool:
+    path, body = create_request(target, name)
+    async with session.post(path, data=body) as resp:
+        data = await resp.read()
+        if created(target, resp.status, data):
+            return True
+    out.errors += 1
+    out.detail = out.detail or f"{resp.status}: {data[:300]!r}"
+    return False
+
+
+async def _creates(job: Job) -> Outcome:
+    out = Outcome()
+    todo = iter(range(job.count))
+    async with _session(job.target, job.clients) as session:
+
+        async def client() -> None:
+            for i in todo:
+                t = time.monotonic()
+                await _create(session, job.target, f"{job.prefix}-{i}", out)
+                out.latencies.append(time.monotonic() - t)
+
+        out.began = time.monotonic()
+        await asyncio.gather(*(client() for _ in range(job.clients)))
+        out.ended = time.monotonic()
+    return out
+
+
+async def _paced(job: Job) -> Outcome:
+    """`count` creates at `rate`/s from `start_at`; latency counts from the scheduled time."""
+    out = Outcome()
+    async with _session(job.target, 256) as session:
+
+        async def one(i: int, due: float) -> None:
+            stamp = time.monotonic_ns()
+            await _create(session, job.target, f"{job.prefix}-{stamp}-{i}", out)
+            out.latencies.append(time.monotonic() - due)
+
+        tasks = []
+        for i in range(job.count):
+            due = job.start_at + i / job.rate
+            delay = due - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(i, due)))
+        await asyncio.gather(*tasks)
+        out.began, out.ended = job.start_at, time.monotonic()
+    return out
+
+
+async def _lists(job: Job) -> Outcome:
+    out = Outcome()
+    method, path, body = list_request(job.target)
+    async with _session(job.target, 1) as session:
+        out.began = time.monotonic()
+        for i in range(job.count):
+            t = time.monotonic()
+            async with session.request(method, path, data=body) as resp:
+                data = await resp.read()
+            out.latencies.append(time.monotonic() - t)
+            if resp.status != 200:
+                out.errors += 1
+                out.detail = f"{resp.status}: {data[:300]!r}"
+            elif i == 0:
+                out.items = listed_count(job.target, data)
+        out.ended = time.monotonic()
+    return out
+
+
+def _watch_request(job: Job) -> tuple[str, str, bytes | None]:
+    if job.target.kind == "kube":
+        query = f"?watch=1&resourceVersion={job.resource_version}&allowWatchBookmarks=false"
+        return "GET", KUBE_PODS + query, None
+    prefix = ETCD_PREFIX.encode()
+    create = {"key": _b64(prefix + b"w-"), "range_end": _b64(_prefix_end(prefix + b"w-"))}
+    return "POST", "/v3/watch", json.dumps({"create_request": create}).encode()
+
+
+async def _watch_one(resp: aiohttp.ClientResponse, job: Job, out: Outcome) -> None:
+    """Read one stream until `count` events arrived; a partial line waits for its rest."""
+    got, pending = 0, b""
+    while got < job.count:
+        chunk = await resp.content.readany()
+        if not chunk:
+            break
+        now_ns = time.monotonic_ns()
+        data = pending + chunk
+        cut = data.rfind(b"\n") + 1
+        pending = data[cut:]
+        for stamp in stamps(job.target, data[:cut]):
+            out.latencies.append((now_ns - stamp) / 1e9)
+            got += 1
+    out.items += got
+
+
+async def _watches(job: Job, ready: Callable[[], None]) -> Outcome:
+    out = Outcome()
+    method, path, body = _watch_request(job)
+    async with _session(job.target, job.clients) as session:
+        opened = [await session.request(method, path, data=body) for _ in range(job.clients)]
+        try:
+            bad = [r.status for r in opened if r.status != 200]
+            if bad:
+                out.errors, out.detail = len(bad), f"watch answered {bad[0]}"
+                ready()
+                return out
+            ready()
+            out.began = time.monotonic()
+            readers = [_watch_one(r, job, out) for r in opened]
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    asyncio.gather(*readers), timeout=job.deadline - time.monotonic()
+                )
+            out.ended = time.monotonic()
+        finally:
+            for r in opened:
+                r.close()
+    return out
+
+
+def _child(job: Job, results: Any, barrier: Any) -> None:
+    """Process entry: run the job on uvloop, put (pid, Outcome | error text) on `results`."""
+    import uvloop
+
+    def ready() -> None:
+        if barrier is not None:
+            barrier.wait(JOB_TIMEOUT)
+
+    async def main() -> Outcome:
+        if job.op == "watch":
+            return await _watches(job, ready)
+        ready()
+        runner = {"creates": _creates, "paced": _paced, "list": _lists}[job.op]
+        return await runner(job)
+
+    try:
+        results.put((os.getpid(), uvloop.run(main())))
+    except BaseException as exc:
+        results.put((os.getpid(), f"{job.op} on {job.target.name}: {type(exc).__name__}: {exc}"))
+
+
+def run_jobs(jobs: list[Job], tick: Callable[[], None] = lambda: None) -> list[Outcome]:
+    """Run each job in its own (spawned) process, all released together once every watch job
+    has its streams open; `tick` is called about twice a second while they run."""
+    ctx = multiprocessing.get_context("spawn")
+    results = ctx.Queue()
+    barrier = ctx.Barrier(len(jobs))
+    procs = [ctx.Process(target=_child, args=(job, results, barrier)) for job in jobs]
+    try:
+        for p in procs:
+            p.start()
+        return _collect(procs, results, tick)
+    finally:
+        for p in procs:
+            if p.is_alive():
+                p.kill()
+            p.join()
+        results.close()
+
+
+def _collect(procs: list[Any], results: Any, tick: Callable[[], None]) -> list[Outcome]:
+    by_pid: dict[int, Outcome] = {}
+    deadline = time.monotonic() + JOB_TIMEOUT
+    while len(by_pid) < len(procs):
+        try:
+            pid, outcome = results.get(timeout=0.5)
+        except queue.Empty:
+            tick()
+            if time.monotonic() > deadline or any(p.exitcode not in (None, 0) for p in procs):
+                raise RuntimeError("a load-generator process died or timed out") from None
+            continue
+        if isinstance(outcome, str):
+            raise RuntimeError(outcome)
+        by_pid[pid] = outcome
+    return [by_pid[p.pid] for p in procs]
+
+
+# --- the workloads, split over processes -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rate:
+    """Throughput and latency of a batch of requests."""
+
+    per_second: float
+    latencies_ms: np.ndarray[Any, np.dtype[np.float64]]
+    errors: int
+    detail: str = ""
+
+    def p(self, q: float) -> float:
+        return float(np.percentile(self.latencies_ms, q)) if len(self.latencies_ms) else 0.0
+
+
+def _rate(outcomes: list[Outcome], done: int) -> Rate:
+    window = max(o.ended for o in outcomes) - min(o.began for o in outcomes)
+    lat = np.array([x for o in outcomes for x in o.latencies], dtype=np.float64) * 1000
+    detail = next((o.detail for o in outcomes if o.detail), "")
+    return Rate(done / window if window > 0 else 0.0, lat, sum(o.errors for o in outcomes), detail)
+
+
+def _split(total: int, parts: int) -> list[int]:
+    return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
+
+
+def closed_loop_creates(
+    target: Target, *, count: int, clients: int, procs: int, prefix: str = "c", tick: Any = None
+) -> Rate:
+    """`count` creates from `clients` concurrent clients spread over `procs` processes."""
+    jobs = [
+        Job("creates", target, prefix=f"{prefix}{i}", count=n, clients=max(c, 1))
+        for i, (n, c) in enumerate(zip(_split(count, procs), _split(clients, procs), strict=True))
+    ]
+    return _rate(run_jobs(jobs, tick or (lambda: None)), count)
+
+
+def paced_creates(
+    target: Target, *, rate: float, seconds: float, procs: int, prefix: str = "p", tick: Any = None
+) -> Rate:
+    """Creates at `rate`/s in total for `seconds`, open loop, over `procs` processes."""
+    start = time.monotonic() + 3.0  # room for the processes to start
+    n = int(rate * seconds / procs)
+    jobs = [
+        Job("paced", target, prefix=f"{prefix}{i}", count=n, rate=rate / procs, start_at=start)
+        for i in range(procs)
+    ]
+    return _rate(run_jobs(jobs, tick or (lambda: None)), n * procs)
+
+
+def list_all(target: Target, *, times: int) -> tuple[Rate, int]:
+    """List every pod `times` times in a row; (rate of lists, items in the first list)."""
+    [outcome] = run_jobs([Job("list", target, count=times)])
+    return _rate([outcome], times), outcome.items
+
+
+@dataclass(frozen=True)
+class Fanout:
+    watchers: int
+    events: int  # writes made
+    delivered: int  # events received over all watchers
+    expected: int
+    latencies_ms: np.ndarray[Any, np.dtype[np.float64]]
+    errors: int
+    detail: str = ""
+
+    def p(self, q: float) -> float:
+        return float(np.percentile(self.latencies_ms, q)) if len(self.latencies_ms) else 0.0
+
+
+def watch_fanout(
+    target: Target,
+    *,
+    watchers: int,
+    rate: float,
+    seconds: float,
+    procs: int,
+    resource_version: str = "",
+    tick: Any = None,
+) -> Fanout:
+    """`watchers` streams over `procs` processes while one more process creates pods at
+    `rate`/s for `seconds`; latency from each create's send to each watcher's receipt."""
+    writes = int(rate * seconds)
+    start = time.monotonic() + 5.0 + watchers / 200  # opening many streams takes a moment
+    deadline = start + seconds + 30.0
+    watch_jobs = [
+        Job("watch", target, count=writes, clients=n, deadline=deadline,
+            resource_version=resource_version)
+        for n in _split(watchers, procs) if n
+    ]  # fmt: skip
+    writer = Job("paced", target, prefix="w", count=writes, rate=rate, start_at=start)
+    *watched, wrote = run_jobs([*watch_jobs, writer], tick or (lambda: None))
+    lat = np.array([x for o in watched for x in o.latencies], dtype=np.float64) * 1000
+    errors = wrote.errors + sum(o.errors for o in watched)
+    detail = next((o.detail for o in [*watched, wrote] if o.detail), "")
+    delivered = sum(o.items for o in watched)
+    return Fanout(watchers, writes, delivered, writes * watchers, lat, errors, detail)
+
+
+# --- servers ------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def kcore_apiserver(max_in_flight: int = 4000) -> Iterator[tuple[Target, subprocess.Popen[bytes]]]:
+    """`kcore apiserver` in a subprocess (plain HTTP, SQLite store in a temp data dir)."""
+    data_dir = Path(tempfile.mkdtemp(prefix="kcore-apiserver-bench-"))
+    argv = [sys.executable, "-m", "kcore.cli", "apiserver", "--data-dir", str(data_dir),
+            "--port", "0", "--insecure-http", "--max-in-flight", str(max_in_flight)]  # fmt: skip
+    log = (data_dir / "apiserver.log").open("wb")
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=log)
+    try:
+        url = _wait_kcore(proc, data_dir)
+        token = (data_dir / "pki" / "admin.token").read_text().strip()
+        yield Target("kcore", "kube", url, token), proc
+    finally:
+        _stop(proc)
+        log.close()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _wait_kcore(proc: subprocess.Popen[bytes], data_dir: Path) -> str:
+    assert proc.stdout is not None
+    line = proc.stdout.readline().decode()
+    if not line.startswith("export KUBECONFIG="):
+        _stop(proc)
+        log = (data_dir / "apiserver.log").read_text(errors="replace")
+        raise RuntimeError(f"kcore apiserver did not start:\n{log[-3000:]}")
+    for text in (data_dir / "admin.kubeconfig").read_text().splitlines():
+        if text.strip().startswith("server:"):
+            return text.split(":", 1)[1].strip()
+    raise RuntimeError("no server URL in the admin kubeconfig")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    if proc.stdout is not None:
+        proc.stdout.close()
+
+
+def etcd_target(endpoint: str) -> Target:
+    return Target("etcd", "etcd", f"http://{endpoint}")
+
+
+def kube_resource_version(target: Target) -> str:
+    """The store's current resourceVersion, from a one-item list."""
+    import urllib.request
+
+    req = urllib.request.Request(target.base_url + KUBE_PODS + "?limit=1", headers=target.headers())
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return str(json.loads(resp.read())["metadata"]["resourceVersion"])

@@ -1,0 +1,1 @@
+"""One module per `kcore bench` scenario, each exposing `run(ctx: Context) -> None`."""

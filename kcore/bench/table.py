@@ -1,0 +1,72 @@
+"""The results table printed after a run: kcore and its peer side by side, the ratio, and
+whether kcore comes out ahead; published peer figures are marked as such. Below it, one line
+per scenario that did not run, with the reason."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from kcore.bench.results import Report, Result
+
+
+def figure(value: float) -> str:
+    """Compact numbers: thousands separators for big ones, 3 significant digits for small."""
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.3g}"
+
+
+def ratio_text(row: Result) -> str:
+    if row.ratio is None:
+        return "n/a"
+    marker = {True: "[green]better[/green]", False: "[red]worse[/red]", None: "even"}
+    return f"{row.ratio:.2f}x {marker[row.kcore_better]}"
+
+
+def results_table(report: Report) -> Table:
+    table = Table(title="kcore bench", show_lines=False)
+    for name, justify in (
+        ("scenario", "left"),
+        ("metric", "left"),
+        ("unit", "left"),
+        ("kcore", "right"),
+        ("peer", "left"),
+        ("peer value", "right"),
+        ("kcore/peer", "right"),
+    ):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for row in report.results:
+        peer = row.peer if row.peer_source == "measured" else f"{row.peer} (published)"
+        table.add_row(
+            row.scenario,
+            row.metric,
+            row.unit,
+            figure(row.kcore),
+            peer,
+            figure(row.peer_value),
+            ratio_text(row),
+        )
+    return table
+
+
+def machine_line(report: Report) -> str:
+    m = report.machine
+    memory = int(m.get("memory_bytes", 0)) / (1 << 30)
+    return (
+        f"{m.get('cpu', '?')}, {m.get('cores', '?')} cores, {memory:.1f} GiB, "
+        f"Linux {m.get('kernel', '?')}, Python {m.get('python', '?')}"
+    )
+
+
+def print_report(report: Report, console: Console) -> None:
+    console.print(results_table(report))
+    console.print(f"machine: {machine_line(report)}", highlight=False)
+    for row in report.results:
+        if row.source:
+            console.print(f"published: {row.metric}: {row.source}", highlight=False)
+    for run in report.scenarios:
+        if run.status != "ok":
+            console.print(f"[red]{run.name} {run.status}[/red]: {run.error}", highlight=False)
+        else:
+            console.print(f"{run.name}: ok in {run.seconds:.0f} s", highlight=False)
