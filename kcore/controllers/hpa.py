@@ -259,8 +259,10 @@ class HorizontalPodAutoscalerController(QueueController):
         if proposal is None:
             return _Outcome(spec_replicas, statuses, active=("False", *error))
         behavior = calc.Behavior.of(hpa.spec.behavior, self.downscale_stabilization)
-        history = self._history(key)
         now = self.queue.clock.now()
+        if key not in self.histories:  # first sight: the current size counts as recommended
+            self.histories[key] = calc.History(recommendations=[(now, spec_replicas)])
+        history = self._history(key)
         history.prune(now, max(behavior.longest_window, 600))
         norm = calc.normalize(
             history,
