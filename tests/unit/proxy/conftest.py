@@ -58,10 +58,17 @@ class Backend:
         finally:
             conn.close()
 
-    def close(self) -> None:
-        self.sock.shutdown(socket.SHUT_RDWR)
+    def stop_listening(self) -> None:
+        """Refuse new connections from now on (shutdown wakes the blocked accept)."""
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.sock.close()
         self._accept.join(5)
+
+    def close(self) -> None:
+        self.stop_listening()
         for c in self._conns:
             try:
                 c.shutdown(socket.SHUT_RDWR)

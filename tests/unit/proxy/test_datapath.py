@@ -341,3 +341,21 @@ def test_lifecycle_table_before_start_and_double_stop(backends: Callable[..., Ba
     with pytest.raises(RuntimeError):
         proxy.set_service("svc", ServicePort(listen=()))
     assert not [t for t in threading.enumerate() if t.name.startswith("kcore-proxy")]
+
+
+def test_backend_dying_under_steady_load_fails_no_request(
+    proxy: Proxy, backends: Callable[..., Backend]
+) -> None:
+    bs = [backends(tag_then_echo, name=n) for n in "abc"]
+    vip = serve(proxy, *(b.address for b in bs))
+    seen = []
+    for i in range(60):
+        if i == 20:
+            bs[1].stop_listening()  # its connects are refused from now on
+        with connect(vip) as c:
+            seen.append(read_line(c))
+            c.sendall(b"req\n")
+            assert read_line(c) == b"req"
+    assert b"b" in seen[:20] and b"b" not in seen[20:]
+    assert proxy.stats("svc").failed == 0
+    assert proxy.stats("svc").connect_errors >= 10
