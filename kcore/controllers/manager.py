@@ -35,6 +35,7 @@ def registry() -> dict[str, Factory]:
     from kcore.controllers.endpoints import EndpointsController
     from kcore.controllers.endpointslice import EndpointSliceController
     from kcore.controllers.garbagecollector import GarbageCollector
+    from kcore.controllers.namespace import NamespaceController
     from kcore.controllers.replicaset import ReplicaSetController, replication_controller
     from kcore.controllers.serviceaccount import ServiceAccountController
 
@@ -45,6 +46,7 @@ def registry() -> dict[str, Factory]:
         "endpoints": EndpointsController,
         "endpointslice": EndpointSliceController,
         "garbagecollector": GarbageCollector,
+        "namespace": NamespaceController,
         "serviceaccount": ServiceAccountController,
     }
 
@@ -56,6 +58,7 @@ DEFAULT_WORKERS = {
     "endpoints": 5,
     "endpointslice": 5,
     "garbagecollector": 20,
+    "namespace": 2,
     "serviceaccount": 1,
 }
 
