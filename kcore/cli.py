@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from kcore.apiserver.app import start_apiserver
+from kcore.bench import cli as bench_cli
 from kcore.controllers import cli as controllers_cli
 from kcore.kubelet import cli as kubelet_cli
 
@@ -49,6 +50,7 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--max-in-flight", type=int, default=400)
         p.add_argument("-v", "--verbose", action="store_true")
     kubelet_cli.add_parser(sub)
+    bench_cli.add_parser(sub)
     controllers_cli.add_parser(sub)
     return parser
 
@@ -85,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if args.command == "bench":
+        return bench_cli.run(args)
     import uvloop
 
     if args.command == "kubelet":
