@@ -109,6 +109,9 @@ class Kubelet:
             self._adoptable[info.pod_uid].append(info)
         await self._start_api_source()
         await self._start_static_sources()
+        # every source has been read once: containers nobody claimed belong to vanished pods
+        # (a manifest URL not answering yet loses its pods' containers; they start again)
+        self._adoptable.clear()
         self._gc_enabled = True
         self._spawn(self._relist_loop())
         if cfg.register_node:
@@ -401,11 +404,7 @@ class Kubelet:
             if worker is not None and seen.get(c.id) != c.state:
                 worker.wake()
         if self._gc_enabled:
-            orphans = [
-                c
-                for c in containers
-                if c.pod_uid not in self.workers and c.pod_uid not in self._adoptable
-            ]
+            orphans = [c for c in containers if c.pod_uid not in self.workers]
             await asyncio.gather(*(self._remove_orphan(c) for c in orphans))
         return now
 
