@@ -1,0 +1,131 @@
+"""The extension points a plugin may implement, and what they are handed.
+
+A plugin is a class with a `NAME`, built as `cls(args, handle)` from its pluginConfig args and
+the framework's handle (the scheduler cache, the client). It implements only the points it
+needs, as methods named after them:
+
+    pre_filter(state, pod) -> Result              once per pod, before any node is looked at
+    filter(state, pod, node) -> Result            per node that passed the built-in filters
+    post_filter(state, pod, failure) -> PostFilterResult   when no node fits (preemption)
+    pre_score(state, pod, nodes) -> Result        once, over the feasible node names
+    score(state, pod, node) -> int                0..100 per feasible node
+    normalize_score(state, pod, scores) -> Result rescale `scores` (name -> int) in place
+    reserve(state, pod, node) -> Result           after the choice; unreserve(...) undoes it
+    permit(state, pod, node) -> Result            Wait holds the pod (retried with backoff)
+    bind(state, pod, node) -> Result              async; Skip lets the next binder bind
+
+The built-in filter and score plugins are `KernelPlugin`s: their pre_filter writes their part
+of the pod's compiled requirements into `state.requirements`, their score weight goes into
+the kernel's Profile, and the fused Cython kernel runs them all in one pass over the table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
+
+from kcore.api.core import Node, Pod
+from kcore.scheduler.framework.status import Result
+
+if TYPE_CHECKING:
+    from kcore.client.rest import Client
+    from kcore.scheduler.cache import SchedulerCache
+
+EXTENSION_POINTS = (
+    "pre_filter",
+    "filter",
+    "post_filter",
+    "pre_score",
+    "score",
+    "normalize_score",
+    "reserve",
+    "permit",
+    "bind",
+)
+
+
+@dataclass
+class CycleState:
+    """Per-pod scratch space shared by the plugins during one scheduling attempt."""
+
+    requirements: dict[str, Any] = field(default_factory=dict)
+    """PodRequirements fields written by the built-ins' pre_filter."""
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    """A node as a Python filter sees it: the object and the pods the cache has on it."""
+
+    name: str
+    node: Node
+    pods: list[Pod]
+
+
+@dataclass(frozen=True)
+class FitFailure:
+    """Why no node fit: the framework's message and per-reason node counts."""
+
+    message: str
+    reasons: Mapping[str, int]
+    nodes: int
+
+
+@dataclass(frozen=True)
+class PostFilterResult:
+    nominated_node: str | None
+    message: str = ""
+
+
+class Handle(Protocol):
+    """What plugins may reach: the cache (node table, pods) and the API client."""
+
+    @property
+    def cache(self) -> SchedulerCache: ...
+
+    @property
+    def client(self) -> Client | None: ...
+
+
+@runtime_checkable
+class Plugin(Protocol):
+    NAME: ClassVar[str]
+
+
+class KernelPlugin:
+    """Base of the built-ins whose filter/score runs in the fused kernel."""
+
+    NAME: ClassVar[str] = ""
+    POINTS: ClassVar[tuple[str, ...]] = ("pre_filter", "filter")
+    """Extension points the kernel runs for this plugin (score is added by PROFILE_WEIGHT)."""
+    PROFILE_WEIGHT: ClassVar[str | None] = None
+    """The `Profile` field holding this plugin's score weight, if it scores."""
+
+    def __init__(self, args: Mapping[str, Any], handle: Handle) -> None:
+        self.args = dict(args)
+        self.handle = handle
+        self.filter_enabled = True
+
+    def pre_filter(self, state: CycleState, pod: Pod) -> Result:
+        return None
+
+    @classmethod
+    def implements(cls, point: str) -> bool:
+        return point in cls.POINTS or (point == "score" and cls.PROFILE_WEIGHT is not None)
+
+    def profile_fields(self, weight: int) -> dict[str, Any]:
+        """Profile fields this plugin sets when it scores with `weight`."""
+        return {self.PROFILE_WEIGHT: weight} if self.PROFILE_WEIGHT else {}
+
+
+__all__ = [
+    "EXTENSION_POINTS",
+    "CycleState",
+    "FitFailure",
+    "Handle",
+    "KernelPlugin",
+    "NodeInfo",
+    "Plugin",
+    "PostFilterResult",
+]

@@ -1,0 +1,405 @@
+"""The scheduler daemon's loop: pop a pod, run its profile's framework over the node table,
+assume the choice, bind in the background.
+
+Informers feed the cache (nodes, bound pods) and the queue (pending pods whose
+schedulerName is one of ours). One coroutine takes pods off the queue and decides
+synchronously (the kernel call is microseconds); the decision is accounted at once
+(assume) and the binding is written by a bounded pool of background tasks, so decisions
+never wait for the API server. A failed binding forgets the pod and retries it after
+backoff. A pod that fits nowhere gets the FailedScheduling event and a PodScheduled=False
+condition with kube-scheduler's message, may preempt lower-priority pods, and waits in the
+unschedulable queue for a node or pod event. Identical pending replicas of one owner are
+placed together with the batch kernel.
+
+Pods without spec.priority take their PriorityClass's value (or the global default's), as
+the Priority admission plugin would have set it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import time
+from collections.abc import Callable, Hashable
+from typing import Any
+
+import msgspec
+
+from kcore.api import timeutil
+from kcore.api.core import Node, Pod
+from kcore.api.errors import StatusError
+from kcore.api.scheduling import PriorityClass
+from kcore.client import EventRecorder, LeaderElector, SharedInformerFactory, key_of
+from kcore.client.rest import REQUEST_FAILED, Client
+from kcore.scheduler import adapter
+from kcore.scheduler.cache import SchedulerCache, holds_resources
+from kcore.scheduler.config import SchedulerConfig
+from kcore.scheduler.framework import (
+    CycleState,
+    Framework,
+    Registry,
+    ScheduleResult,
+    Status,
+    builtin_registry,
+    is_success,
+)
+from kcore.scheduler.queue import QueuedPod, SchedulingQueue
+
+log = logging.getLogger(__name__)
+COMPONENT = "default-scheduler"
+LEASE_NAME, LEASE_NAMESPACE = "kube-scheduler", "kube-system"
+BATCH_MAX = 512
+HOUSEKEEPING_PERIOD = 1.0
+
+
+def _group_of(pod: Pod) -> Hashable | None:
+    """Replicas of one controller with the same spec and labels may be placed together."""
+    owner = next((o.uid for o in pod.metadata.owner_references if o.controller), None)
+    if owner is None:
+        return None
+    labels = tuple(sorted(pod.metadata.labels.items()))
+    return (pod.metadata.namespace, owner, labels, msgspec.json.encode(pod.spec))
+
+
+def _batchable(framework: Framework, result: ScheduleResult) -> bool:
+    req = result.requirements
+    if req is None or not framework.kernel_only or req.node_name or req.host_ports:
+        return False
+    terms = (req.pod_affinity, req.pod_anti_affinity, req.existing_anti_affinity)
+    return not any(terms) and not req.preferred_pod_affinity and not req.spread
+
+
+class Scheduler:
+    def __init__(
+        self,
+        client: Client | None,
+        *,
+        config: SchedulerConfig | None = None,
+        registry: Registry | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        bind_concurrency: int = 128,
+        record_scheduled_events: bool = True,
+        identity: str | None = None,
+    ) -> None:
+        self._client = client
+        self.config = config or SchedulerConfig()
+        self._cache = SchedulerCache(clock=clock)
+        self.queue = SchedulingQueue(clock=clock, group_of=_group_of)
+        registry = registry or builtin_registry()
+        self.frameworks = {
+            p.scheduler_name: Framework(p, registry, self) for p in self.config.profiles
+        }
+        self.recorder = EventRecorder(client, component=COMPONENT) if client else None
+        self.record_scheduled_events = record_scheduled_events
+        self.identity = identity or f"{socket.gethostname()}_{id(self):x}"
+        self.priority_classes: dict[str, PriorityClass] = {}
+        self._bind_slots = asyncio.Semaphore(bind_concurrency)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.scheduled = 0
+        self.bound = 0
+
+    # -- Handle -----------------------------------------------------------------------------
+
+    @property
+    def cache(self) -> SchedulerCache:
+        return self._cache
+
+    @property
+    def client(self) -> Client | None:
+        return self._client
+
+    # -- informer events --------------------------------------------------------------------
+
+    def _ours(self, pod: Pod) -> bool:
+        return (
+            adapter.scheduler_name(pod) in self.frameworks
+            and not pod.spec.node_name
+            and not pod.metadata.deletion_timestamp
+            and not pod.spec.scheduling_gates
+            and pod.status.phase not in ("Succeeded", "Failed")
+        )
+
+    def _with_priority(self, pod: Pod) -> Pod:
+        if pod.spec.priority is not None:
+            return pod
+        pc = (
+            self.priority_classes.get(pod.spec.priority_class_name)
+            if pod.spec.priority_class_name
+            else None
+        )
+        if pc is None:
+            pc = next((c for c in self.priority_classes.values() if c.global_default), None)
+        if pc is None:
+            return pod
+        spec = msgspec.structs.replace(pod.spec, priority=pc.value)
+        return msgspec.structs.replace(pod, spec=spec)
+
+    def on_pod_add(self, pod: Pod) -> None:
+        pod = self._with_priority(pod)
+        if pod.spec.node_name:
+            self._cache.add_pod(pod)
+        elif self._ours(pod):
+            self.queue.add(pod)
+
+    def on_pod_update(self, old: Pod, new: Pod) -> None:
+        new = self._with_priority(new)
+        key = key_of(new)
+        if new.spec.node_name:
+            self.queue.delete(key)
+            freed = holds_resources(old) and not holds_resources(new)
+            self._cache.update_pod(new)
+            if freed:
+                self.queue.move_all()
+        elif self._ours(new):
+            self.queue.add(new)
+        else:
+            self.queue.delete(key)
+
+    def on_pod_delete(self, pod: Pod) -> None:
+        key = key_of(pod)
+        self.queue.delete(key)
+        if key in self._cache.pods and not self._cache.is_assumed(key):
+            self._cache.remove_pod(key)
+            self.queue.move_all()
+
+    def on_node_add(self, node: Node) -> None:
+        self._cache.add_node(node)
+        self.queue.move_all()
+
+    def on_node_update(self, old: Node, new: Node) -> None:
+        self._cache.update_node(new)
+        if adapter.node_fields(old) != adapter.node_fields(new):
+            self.queue.move_all()
+
+    def on_node_delete(self, node: Node) -> None:
+        self._cache.remove_node(node.metadata.name)
+
+    def on_priority_class(self, pc: PriorityClass, new: PriorityClass | None = None) -> None:
+        pc = new or pc
+        self.priority_classes[pc.metadata.name] = pc
+
+    def on_priority_class_delete(self, pc: PriorityClass) -> None:
+        self.priority_classes.pop(pc.metadata.name, None)
+
+    # -- scheduling -------------------------------------------------------------------------
+
+    def schedule_one(self, qp: QueuedPod) -> None:
+        """Decide for one popped pod (and its identical siblings); binding goes on in tasks."""
+        cycle = self.queue.cycle
+        framework = self.frameworks.get(adapter.scheduler_name(qp.pod))
+        if framework is None or qp.key in self._cache.pods:
+            self.queue.done(qp.key)
+            return
+        result = framework.schedule(qp.pod)
+        if result.node is None:
+            self._unschedulable(framework, qp, result, cycle)
+            return
+        siblings = []
+        if qp.group is not None and _batchable(framework, result):
+            siblings = self.queue.pop_group(qp.group, BATCH_MAX - 1)
+        if not siblings:
+            self._assume(framework, qp, result.state, result.node)
+            return
+        self._place_group(framework, qp, result, siblings)
+
+    def _place_group(
+        self, framework: Framework, first: QueuedPod, result: ScheduleResult, rest: list[QueuedPod]
+    ) -> None:
+        assert result.node is not None and result.requirements is not None
+        self._assume(framework, first, result.state, result.node)
+        nodes = framework.place_batch(result.requirements, len(rest))
+        for qp, node in zip(rest, nodes, strict=True):
+            if node is None:
+                self.schedule_one(qp)  # fails alone, with its own message
+            else:
+                self._assume(framework, qp, CycleState(), node)
+
+    def _assume(self, framework: Framework, qp: QueuedPod, state: CycleState, node: str) -> None:
+        pod = qp.pod
+        status = framework.reserve(state, pod, node)
+        if is_success(status):
+            status = framework.permit(state, pod, node)
+        if not is_success(status):
+            framework.unreserve(state, pod, node)
+            log.info("pod %s not admitted to %s: %s", qp.key, node, status)
+            self.queue.requeue_error(qp)
+            return
+        self._cache.assume(pod, node)
+        self.scheduled += 1
+        self._spawn(self._bind(framework, qp, state, node))
+
+    async def _bind(
+        self, framework: Framework, qp: QueuedPod, state: CycleState, node: str
+    ) -> None:
+        async with self._bind_slots:
+            try:
+                status = await framework.bind(state, qp.pod, node)
+            except REQUEST_FAILED as exc:
+                status = Status.error(str(exc))
+        if is_success(status):
+            self.bound += 1
+            self._cache.finish_binding(qp.key)
+            self.queue.done(qp.key)
+            if self.record_scheduled_events:
+                message = f"Successfully assigned {qp.key} to {node}"
+                self._event(qp.pod, "Normal", "Scheduled", message)
+            return
+        log.warning("binding %s to %s failed: %s", qp.key, node, status)
+        self._cache.forget(qp.key)
+        framework.unreserve(state, qp.pod, node)
+        self.queue.requeue_error(qp)
+
+    def _unschedulable(
+        self, framework: Framework, qp: QueuedPod, result: ScheduleResult, cycle: int
+    ) -> None:
+        assert result.failure is not None
+        message = result.failure.message
+        nominated = None
+        if result.requirements is not None and _has_post_filter(framework):
+            result.state.data.update(framework=framework, requirements=result.requirements)
+            post = framework.post_filter(result.state, qp.pod, result.failure)
+            if post is not None and post.nominated_node:
+                nominated = post.nominated_node
+                victims = result.state.data.get("victims", [])
+                self._spawn(self._preempt(qp.pod, nominated, victims))
+            elif result.requirements is not None:
+                n = result.failure.nodes
+                message += (
+                    f" preemption: 0/{n} nodes are available: "
+                    f"{n} No preemption victims found for incoming pod."
+                )
+        changed = message != qp.reasons
+        self.queue.requeue_unschedulable(qp, cycle, message)
+        if changed:
+            self._event(qp.pod, "Warning", "FailedScheduling", message)
+            self._spawn(self._report_unschedulable(qp.pod, message, nominated))
+
+    async def _report_unschedulable(self, pod: Pod, message: str, nominated: str | None) -> None:
+        condition = {
+            "type": "PodScheduled",
+            "status": "False",
+            "reason": "Unschedulable",
+            "message": message,
+            "lastTransitionTime": timeutil.now(),
+        }
+        status: dict[str, Any] = {"conditions": [condition]}
+        if nominated:
+            status["nominatedNodeName"] = nominated
+        await self._patch_status(pod, status)
+
+    async def _patch_status(self, pod: Pod, status: dict[str, Any]) -> None:
+        if self._client is None:
+            return
+        try:
+            await self._client.patch(
+                Pod,
+                pod.metadata.name,
+                {"status": status},
+                patch_type="strategic",
+                namespace=pod.metadata.namespace,
+                subresource="status",
+            )
+        except REQUEST_FAILED as exc:
+            log.info("status of %s not updated: %s", key_of(pod), exc)
+
+    async def _preempt(self, pod: Pod, node: str, victims: list[Pod]) -> None:
+        """Nominate `node` for the preemptor and delete the victims gracefully."""
+        await self._patch_status(pod, {"nominatedNodeName": node})
+        for victim in victims:
+            message = f"Preempted by pod {pod.metadata.uid} on node {node}"
+            self._event(victim, "Normal", "Preempted", message)
+            if self._client is None:
+                continue
+            with contextlib.suppress(StatusError):
+                await self._client.delete(
+                    Pod, victim.metadata.name, namespace=victim.metadata.namespace
+                )
+        self._event(pod, "Normal", "Preempting", f"Preempting {len(victims)} pod(s) on node {node}")
+
+    def _event(self, pod: Pod, type_: Any, reason: str, message: str) -> None:
+        if self.recorder is not None:
+            self.recorder.event(pod, type_, reason, message)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- running ----------------------------------------------------------------------------
+
+    def watch(self, factory: SharedInformerFactory) -> None:
+        """Register the informers this scheduler needs on `factory`."""
+        factory.informer(Node).add_event_handler(
+            on_add=self.on_node_add, on_update=self.on_node_update, on_delete=self.on_node_delete
+        )
+        factory.informer(PriorityClass).add_event_handler(
+            on_add=self.on_priority_class,
+            on_update=self.on_priority_class,
+            on_delete=self.on_priority_class_delete,
+        )
+        factory.informer(Pod).add_event_handler(
+            on_add=self.on_pod_add, on_update=self.on_pod_update, on_delete=self.on_pod_delete
+        )
+
+    async def schedule_forever(self) -> None:
+        housekeeping = asyncio.create_task(self._housekeeping())
+        try:
+            while True:
+                qp = await self.queue.pop()
+                self.schedule_one(qp)
+                await asyncio.sleep(0)
+        finally:
+            housekeeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await housekeeping
+
+    async def _housekeeping(self) -> None:
+        while True:
+            await asyncio.sleep(HOUSEKEEPING_PERIOD)
+            self._cache.cleanup()
+            self.queue.flush_unschedulable_leftover()
+
+    async def run(self, *, leader_elect: bool = False) -> None:
+        """Watch, then schedule until cancelled (as the leader only, with `leader_elect`)."""
+        if self._client is None:
+            raise RuntimeError("a scheduler without a client cannot run")
+        factory = SharedInformerFactory(self._client)
+        self.watch(factory)
+        factory.start()
+        try:
+            await factory.wait_for_sync()
+            if not leader_elect:
+                await self.schedule_forever()
+                return
+            elector = LeaderElector(
+                self._client,
+                name=LEASE_NAME,
+                namespace=LEASE_NAMESPACE,
+                identity=self.identity,
+                on_started_leading=self.schedule_forever,
+            )
+            while True:
+                await elector.run()
+        finally:
+            await self.close()
+            await factory.stop()
+
+    async def close(self) -> None:
+        tasks, self._tasks = set(self._tasks), set()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self.recorder is not None:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(2):
+                    await self.recorder.flush()
+            await self.recorder.close()
+
+
+def _has_post_filter(framework: Framework) -> bool:
+    return bool(framework.points["post_filter"])
+
+
+__all__ = ["BATCH_MAX", "COMPONENT", "Scheduler"]
