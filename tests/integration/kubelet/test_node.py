@@ -11,6 +11,7 @@ import kcore
 from kcore.api import timeutil
 from kcore.api.coordination import Lease
 from kcore.api.core import ExecAction, Node, Pod, Probe
+from kcore.api.errors import StatusError
 
 
 async def test_node_registers_with_machine_facts_and_renews_its_lease(
@@ -68,8 +69,9 @@ async def test_node_registers_with_machine_facts_and_renews_its_lease(
 async def _lease(cluster: kcore.Cluster, name: str) -> Lease:
     for _ in range(50):
         try:
-            return await cluster.client.get(Lease, name, namespace="kube-node-lease")
-        except kcore.api.errors.StatusError:  # type: ignore[attr-defined]
+            lease: Lease = await cluster.client.get(Lease, name, namespace="kube-node-lease")
+            return lease
+        except StatusError:
             await asyncio.sleep(0.1)
     raise AssertionError("no lease")
 
