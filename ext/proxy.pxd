@@ -145,6 +145,7 @@ cdef enum:
     POLICY_ROUND_ROBIN = 0
     POLICY_LEAST_CONNECTIONS = 1
     MAX_ATTEMPTS = 3          # backend connects tried per client connection
+    DOWN_MS = 5000            # how long a failed endpoint yields to the others
     BUF_SIZE = 65536          # per direction, when not splicing
     PIPE_SIZE = 262144        # per direction, when splicing
     MAX_EVENTS = 256
@@ -169,6 +170,7 @@ cdef struct Endpoint:
     uint16_t port
     uint64_t uid              # unique for the engine's life: affinity entries name it
     int64_t active            # connections picked to it and not yet closed
+    int64_t down_until_ms     # a connect to it failed: others first until then
     int refs                  # 1 while in a table + 1 per connection holding it
 
 

@@ -95,23 +95,28 @@ cdef inline bint was_tried(uint64_t uid, const uint64_t* tried, int n) noexcept 
     return False
 
 
-cdef Endpoint* policy_pick(Service* s, const uint64_t* tried, int n_tried) noexcept nogil:
+cdef Endpoint* policy_pick(Service* s, int64_t now, const uint64_t* tried,
+                           int n_tried) noexcept nogil:
     # Round-robin: the first untried endpoint from the cursor. Least-connections: the untried
-    # endpoint with the fewest active connections, ties to the first from the cursor.
-    cdef int n = s.n_eps, k, i, best = -1
-    for k in range(n):
-        i = <int>((s.rr + <uint64_t>k) % <uint64_t>n)
-        if was_tried(s.eps[i].uid, tried, n_tried):
-            continue
-        if s.policy == POLICY_ROUND_ROBIN:
-            best = i
-            break
-        if best < 0 or s.eps[i].active < s.eps[best].active:
-            best = i
-    if best < 0:
-        return NULL
-    s.rr = <uint64_t>best + 1
-    return s.eps[best]
+    # endpoint with the fewest active connections, ties to the first from the cursor. Either
+    # way endpoints whose last connect failed (down) count only when no other is left.
+    cdef int n = s.n_eps, k, i, best = -1, allow_down
+    for allow_down in range(2):
+        for k in range(n):
+            i = <int>((s.rr + <uint64_t>k) % <uint64_t>n)
+            if was_tried(s.eps[i].uid, tried, n_tried):
+                continue
+            if not allow_down and s.eps[i].down_until_ms > now:
+                continue
+            if s.policy == POLICY_ROUND_ROBIN:
+                best = i
+                break
+            if best < 0 or s.eps[i].active < s.eps[best].active:
+                best = i
+        if best >= 0:
+            s.rr = <uint64_t>best + 1
+            return s.eps[best]
+    return NULL
 
 
 cdef inline uint32_t aff_slot(uint32_t client, uint32_t cap) noexcept nogil:
@@ -131,7 +136,7 @@ cdef Endpoint* aff_lookup(Service* s, uint32_t client, int64_t now,
             if a.expires_ms <= now or was_tried(a.uid, tried, n_tried):
                 return NULL
             for j in range(<uint32_t>s.n_eps):
-                if s.eps[j].uid == a.uid:
+                if s.eps[j].uid == a.uid and s.eps[j].down_until_ms <= now:
                     a.expires_ms = now + s.affinity_ms
                     return s.eps[j]
             return NULL
@@ -196,7 +201,7 @@ cdef Endpoint* pick(Service* s, uint32_t client, int64_t now,
     if s.affinity_ms > 0:
         ep = aff_lookup(s, client, now, tried, n_tried)
     if ep == NULL:
-        ep = policy_pick(s, tried, n_tried)
+        ep = policy_pick(s, now, tried, n_tried)
         if ep != NULL and s.affinity_ms > 0:
             aff_store(s, client, ep.uid, now)
     if ep != NULL:
@@ -308,16 +313,6 @@ cdef void set_nodelay(int fd) noexcept nogil:
 cdef void reset_close(int fd) noexcept nogil:
     set_linger0(fd)
     close(fd)
-
-
-cdef void release_endpoint(Worker* w, Conn* c) noexcept nogil:
-    if c.ep == NULL:
-        return
-    pthread_mutex_lock(&w.sh.lock)
-    c.ep.active -= 1
-    ep_unref(c.ep)
-    pthread_mutex_unlock(&w.sh.lock)
-    c.ep = NULL
 
 
 cdef void dir_drop(Worker* w, Dir* d) noexcept nogil:
@@ -494,15 +489,18 @@ cdef void start_connect(Worker* w, Conn* c) noexcept nogil:
 
 
 cdef void next_endpoint(Worker* w, Conn* c) noexcept nogil:
-    """Count the failed attempt and pick an endpoint not tried yet (NULL when out)."""
+    """Count the failed attempt, mark the endpoint down, and pick one not tried yet (NULL
+    when out of attempts or endpoints)."""
     kc_add(&c.svc.counters[CTR_CONNECT_ERRORS], 1)
     c.tried[c.attempts] = c.ep.uid
     c.attempts += 1
-    release_endpoint(w, c)
-    if c.attempts >= MAX_ATTEMPTS:
-        return
     pthread_mutex_lock(&w.sh.lock)
-    c.ep = pick(c.svc, c.client_ip, w.now, c.tried, c.attempts)
+    c.ep.down_until_ms = w.now + DOWN_MS
+    c.ep.active -= 1
+    ep_unref(c.ep)
+    c.ep = NULL
+    if c.attempts < MAX_ATTEMPTS:
+        c.ep = pick(c.svc, c.client_ip, w.now, c.tried, c.attempts)
     pthread_mutex_unlock(&w.sh.lock)
 
 
@@ -951,6 +949,19 @@ cdef class Engine:
                 ep.refs -= 1   # the table keeps it alive; only `active` models a connection
             pthread_mutex_unlock(&self.sh.lock)
         return None if ep == NULL else (ep.ip, ep.port)
+
+    def fail(self, str key, uint32_t ip, uint16_t port, int64_t now_ms):
+        """Mark (ip, port) down as a failed connect at `now_ms` would."""
+        cdef Service* s
+        cdef int i
+        self._check()
+        s = <Service*><size_t>self.services[key]
+        with nogil:
+            pthread_mutex_lock(&self.sh.lock)
+            for i in range(s.n_eps):
+                if s.eps[i].ip == ip and s.eps[i].port == port:
+                    s.eps[i].down_until_ms = now_ms + DOWN_MS
+            pthread_mutex_unlock(&self.sh.lock)
 
     def release(self, str key, uint32_t ip, uint16_t port):
         """Undo one `pick` of (ip, port): a connection to it closed."""

@@ -6,9 +6,11 @@ both through the same sequences and compare every choice. Rules:
 - Round-robin: the first endpoint, from the cursor on, not yet tried for this connection.
 - Least-connections: the untried endpoint with the fewest active connections; ties go to
   the first from the cursor.
-- Either way the cursor moves to just past the chosen endpoint.
+- Either way endpoints marked down (a connect to them failed less than DOWN_MS ago) are
+  chosen only when no other untried one is left, and the cursor moves to just past the
+  chosen endpoint.
 - ClientIP affinity (timeout > 0): a client pinned to an endpoint that is still in the table,
-  not tried, and whose pin has not expired gets it again (the pin is then refreshed);
+  not tried, not down, and whose pin has not expired gets it again (the pin is then refreshed);
   otherwise the policy picks and the pin is (re)written. Client 0 is never pinned.
 - An endpoint keeps its identity (active count, pins) across updates while its address stays
   in the list; one removed and added back is a new endpoint.
@@ -22,6 +24,7 @@ from collections.abc import Iterable, Sequence
 from kcore.proxy.model import Address, Policy
 
 _uids = itertools.count(1)
+DOWN_MS = 5000  # as DOWN_MS in ext/proxy.pxd
 
 
 class Balancer:
@@ -35,6 +38,7 @@ class Balancer:
         self._eps: list[Address] = []
         self._uid: dict[Address, int] = {}
         self._active: dict[Address, int] = {}
+        self._down_until: dict[Address, int] = {}
         self._pins: dict[int, tuple[int, int]] = {}  # client -> (uid, expires_ms)
         self._cursor = 0
         self.update(endpoints)
@@ -43,6 +47,7 @@ class Balancer:
         eps = list(endpoints)
         self._uid = {a: self._uid.get(a) or next(_uids) for a in eps}
         self._active = {a: self._active.get(a, 0) for a in eps}
+        self._down_until = {a: self._down_until.get(a, 0) for a in eps}
         self._eps = eps
 
     def active(self, addr: Address) -> int:
@@ -55,12 +60,17 @@ class Balancer:
         tried_uids = {self._uid[a] for a in tried if a in self._uid}
         chosen = self._pinned(client, now_ms, tried_uids) if self.affinity_ms > 0 else None
         if chosen is None:
-            chosen = self._by_policy(tried_uids)
+            chosen = self._by_policy(now_ms, tried_uids)
             if chosen is not None and self.affinity_ms > 0 and client != 0:
                 self._pins[client] = (self._uid[chosen], now_ms + self.affinity_ms)
         if chosen is not None:
             self._active[chosen] += 1
         return chosen
+
+    def fail(self, addr: Address, now_ms: int) -> None:
+        """A connect to `addr` failed at `now_ms`: it yields to the others for DOWN_MS."""
+        if addr in self._down_until:
+            self._down_until[addr] = now_ms + DOWN_MS
 
     def release(self, addr: Address) -> None:
         if addr in self._active:
@@ -71,15 +81,17 @@ class Balancer:
         if expires <= now_ms or uid in tried:
             return None
         for addr in self._eps:
-            if self._uid[addr] == uid:
+            if self._uid[addr] == uid and self._down_until[addr] <= now_ms:
                 self._pins[client] = (uid, now_ms + self.affinity_ms)
                 return addr
         return None
 
-    def _by_policy(self, tried: set[int]) -> Address | None:
+    def _by_policy(self, now_ms: int, tried: set[int]) -> Address | None:
         n = len(self._eps)
         order = [(self._cursor + k) % n for k in range(n)]
-        candidates = [i for i in order if self._uid[self._eps[i]] not in tried]
+        untried = [i for i in order if self._uid[self._eps[i]] not in tried]
+        up = [i for i in untried if self._down_until[self._eps[i]] <= now_ms]
+        candidates = up or untried
         if not candidates:
             return None
         best = candidates[0]

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from kcore._ext.proxy import Engine
 
 from kcore.proxy import Address, Balancer, Policy
+from kcore.proxy.balancer import DOWN_MS
 from kcore.proxy.model import POLICY_CODES
 
 A, B, C, D = (Address(f"127.64.0.{i}", 8080) for i in range(1, 5))
@@ -26,6 +27,7 @@ CLIENT_2 = 0x7F000002
 class Picker(Protocol):
     def pick(self, client: int, now_ms: int) -> Address | None: ...
     def release(self, addr: Address) -> None: ...
+    def fail(self, addr: Address, now_ms: int) -> None: ...
     def update(self, endpoints: Sequence[Address]) -> None: ...
     def active(self, addr: Address) -> int: ...
 
@@ -48,6 +50,9 @@ class CythonBalancer:
 
     def release(self, addr: Address) -> None:
         self.engine.release("svc", *addr.packed())
+
+    def fail(self, addr: Address, now_ms: int) -> None:
+        self.engine.fail("svc", *addr.packed(), now_ms)
 
     def active(self, addr: Address) -> int:
         return {Address.unpack(ip, p): n for ip, p, n in self.engine.endpoints("svc")}[addr]
@@ -141,11 +146,30 @@ def test_affinity_with_least_connections(make) -> None:  # type: ignore[no-untyp
     assert b.pick(CLIENT_2, 2) == B
 
 
+def test_a_failed_endpoint_yields_until_it_may_be_back(make) -> None:  # type: ignore[no-untyped-def]
+    b = make([A, B, C])
+    b.fail(B, 1000)
+    assert [b.pick(CLIENT_1, 1000 + t) for t in range(4)] == [A, C, A, C]
+    assert [b.pick(CLIENT_1, 1000 + DOWN_MS) for _ in range(3)] == [A, B, C]
+    for x in (A, B, C):
+        b.fail(x, 10_000)
+    assert b.pick(CLIENT_1, 10_001) == A  # all down: still try them, in order
+
+
+def test_affinity_leaves_a_failed_endpoint(make) -> None:  # type: ignore[no-untyped-def]
+    b = make([A, B], affinity_ms=60_000)
+    assert b.pick(CLIENT_1, 0) == A
+    b.fail(A, 1)
+    assert b.pick(CLIENT_1, 2) == B
+    assert b.pick(CLIENT_1, 3 + DOWN_MS) == B  # pinned to B now
+
+
 ops = st.lists(
     st.one_of(
         st.tuples(st.just("pick"), st.integers(1, 6), st.integers(0, 50)),
         st.tuples(st.just("release"), st.integers(0, 5), st.just(0)),
         st.tuples(st.just("update"), st.integers(0, 63), st.just(0)),
+        st.tuples(st.just("fail"), st.integers(0, 5), st.integers(0, 3000)),
     ),
     max_size=60,
 )
@@ -174,6 +198,9 @@ def test_cython_pick_matches_the_reference(ops, policy, affinity) -> None:  # ty
                 addr = live.pop(x % len(live))
                 ref.release(addr)
                 cy.release(addr)
+            elif op == "fail":
+                ref.fail(POOL[x], now)
+                cy.fail(POOL[x], now)
             elif op == "update":
                 eps = [a for i, a in enumerate(POOL) if x >> i & 1]
                 ref.update(eps)

@@ -190,7 +190,8 @@ def test_dead_endpoint_costs_the_client_nothing(
             assert read_line(c) == b"live"
     st = proxy.stats("svc")
     assert st.failed == 0 and st.connections == 9
-    assert st.connect_errors >= 6  # each connection that started on a dead one moved on
+    # Each dead endpoint is tried, refused and then left alone (down) for a while.
+    assert 2 <= st.connect_errors < 6
 
 
 def test_every_endpoint_dead_resets_the_client(proxy: Proxy) -> None:
@@ -358,4 +359,4 @@ def test_backend_dying_under_steady_load_fails_no_request(
             assert read_line(c) == b"req"
     assert b"b" in seen[:20] and b"b" not in seen[20:]
     assert proxy.stats("svc").failed == 0
-    assert proxy.stats("svc").connect_errors >= 10
+    assert proxy.stats("svc").connect_errors >= 1
