@@ -19,6 +19,7 @@ from kcore.apiserver.app import start_apiserver
 from kcore.bench import cli as bench_cli
 from kcore.controllers import cli as controllers_cli
 from kcore.kubelet import cli as kubelet_cli
+from kcore.scheduler import cli as scheduler_cli
 
 
 def _store_url(raw: str | None, data_dir: Path) -> str | None:
@@ -52,6 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     kubelet_cli.add_parser(sub)
     bench_cli.add_parser(sub)
     controllers_cli.add_parser(sub)
+    scheduler_cli.add_parser(sub)
     return parser
 
 
@@ -75,6 +77,7 @@ async def _serve(args: argparse.Namespace) -> int:
         async with contextlib.AsyncExitStack() as parts:
             if args.command == "up":
                 await parts.enter_async_context(controllers_cli.embedded(running.kubeconfig))
+                await parts.enter_async_context(scheduler_cli.embedded(running.kubeconfig))
             await stop.wait()
     finally:
         await running.stop()
@@ -93,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "kubelet":
         return int(uvloop.run(kubelet_cli.run(args)))
+    if args.command == "scheduler":
+        return int(uvloop.run(scheduler_cli.run(args)))
     if args.command == "controller-manager":
         return int(uvloop.run(controllers_cli.run(args)))
     return int(uvloop.run(_serve(args)))
