@@ -92,6 +92,14 @@ class Kubelet:
         return self.server.port
 
     async def start(self) -> None:
+        """Register, read every pod source once, then run; on failure nothing is left open."""
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start(self) -> None:
         cfg = self.config
         cfg.data_dir.mkdir(parents=True, exist_ok=True)
         self._session = aiohttp.ClientSession()

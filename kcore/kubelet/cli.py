@@ -1,16 +1,23 @@
 """`kcore kubelet`: argument parsing and the process loop of a stand-alone kubelet.
 
-`kcore/cli.py` calls `add_parser(subparsers)` and, for the `kubelet` command, `run(args)`.
-The kubelet stops on SIGINT/SIGTERM and leaves its containers running for the next one.
+`kcore/cli.py` calls `add_parser(subparsers)` and, for the `kubelet` command, `run(args)`;
+for `kcore up` it adds `add_up_arguments(parser)` and enters `embedded(kubeconfig, ...)`,
+which runs N kubelets (nodes kcore-node-1..N, node IPs 127.0.1.1..) in the same process on
+one shared client. A kubelet stops on SIGINT/SIGTERM and leaves its containers running for
+the next one.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import ipaddress
+import logging
 import signal
 import socket
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from kcore.client import Client
@@ -36,6 +43,58 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     p.add_argument("--insecure-http", action="store_true", help="serve plain HTTP")
     p.add_argument("-v", "--verbose", action="store_true")
+
+
+def add_up_arguments(parser: argparse.ArgumentParser) -> None:
+    """`kcore up` options for its embedded kubelets."""
+    parser.add_argument("--nodes", type=int, default=1, help="kubelets to run (0: none)")
+    parser.add_argument("--runtime", choices=["docker", "fake"], default="docker")
+
+
+def node_ip(index: int) -> str:
+    """127.0.1.1 for node 1, counting up through 127.0.x.y (never .0 or .255)."""
+    base = int(ipaddress.IPv4Address("127.0.1.0"))
+    offset = index - 1
+    return str(ipaddress.IPv4Address(base + (offset // 254) * 256 + offset % 254 + 1))
+
+
+@contextlib.asynccontextmanager
+async def embedded(
+    kubeconfig: Path, data_dir: Path, *, nodes: int = 1, runtime: str = "docker"
+) -> AsyncIterator[list[Kubelet]]:
+    """Kubelets kcore-node-1..N in this process until the block exits."""
+    log = logging.getLogger(__name__)
+    kubelets: list[Kubelet] = []
+    client = Client.from_kubeconfig(
+        kubeconfig, user_agent="kcore-kubelet", max_connections=2 * nodes + 20
+    )
+    async with client:
+        for first in range(1, nodes + 1, 100):
+            batch = [
+                Kubelet(_embedded_config(data_dir, i, runtime), client)
+                for i in range(first, min(first + 100, nodes + 1))
+            ]
+            results = await asyncio.gather(*(k.start() for k in batch), return_exceptions=True)
+            kubelets.extend(k for k, r in zip(batch, results, strict=True) if r is None)
+            failed = [r for r in results if isinstance(r, BaseException)]
+            if failed:  # the control plane still serves without (some) nodes
+                log.error("%d embedded kubelets could not start: %s", len(failed), failed[0])
+                break
+        try:
+            yield kubelets
+        finally:
+            await asyncio.gather(*(k.stop() for k in kubelets), return_exceptions=True)
+
+
+def _embedded_config(data_dir: Path, index: int, runtime: str) -> KubeletConfig:
+    name = f"kcore-node-{index}"
+    return KubeletConfig(
+        node_name=name,
+        node_ip=node_ip(index),
+        port=0,
+        data_dir=data_dir / "kubelet" / name,
+        runtime=runtime,
+    )
 
 
 def config_from(args: argparse.Namespace) -> KubeletConfig:
