@@ -50,6 +50,8 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--insecure-http", action="store_true", help="serve plain HTTP")
         p.add_argument("--max-in-flight", type=int, default=400)
         p.add_argument("-v", "--verbose", action="store_true")
+        if name == "up":
+            kubelet_cli.add_up_arguments(p)
     kubelet_cli.add_parser(sub)
     bench_cli.add_parser(sub)
     controllers_cli.add_parser(sub)
@@ -77,6 +79,11 @@ async def _serve(args: argparse.Namespace) -> int:
         async with contextlib.AsyncExitStack() as parts:
             if args.command == "up":
                 await parts.enter_async_context(controllers_cli.embedded(running.kubeconfig))
+                await parts.enter_async_context(
+                    kubelet_cli.embedded(
+                        running.kubeconfig, data_dir, nodes=args.nodes, runtime=args.runtime
+                    )
+                )
                 await parts.enter_async_context(scheduler_cli.embedded(running.kubeconfig))
             await stop.wait()
     finally:
