@@ -20,10 +20,14 @@ cdef extern from "<errno.h>" nogil:
         ECONNREFUSED
         EPIPE
         ETIMEDOUT
+        EMFILE
+        ENFILE
+        ECONNABORTED
 
 
 cdef extern from "<unistd.h>" nogil:
     int close(int fd)
+    int dup(int fd)
     ssize_t read(int fd, void* buf, size_t n)
     ssize_t write(int fd, const void* buf, size_t n)
 

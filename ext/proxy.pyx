@@ -59,6 +59,7 @@ cdef struct Worker:
     int64_t active            # connections this worker holds (read by the others)
     int64_t stop
     int64_t now
+    int spare_fd              # held back for `shed`
     int index
     int n_workers
     Shared* sh
@@ -603,9 +604,26 @@ cdef void on_listener(Worker* w, Listener* lis) noexcept nogil:
             return  # leave the rest of the backlog to an idler worker
         n = sizeof(sa)
         fd = accept4(lis.fd, <sockaddr*>&sa, &n, SOCK_NONBLOCK | SOCK_CLOEXEC)
-        if fd < 0:
+        if fd >= 0:
+            on_accept(w, lis.svc, fd, ntohl(sa.sin_addr.s_addr))
+        elif errno == EMFILE or errno == ENFILE:
+            shed(w, lis)
             return
-        on_accept(w, lis.svc, fd, ntohl(sa.sin_addr.s_addr))
+        elif errno != ECONNABORTED and errno != EINTR:
+            return
+
+
+cdef void shed(Worker* w, Listener* lis) noexcept nogil:
+    """Out of file descriptors: reset one pending connection with the spare descriptor kept
+    for this, so the level-triggered listener does not spin with its backlog full."""
+    cdef int fd
+    if w.spare_fd < 0:
+        return
+    close(w.spare_fd)
+    fd = accept4(lis.fd, NULL, NULL, SOCK_CLOEXEC)
+    if fd >= 0:
+        reset_close(fd)
+    w.spare_fd = dup(w.wakefd)
 
 
 # ---------------------------------------------------------------- the loop
@@ -672,6 +690,8 @@ cdef void worker_close_all(Worker* w) noexcept nogil:
         free(c)
     close(w.epfd)
     close(w.wakefd)
+    if w.spare_fd >= 0:
+        close(w.spare_fd)
     free(w.dead)
 
 
@@ -738,6 +758,7 @@ cdef class Engine:
         ev.events = EPOLLIN
         ev.data.ptr = &w.wake
         epoll_ctl(w.epfd, EPOLL_CTL_ADD, w.wakefd, &ev)
+        w.spare_fd = dup(w.wakefd)
         w.cap_dead = 64
         w.dead = <Conn**>malloc(64 * sizeof(Conn*))
         w.now = now_ms()
