@@ -3,6 +3,7 @@
 Library use (a static table, no cluster needed)::
 
     from kcore.proxy import Address, Proxy, ServicePort
+    from kcore.proxy.metrics import render
 
     with Proxy() as proxy:
         proxy.set_service("web", ServicePort(
@@ -12,12 +13,19 @@ Library use (a static table, no cluster needed)::
             affinity_timeout=10800.0,       # ClientIP affinity; 0 = none
         ))
         ...
-        print(kcore.proxy.metrics.render(proxy.all_stats()))
+        print(render(proxy.all_stats()))      # Prometheus text
 
 - `datapath.Proxy`: starts the epoll worker threads, programs the table, reads counters.
 - `model`: `ServicePort`, `Address`, `ServiceStats`.
 - `balancer.Balancer`: the plain-Python reference of the data path's endpoint choice.
 - `metrics.render`: Prometheus text of the per-Service counters.
+- `config.ServiceConfig`: keeps the table equal to the cluster's Services and Endpoints
+  (informers); `daemon.ProxyServer` adds /metrics; `cli` is `kcore proxy`.
+
+Connections to a listen address are balanced per new connection over the endpoints; a
+refused or timed-out endpoint connect moves on to the next endpoint (at most 3 tries) and
+sets that endpoint aside for 5 s; with no endpoint the connection is reset at once.
+Updating a ServicePort never drops established connections.
 """
 
 from kcore.proxy.balancer import Balancer
