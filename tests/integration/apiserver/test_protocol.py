@@ -406,3 +406,46 @@ async def _status_becomes(http: Http, headers: dict[str, str], want: int) -> boo
             return True
         await asyncio.sleep(0.05)
     return False
+
+
+async def test_bookmarks_and_watcher_cleanup(tmp_path: Any) -> None:
+    import kcore
+
+    async with kcore.Cluster(bookmark_interval=0.1) as cluster:
+        ctx = ssl.create_default_context(cafile=str(cluster.ca_cert))
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ctx)) as session:
+            http = Http(cluster, session)
+            await http.call("POST", CMS, cm("b"))
+            _, listed, _ = await http.call("GET", CMS)
+            rv = int(listed["metadata"]["resourceVersion"])
+            path = f"{CMS}?watch=1&allowWatchBookmarks=true&resourceVersion={rv}"
+            async with session.get(http.base + path, headers=http.auth) as resp:
+                await http.call("POST", CMS, cm("c"))
+                # a change elsewhere moves the revision on: bookmarks then carry it
+                await http.call("POST", "/api/v1/namespaces/default/secrets",
+                                {"apiVersion": "v1", "kind": "Secret",
+                                 "metadata": {"name": "elsewhere"}})  # fmt: skip
+                await http.call("GET", CMS)  # a consistent list brings the cache up to date
+                kinds = []
+                async for line in _bounded(resp.content):
+                    event = json.loads(line)
+                    kinds.append(event["type"])
+                    if event["type"] == "BOOKMARK":
+                        assert event["object"]["kind"] == "ConfigMap"
+                        assert int(event["object"]["metadata"]["resourceVersion"]) > rv + 1
+                        break
+                assert kinds[0] == "ADDED"
+                _, text, _ = await http.call("GET", "/metrics")
+                assert 'apiserver_registered_watchers{resource="configmaps"} 1' in text
+            for _ in range(100):  # the server notices the closed connection
+                _, text, _ = await http.call("GET", "/metrics")
+                if 'apiserver_registered_watchers{resource="configmaps"} 0' in text:
+                    break
+                await asyncio.sleep(0.05)
+            assert 'apiserver_registered_watchers{resource="configmaps"} 0' in text
+
+
+async def _bounded(lines: Any, seconds: float = 15.0) -> Any:
+    async with asyncio.timeout(seconds):
+        async for line in lines:
+            yield line
