@@ -210,13 +210,11 @@ class JobController(QueueController):
             await self._write_status(job, counts, start, failure)
             return
         complete = self._complete(job, counts)
-        if (
-            not complete
-            and self.expectations.satisfied(key)
-            and not job.metadata.deletion_timestamp
-        ):
-            await self._manage(key, job, counts)
-        await self._write_status(job, counts, start, ("Complete", "", "") if complete else None)
+        change = 0
+        if not (complete or job.metadata.deletion_timestamp) and self.expectations.satisfied(key):
+            change = await self._manage(key, job, counts)
+        outcome = ("Complete", "", "") if complete else None
+        await self._write_status(job, counts, start, outcome, change)
         self._requeue_for_deadline(job, start)
 
     def _failure(self, job: Job, counts: Counts, start: str) -> tuple[str, str, str] | None:
@@ -240,14 +238,16 @@ class JobController(QueueController):
             left = timeutil.to_timestamp(start) + deadline - self.wall()
             self.enqueue_after(job, max(left, 0) + 0.5)
 
-    async def _manage(self, key: str, job: Job, counts: Counts) -> None:
+    async def _manage(self, key: str, job: Job, counts: Counts) -> int:
+        """Create or delete toward the wanted active count; the change made to it."""
         want = wanted_active(job, counts)
         have = len(counts.active)
         if want > have:
-            await self._create(key, job, self._indexes_to_create(job, counts, want - have))
-        elif want < have:
+            return await self._create(key, job, self._indexes_to_create(job, counts, want - have))
+        if want < have:
             victims = sorted(counts.active, key=cu.deletion_rank)[: have - want]
-            await self._delete(key, job, victims)
+            return -await self._delete(key, job, victims)
+        return 0
 
     def _indexes_to_create(self, job: Job, counts: Counts, count: int) -> list[int | None]:
         count = min(count, cu.BURST_REPLICAS)
@@ -257,9 +257,9 @@ class JobController(QueueController):
         free = (i for i in range(job.spec.completions or 0) if i not in taken)
         return [i for _, i in zip(range(count), free, strict=False)]
 
-    async def _create(self, key: str, job: Job, indexes: list[int | None]) -> None:
+    async def _create(self, key: str, job: Job, indexes: list[int | None]) -> int:
         if not indexes:
-            return
+            return 0
         self.expectations.expect_creations(key, len(indexes))
         queue: Iterator[int | None] = iter(indexes)
 
@@ -278,6 +278,7 @@ class JobController(QueueController):
         created = await cu.slow_start_batches(len(indexes), create_one)
         for _ in range(len(indexes) - created):
             self.expectations.creation_observed(key)
+        return created
 
     def _new_pod(self, job: Job, index: int | None) -> Pod:
         template = job.spec.template
@@ -302,9 +303,10 @@ class JobController(QueueController):
         )
         return Pod(metadata=meta, spec=spec)
 
-    async def _delete(self, key: str, job: Job, pods: list[Pod]) -> None:
+    async def _delete(self, key: str, job: Job, pods: list[Pod]) -> int:
         if not pods:
-            return
+            return 0
+        deleted = 0
         self.expectations.expect_deletions(key, [p.metadata.uid for p in pods])
         for pod in pods:
             try:
@@ -314,19 +316,27 @@ class JobController(QueueController):
                 if e.code != 404:
                     raise
                 continue
+            deleted += 1
             self.recorder.event(
                 job, "Normal", "SuccessfulDelete", f"Deleted pod: {pod.metadata.name}"
             )
+        return deleted
 
     # -- status ------------------------------------------------------------------------------
 
     async def _write_status(
-        self, job: Job, counts: Counts, start: str, outcome: tuple[str, str, str] | None
+        self,
+        job: Job,
+        counts: Counts,
+        start: str,
+        outcome: tuple[str, str, str] | None,
+        change: int = 0,
     ) -> None:
         now = timeutil.from_timestamp(self.wall())
         conditions = list(job.status.conditions)
         completion_time = job.status.completion_time
-        active = 0 if outcome is not None and outcome[0] == "Failed" else len(counts.active)
+        failed = outcome is not None and outcome[0] == "Failed"
+        active = 0 if failed else len(counts.active) + change
         if outcome is not None:
             kind, reason, message = outcome
             conditions = _with_condition(conditions, kind, reason, message, now)
