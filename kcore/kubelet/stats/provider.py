@@ -41,7 +41,7 @@ class StatsProvider:
         history: float = 120.0,
         discover: bool = False,
         kernel: bool = True,
-        max_open_files: int = 8192,
+        max_open_files: int | None = None,
     ) -> None:
         self.node_name = node_name
         self.interval = interval

@@ -2,12 +2,14 @@
 
 The sampler owns a table of rows, one per container with a cgroup, holding open file
 descriptors (cgroup files regenerate on every pread at offset 0, so a pass costs one syscall
-per file instead of three). Past `max_open_files` rows become transient: opened and closed
-within the pass. A reader (the Cython kernel, or its Python reference) fills the pass's slot
-of the history ring directly. Containers come from `track()` (the kubelet, with pod names)
-and, with `discover=True`, from Docker's cgroup directories. A container whose files fail to
-read (ENODEV once its cgroup is removed) or whose directory disappears leaves the table at
-once; a tracked one waits, pending, for a cgroup to appear again.
+per file instead of three). Past `max_open_files` (by default the soft RLIMIT_NOFILE less a
+reserve; a kubelet for thousands of containers should raise its soft limit) rows become
+transient: opened and closed within the pass. A reader (the Cython kernel, or its Python
+reference) fills the pass's slot of the history ring directly. Containers come from `track()`
+(the kubelet, with pod names) and, with `discover=True`, from Docker's cgroup directories.
+A container whose files fail to read (ENODEV once its cgroup is removed) or whose directory
+disappears leaves the table at once; a tracked one waits, pending, for a cgroup to appear
+again.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from kcore.kubelet.stats import columns as c
-from kcore.kubelet.stats.handles import close_row, open_row
+from kcore.kubelet.stats.handles import RowFiles, close_row, default_open_budget
 from kcore.kubelet.stats.layout import Layout, container_id_of
 from kcore.kubelet.stats.procfs import NodeSample, boot_time, cpu_count, read_node
 from kcore.kubelet.stats.reference import ReferenceReader
@@ -64,6 +66,7 @@ class _Entry:
     hint: str | None  # cgroup path handed in by the kubelet
     sticky: bool  # tracked by the kubelet (else discovered: forgotten when it vanishes)
     rel: str | None = None
+    files: RowFiles | None = None
     row: int = -1
     held: bool = False
     first_seen: float | None = None
@@ -78,7 +81,7 @@ class Sampler:
         slots: int = 121,
         proc_root: str = "/proc",
         kernel: bool = True,
-        max_open_files: int = 8192,
+        max_open_files: int | None = None,
         discover: bool = False,
         mono: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
@@ -93,7 +96,7 @@ class Sampler:
         self._free: list[int] = []
         self._n = 0
         self._held_files = 0
-        self._max_open_files = max_open_files
+        self._max_open_files = default_open_budget() if max_open_files is None else max_open_files
         self._discover_on = discover
         self._proc_root = proc_root
         self._mono, self._wall = mono, wall
@@ -148,7 +151,7 @@ class Sampler:
         for row, entry in self._rows.items():
             if entry.held:
                 continue
-            fds = open_row(self.layout, entry.rel or "")
+            fds = entry.files.open() if entry.files else None
             if fds is None:
                 missing.append(row)
                 continue
@@ -186,13 +189,15 @@ class Sampler:
             return
         nfiles = len(self.layout.files)
         held = self._held_files + nfiles <= self._max_open_files
-        fds = open_row(self.layout, rel)
+        files = RowFiles(self.layout, rel)
+        fds = files.open()
         if fds is None:
             return
         if not held:
             close_row(fds)
             fds = [-1] * nfiles
-        entry.rel, entry.held, entry.row = rel, held, self._claim_row(entry)
+        entry.rel, entry.files, entry.held = rel, files, held
+        entry.row = self._claim_row(entry)
         self._fds[entry.row] = fds
         self._held_files += nfiles if held else 0
         entry.first_seen = entry.first_seen or self._wall()
@@ -218,7 +223,7 @@ class Sampler:
         self._ring.release(row)
         self._rows.pop(row, None)
         self._free.append(row)
-        entry.row, entry.rel, entry.held = -1, None, False
+        entry.row, entry.rel, entry.files, entry.held = -1, None, None, False
 
     def _grow(self, capacity: int) -> None:
         extra = capacity - self._ring.capacity
