@@ -1,7 +1,8 @@
 """HTTP load generator for the API server benchmark, and the same load against etcd-server.
 
 One load generator drives two targets the same way, over plain HTTP/1.1 keep-alive
-connections (aiohttp on uvloop, in several processes so it does not measure itself):
+connections (a minimal protocol-level client, benchmarks/apiserver_http.py, on uvloop, in
+several processes so it does not measure itself; aiohttp only for the big list bodies):
 
 * `kube`: the kcore API server (`kcore apiserver --insecure-http`, SQLite store): pod creates
   are `POST /api/v1/namespaces/default/pods`, lists `GET .../pods`, watches
@@ -41,6 +42,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import aiohttp
+import apiserver_http as http
 import numpy as np
 
 NAMESPACE = "default"
@@ -177,44 +179,70 @@ def _session(target: Target, limit: int) -> aiohttp.ClientSession:
     )
 
 
-async def _create(session: aiohttp.ClientSession, target: Target, name: str, out: Outcome) -> bool:
+def _raw_create(target: Target, name: str) -> bytes:
     path, body = create_request(target, name)
-    async with session.post(path, data=body) as resp:
-        data = await resp.read()
-        if created(target, resp.status, data):
-            return True
-    out.errors += 1
-    out.detail = out.detail or f"{resp.status}: {data[:300]!r}"
-    return False
+    host = target.base_url.split("://", 1)[1]
+    return http.request_bytes("POST", path, host, target.headers(), body)
+
+
+class _Pool:
+    """Idle keep-alive connections; a new one is opened whenever none is idle."""
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        self.idle: list[http.Connection] = []
+        self.all: list[http.Connection] = []
+
+    async def create(self, name: str, out: Outcome) -> None:
+        conn = self.idle.pop() if self.idle else await self._open()
+        status, body = await conn.request(_raw_create(self.target, name))
+        self.idle.append(conn)
+        if not created(self.target, status, body):
+            out.errors += 1
+            out.detail = out.detail or f"{status}: {body[:300]!r}"
+
+    async def _open(self) -> http.Connection:
+        conn = await http.connect(self.target.base_url)
+        self.all.append(conn)
+        return conn
+
+    def close(self) -> None:
+        for conn in self.all:
+            conn.close()
 
 
 async def _creates(job: Job) -> Outcome:
     out = Outcome()
     todo = iter(range(job.count))
-    async with _session(job.target, job.clients) as session:
+    pool = _Pool(job.target)
+    pool.idle = [await pool._open() for _ in range(job.clients)]
 
-        async def client() -> None:
-            for i in todo:
-                t = time.monotonic()
-                await _create(session, job.target, f"{job.prefix}-{i}", out)
-                out.latencies.append(time.monotonic() - t)
+    async def client() -> None:
+        for i in todo:
+            t = time.monotonic()
+            await pool.create(f"{job.prefix}-{i}", out)
+            out.latencies.append(time.monotonic() - t)
 
+    try:
         out.began = time.monotonic()
         await asyncio.gather(*(client() for _ in range(job.clients)))
         out.ended = time.monotonic()
+    finally:
+        pool.close()
     return out
 
 
 async def _paced(job: Job) -> Outcome:
     """`count` creates at `rate`/s from `start_at`; latency counts from the scheduled time."""
     out = Outcome()
-    async with _session(job.target, 256) as session:
+    pool = _Pool(job.target)
+    pool.idle = [await pool._open() for _ in range(8)]
 
-        async def one(i: int, due: float) -> None:
-            stamp = time.monotonic_ns()
-            await _create(session, job.target, f"{job.prefix}-{stamp}-{i}", out)
-            out.latencies.append(time.monotonic() - due)
+    async def one(i: int, due: float) -> None:
+        await pool.create(f"{job.prefix}-{time.monotonic_ns()}-{i}", out)
+        out.latencies.append(time.monotonic() - due)
 
+    try:
         tasks = []
         for i in range(job.count):
             due = job.start_at + i / job.rate
@@ -224,6 +252,8 @@ async def _paced(job: Job) -> Outcome:
             tasks.append(asyncio.create_task(one(i, due)))
         await asyncio.gather(*tasks)
         out.began, out.ended = job.start_at, time.monotonic()
+    finally:
+        pool.close()
     return out
 
 
@@ -246,54 +276,55 @@ async def _lists(job: Job) -> Outcome:
     return out
 
 
-def _watch_request(job: Job) -> tuple[str, str, bytes | None]:
+def _watch_request(job: Job) -> bytes:
+    host = job.target.base_url.split("://", 1)[1]
+    headers = job.target.headers()
     if job.target.kind == "kube":
         query = f"?watch=1&resourceVersion={job.resource_version}&allowWatchBookmarks=false"
-        return "GET", KUBE_PODS + query, None
+        return http.request_bytes("GET", KUBE_PODS + query, host, headers)
     prefix = ETCD_PREFIX.encode()
     create = {"key": _b64(prefix + b"w-"), "range_end": _b64(_prefix_end(prefix + b"w-"))}
-    return "POST", "/v3/watch", json.dumps({"create_request": create}).encode()
-
-
-async def _watch_one(resp: aiohttp.ClientResponse, job: Job, out: Outcome) -> None:
-    """Read one stream until `count` events arrived; a partial line waits for its rest."""
-    got, pending = 0, b""
-    while got < job.count:
-        chunk = await resp.content.readany()
-        if not chunk:
-            break
-        now_ns = time.monotonic_ns()
-        data = pending + chunk
-        cut = data.rfind(b"\n") + 1
-        pending = data[cut:]
-        for stamp in stamps(job.target, data[:cut]):
-            out.latencies.append((now_ns - stamp) / 1e9)
-            got += 1
-    out.items += got
+    body = json.dumps({"create_request": create}).encode()
+    return http.request_bytes("POST", "/v3/watch", host, headers, body)
 
 
 async def _watches(job: Job, ready: Callable[[], None]) -> Outcome:
+    """`clients` watch streams, each until `count` events arrived or the deadline."""
     out = Outcome()
-    method, path, body = _watch_request(job)
-    async with _session(job.target, job.clients) as session:
-        opened = [await session.request(method, path, data=body) for _ in range(job.clients)]
-        try:
-            bad = [r.status for r in opened if r.status != 200]
-            if bad:
-                out.errors, out.detail = len(bad), f"watch answered {bad[0]}"
-                ready()
-                return out
-            ready()
-            out.began = time.monotonic()
-            readers = [_watch_one(r, job, out) for r in opened]
+    raw = _watch_request(job)
+    left = [job.count] * job.clients
+    finished = asyncio.get_running_loop().create_future()
+    open_streams = [job.clients]
+
+    def on_data(index: int) -> Callable[[bytes, int], None]:
+        def got(block: bytes, now_ns: int) -> None:
+            found = stamps(job.target, block)
+            out.latencies.extend((now_ns - stamp) / 1e9 for stamp in found)
+            left[index] -= len(found)
+            if left[index] <= 0 < left[index] + len(found):
+                open_streams[0] -= 1
+                if open_streams[0] == 0 and not finished.done():
+                    finished.set_result(None)
+
+        return got
+
+    streams = [await http.open_stream(job.target.base_url, raw, on_data(i))
+               for i in range(job.clients)]  # fmt: skip
+    try:
+        statuses = [await s.head for s in streams]
+        bad = [st for st in statuses if st != 200]
+        if bad:
+            out.errors, out.detail = len(bad), f"watch answered {bad[0]}"
+        ready()
+        out.began = time.monotonic()
+        if not bad:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    asyncio.gather(*readers), timeout=job.deadline - time.monotonic()
-                )
-            out.ended = time.monotonic()
-        finally:
-            for r in opened:
-                r.close()
+                await asyncio.wait_for(finished, timeout=job.deadline - time.monotonic())
+        out.ended = time.monotonic()
+        out.items = sum(job.count - max(n, 0) for n in left)
+    finally:
+        for s in streams:
+            s.close()
     return out
 
 

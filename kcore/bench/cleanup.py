@@ -16,10 +16,13 @@ import socket
 import subprocess
 import tempfile
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from types import TracebackType
+from typing import TypeVar
 
 STOP_TIMEOUT = 10.0
+T = TypeVar("T")
 
 
 class CleanupError(RuntimeError):
@@ -51,7 +54,7 @@ class Cleanup:
     """A stack of undo actions for one scenario; use as a context manager."""
 
     def __init__(self) -> None:
-        self._undo: list[tuple[str, Callable[[], None]]] = []
+        self._undo: list[tuple[str, Callable[[], object]]] = []
         self._listeners: list[tuple[str, int]] = []
 
     def __enter__(self) -> Cleanup:
@@ -67,9 +70,15 @@ class Cleanup:
         if errors and exc is None:
             raise CleanupError(errors)
 
-    def callback(self, what: str, undo: Callable[[], None]) -> None:
+    def callback(self, what: str, undo: Callable[[], object]) -> None:
         """Run `undo` at cleanup; `what` names it in error messages."""
         self._undo.append((what, undo))
+
+    def enter(self, manager: AbstractContextManager[T], what: str) -> T:
+        """Enter `manager` now and exit it at cleanup."""
+        value = manager.__enter__()
+        self.callback(what, lambda: manager.__exit__(None, None, None))
+        return value
 
     def process(self, process: subprocess.Popen[bytes], what: str = "") -> None:
         self.callback(what or f"process {process.pid}", lambda: stop_process(process))

@@ -38,6 +38,8 @@ def selected(scenario: str) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     console = Console()
+    if not console.is_terminal:
+        console = Console(width=160)
     started = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     report = Report(machine=machine_facts(), quick=args.quick, started=started)
     try:

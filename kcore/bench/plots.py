@@ -37,6 +37,8 @@ def _draw_points(ax: Any, series: Series) -> None:
             ax.plot(xs, ys, marker="o", label=label)
     if series.log_x:
         ax.set_xscale("log")
+    if series.log_y:
+        ax.set_yscale("log")
 
 
 def _draw_bars(ax: Any, series: Series) -> None:

@@ -92,6 +92,7 @@ class Series(msgspec.Struct, kw_only=True, frozen=True):
     groups: list[str] = []
     bars: dict[str, list[float]] = {}
     log_x: bool = False
+    log_y: bool = False
 
 
 class ScenarioRun(msgspec.Struct, kw_only=True):
@@ -124,7 +125,7 @@ def cdf_points(samples_ms: Sequence[float], points: int = 200) -> list[tuple[flo
     fractions = {i / points for i in range(points + 1)} | {0.99, 0.999}
     out = []
     for q in sorted(fractions):
-        out.append((ordered[min(int(q * (n - 1) + 0.5), n - 1)], q))
+        out.append((float(ordered[min(int(q * (n - 1) + 0.5), n - 1)]), q))
     return out
 
 
