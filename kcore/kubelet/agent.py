@@ -24,12 +24,13 @@ from kcore.api.coordination import Lease
 from kcore.api.core import ConfigMap, Node, Pod, PodStatus, Secret, Service
 from kcore.api.errors import StatusError
 from kcore.client import Client, SharedInformer, SharedInformerFactory
-from kcore.kubelet import mirror, node, sources
+from kcore.kubelet import mirror, node, sources, statsapi
 from kcore.kubelet.backoff import RestartBackoff
 from kcore.kubelet.config import KubeletConfig
 from kcore.kubelet.podip import PodIPAllocator, derived_cidr
 from kcore.kubelet.runtime import ContainerInfo, LogOptions, Runtime, make_runtime
 from kcore.kubelet.server import KubeletServer, LogNotFound
+from kcore.kubelet.stats import StatsProvider
 from kcore.kubelet.tls import ensure_cert, server_context
 from kcore.kubelet.worker import PodWorker, WorkerDeps
 
@@ -77,6 +78,7 @@ class Kubelet:
         self._deps: WorkerDeps | None = None
         self._runtime_version = ""
         self._node_status_sent = 0.0
+        self.stats: StatsProvider | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -109,6 +111,7 @@ class Kubelet:
             ctx = server_context(
                 *ensure_cert(cfg.data_dir / "pki", node_name=cfg.node_name, node_ip=cfg.node_ip)
             )
+        await self._start_stats()
         await self.server.start(ctx)
         self._runtime_version = f"{self.runtime.name}://{await self.runtime.version()}"
         if cfg.register_node:
@@ -126,6 +129,14 @@ class Kubelet:
             self._spawn(self._lease_loop())
             self._spawn(self._node_status_loop())
 
+    async def _start_stats(self) -> None:
+        """The cgroup sampler behind /stats/summary and /metrics/* (real runtimes only)."""
+        if self.runtime.hollow or not self.config.stats:
+            return
+        self.stats = StatsProvider(node_name=self.config.node_name)
+        await self.stats.start()
+        self.server.add_routes(statsapi.routes(self.stats, lambda: list(self.workers)))
+
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         self._tasks.append(asyncio.create_task(coro))
 
@@ -140,6 +151,8 @@ class Kubelet:
         await asyncio.gather(*(w.stop() for w in self.workers.values()))
         await self._factory.stop()
         await self.server.stop()
+        if self.stats is not None:
+            await self.stats.stop()
         if self._session is not None:
             await self._session.close()
         await self.runtime.close()
@@ -407,6 +420,8 @@ class Kubelet:
     async def _relist(self, seen: dict[str, str]) -> dict[str, str]:
         containers = await self.runtime.list_containers(self.config.node_name)
         now: dict[str, str] = {c.id: c.state for c in containers}
+        if self.stats is not None and now != seen:
+            self.stats.sync(statsapi.refs(self._known_containers(containers)))
         for c in containers:
             worker = self.workers.get(c.pod_uid)
             if worker is not None and seen.get(c.id) != c.state:
@@ -415,6 +430,11 @@ class Kubelet:
             orphans = [c for c in containers if c.pod_uid not in self.workers]
             await asyncio.gather(*(self._remove_orphan(c) for c in orphans))
         return now
+
+    def _known_containers(self, listed: list[ContainerInfo]) -> list[ContainerInfo]:
+        """The listed containers, as their workers last inspected them (with start times)."""
+        inspected = {c.id: c for w in self.workers.values() for c in w.containers()}
+        return [inspected.get(c.id, c) for c in listed]
 
     async def _remove_orphan(self, info: ContainerInfo) -> None:
         log.info("removing container %s of vanished pod %s", info.id[:12], info.pod_uid)

@@ -30,3 +30,4 @@ class KubeletConfig:
     reserved_memory: int = 100 * 1024 * 1024  # eviction threshold memory.available<100Mi
     register_node: bool = True
     tls: bool = True
+    stats: bool = True  # sample cgroups for /stats/summary and /metrics/cadvisor

@@ -148,6 +148,10 @@ class PodWorker:
         if self._wake_at is not None and self._wake_at <= time.time():
             self._wake_at = None
 
+    def containers(self) -> list[ContainerInfo]:
+        """The current instance of each container, as last inspected."""
+        return list(self._current.values())
+
     def container_for_logs(self, name: str, *, previous: bool) -> ContainerInfo | None:
         """The instance whose log `kubectl logs [--previous]` shows."""
         return (self._previous if previous else self._current).get(name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import aiohttp
 from conftest import StartKubelet, bind_to, busybox, node_containers, simple_pod, wait_for
 
 import kcore
@@ -124,3 +125,26 @@ async def test_containers_of_pods_gone_while_the_kubelet_was_down_are_removed(
             break
         await asyncio.sleep(0.1)
     assert node_containers(docker_client, node) == []
+
+
+async def test_stats_summary_and_cadvisor_metrics_cover_the_pods(
+    cluster: kcore.Cluster, start_kubelet: StartKubelet
+) -> None:
+    kubelet = await start_kubelet(relist_period=0.2)
+    pod = simple_pod("measured", busybox("c", "sleep", "3600"), termination_grace_period_seconds=1)
+    await cluster.client.create(bind_to(pod, kubelet.config.node_name))
+    await wait_for(cluster.client, "measured", lambda p: p.status.phase == "Running")
+    base = f"https://{kubelet.config.node_ip}:{kubelet.port}"
+    async with aiohttp.ClientSession() as http:
+        for _ in range(100):
+            async with http.get(f"{base}/stats/summary", ssl=False) as resp:
+                summary = await resp.json()
+            pods = [p["podRef"]["name"] for p in summary.get("pods", [])]
+            if "measured" in pods:
+                break
+            await asyncio.sleep(0.2)
+        assert summary["node"]["nodeName"] == kubelet.config.node_name
+        assert "measured" in pods
+        async with http.get(f"{base}/metrics/cadvisor", ssl=False) as resp:
+            text = await resp.text()
+        assert 'pod="measured"' in text and "container_cpu_usage_seconds_total" in text
