@@ -371,3 +371,21 @@ def test_backend_dying_under_steady_load_fails_no_request(
     assert b"b" in seen[:20] and b"b" not in seen[20:]
     assert proxy.stats("svc").failed == 0
     assert proxy.stats("svc").connect_errors >= 1
+
+
+def test_least_connections_through_the_data_path(
+    proxy: Proxy, backends: Callable[..., Backend]
+) -> None:
+    bs = [backends(tag_then_echo, name=n) for n in "abc"]
+    vip = serve(proxy, *(b.address for b in bs), policy="LeastConnections")
+    held = [connect(vip) for _ in range(3)]
+    try:
+        assert [read_line(c) for c in held] == [b"a", b"b", b"c"]
+        held.pop(1).close()
+        until(lambda: dict(proxy.endpoint_load("svc"))[bs[1].address] == 0, "b released")
+        assert [n for _, n in proxy.endpoint_load("svc")] == [1, 0, 1]
+        with connect(vip) as c:
+            assert read_line(c) == b"b"  # the idlest; round-robin would say a
+    finally:
+        for c in held:
+            c.close()
