@@ -272,6 +272,27 @@ def _hpa_row(h: Obj, now: datetime.datetime) -> list[Any]:
     ]
 
 
+def _job_row(job: Obj, now: datetime.datetime) -> list[Any]:
+    spec, st = _spec(job), _status(job)
+    conds = {c.get("type"): c.get("status") for c in st.get("conditions") or []}
+    state = next((t for t in ("Complete", "Failed", "Suspended") if conds.get(t) == "True"),
+                 "Running")  # fmt: skip
+    completions = f"{st.get('succeeded', 0)}/{spec.get('completions', 1)}"
+    start, end = _parse_time(st.get("startTime")), _parse_time(st.get("completionTime"))
+    duration = human_duration(((end or now) - start).total_seconds()) if start else ""
+    return [_name(job), state, completions, duration, _created(job, now), *_workload_wide(job)]
+
+
+def _daemonset_row(ds: Obj, now: datetime.datetime) -> list[Any]:
+    st = _status(ds)
+    template = (_spec(ds).get("template") or {}).get("spec") or {}
+    selector = ",".join(f"{k}={v}" for k, v in sorted((template.get("nodeSelector") or {}).items()))
+    keys = ("desiredNumberScheduled", "currentNumberScheduled", "numberReady",
+            "updatedNumberScheduled", "numberAvailable")  # fmt: skip
+    counts = [st.get(k, 0) for k in keys]
+    return [_name(ds), *counts, selector or "<none>", _created(ds, now), *_workload_wide(ds)]
+
+
 def _simple(*extract: Callable[[Obj], Any]) -> RowFn:
     return lambda o, now: [_name(o), *(f(o) for f in extract), _created(o, now)]
 
@@ -389,7 +410,41 @@ _COLUMNS: dict[str, tuple[list[Column], RowFn]] = {
         _hpa_row,
     ),
 }
+_WIDE_WORKLOAD: list[Column] = [
+    ("Containers", "string", 1), ("Images", "string", 1), ("Selector", "string", 1)]  # fmt: skip
 _COLUMNS["replicationcontrollers"] = _COLUMNS["replicasets"]
+_COLUMNS["jobs"] = (
+    [_NAME, ("Status", "string", 0), ("Completions", "string", 0), ("Duration", "string", 0),
+     _AGE, *_WIDE_WORKLOAD],
+    _job_row,
+)  # fmt: skip
+_COLUMNS["daemonsets"] = (
+    [_NAME, ("Desired", "integer", 0), ("Current", "integer", 0), ("Ready", "integer", 0),
+     ("Up-to-date", "integer", 0), ("Available", "integer", 0), ("Node Selector", "string", 0),
+     _AGE, *_WIDE_WORKLOAD],
+    _daemonset_row,
+)  # fmt: skip
+_COLUMNS["priorityclasses"] = (
+    [_NAME, ("Value", "integer", 0), ("Global-Default", "boolean", 0), _AGE,
+     ("PreemptionPolicy", "string", 0)],
+    lambda o, now: [_name(o), o.get("value", 0), bool(o.get("globalDefault")), _created(o, now),
+                    o.get("preemptionPolicy", "PreemptLowerPriority")],
+)  # fmt: skip
+_COLUMNS["poddisruptionbudgets"] = (
+    [_NAME, ("Min Available", "string", 0), ("Max Unavailable", "string", 0),
+     ("Allowed Disruptions", "integer", 0), _AGE],
+    lambda o, now: [_name(o), _spec(o).get("minAvailable", "N/A"),
+                    _spec(o).get("maxUnavailable", "N/A"),
+                    _status(o).get("disruptionsAllowed", 0), _created(o, now)],
+)  # fmt: skip
+_COLUMNS["endpointslices"] = (
+    [_NAME, ("AddressType", "string", 0), ("Ports", "string", 0), ("Endpoints", "string", 0),
+     _AGE],
+    lambda o, now: [_name(o), o.get("addressType", ""),
+                    ",".join(str(p.get("port")) for p in o.get("ports") or []) or "<unset>",
+                    ",".join(a for e in o.get("endpoints") or [] for a in e.get("addresses") or [])
+                    or "<unset>", _created(o, now)],
+)  # fmt: skip
 _DEFAULT: tuple[list[Column], RowFn] = ([_NAME, _AGE], _simple())
 
 

@@ -239,3 +239,20 @@ def test_protobuf_envelope_and_objects() -> None:
         with pytest.raises(StatusError) as e:
             wire.decode_object(bad, "application/vnd.kubernetes.protobuf")
         assert e.value.code == code
+
+
+def test_more_table_printers() -> None:
+    job = {"metadata": {"name": "j"}, "spec": {"completions": 2},
+           "status": {"succeeded": 2, "startTime": "2020-01-01T00:00:00Z",
+                      "completionTime": "2020-01-01T00:00:45Z",
+                      "conditions": [{"type": "Complete", "status": "True"}]}}  # fmt: skip
+    assert printing.table("jobs", [job])["rows"][0]["cells"][:4] == ["j", "Complete", "2/2", "45s"]
+    ds = {"metadata": {"name": "d"}, "status": {"desiredNumberScheduled": 3, "numberReady": 2},
+          "spec": {"template": {"spec": {"nodeSelector": {"disk": "ssd"}}}}}  # fmt: skip
+    assert printing.table("daemonsets", [ds])["rows"][0]["cells"][:7] == [
+        "d", 3, 0, 2, 0, 0, "disk=ssd"]  # fmt: skip
+    node = {"metadata": {"name": "n", "labels": {"node-role.kubernetes.io/control-plane": ""}},
+            "spec": {"unschedulable": True},
+            "status": {"conditions": [{"type": "Ready", "status": "True"}]}}  # fmt: skip
+    assert printing.table("nodes", [node])["rows"][0]["cells"][:3] == [
+        "n", "Ready,SchedulingDisabled", "control-plane"]  # fmt: skip
