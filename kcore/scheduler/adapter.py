@@ -9,6 +9,7 @@ milli-cores, everything else in units (bytes for memory).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -23,12 +24,18 @@ _OPERATORS: frozenset[str] = frozenset({"In", "NotIn", "Exists", "DoesNotExist",
 DEFAULT_SCHEDULER = "default-scheduler"
 
 
+@functools.lru_cache(maxsize=4096)
+def _quantity(name: str, value: str | int | float) -> int:
+    """Parsed once per distinct value: pods of one template repeat the same few strings."""
+    return quantity.milli_value(value) if name == CPU else quantity.int_value(value)
+
+
 def parse_resources(values: Mapping[str, object]) -> Resources:
     """A ResourceList as integers: milli-cpu, units for everything else."""
     out: Resources = {}
     for name, value in values.items():
         q = value if isinstance(value, str | int | float) else str(value)
-        out[name] = quantity.milli_value(q) if name == CPU else quantity.int_value(q)
+        out[name] = _quantity(name, q)
     return out
 
 

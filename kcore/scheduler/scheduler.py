@@ -55,10 +55,9 @@ HOUSEKEEPING_PERIOD = 1.0
 
 
 def _group_of(pod: Pod) -> Hashable | None:
-    """Replicas of one controller with the same spec and labels may be placed together."""
+    """Pods with the same owner (or none), namespace, labels and spec are interchangeable
+    to the scheduler (replicas of one controller, a benchmark's pods): placed together."""
     owner = next((o.uid for o in pod.metadata.owner_references if o.controller), None)
-    if owner is None:
-        return None
     labels = tuple(sorted(pod.metadata.labels.items()))
     return (pod.metadata.namespace, owner, labels, msgspec.json.encode(pod.spec))
 

@@ -1,0 +1,259 @@
+"""The scheduler end to end, like kube-scheduler's scheduler_perf SchedulingBasic
+(5000Nodes_10000Pods), and a packing check for MostAllocated.
+
+End to end: an API server (`kcore apiserver`, memory store) and a scheduler (`kcore scheduler`)
+each run as their own process, as they would in a cluster; this process creates the
+simulated nodes (Node objects with capacity and no kubelet), waits for the scheduler to bind
+a warm-up pod, then creates the pods through the API (64 in flight) while watching them.
+Throughput is pods over the time from the first create to the last binding observed on the
+watch. kube-scheduler's CI threshold for this case is 680 pods/s; kcore's goal is 3,000.
+`-k quick` runs a 500-node, 1,000-pod variant.
+
+Packing: a seeded mixed workload (cpu-heavy, memory-heavy and balanced pods) placed one by
+one through the framework with NodeResourcesFit's MostAllocated strategy on identical nodes;
+the nodes used are compared with the lower bound max over resources of
+ceil(total requests / node capacity).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from figures import record
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "tests" / "integration" / "scheduler"))
+
+from helpers import node as sim_node
+from helpers import pod as sim_pod
+
+from kcore.api.codec import to_dict
+from kcore.client.kubeconfig import load_kubeconfig
+from kcore.scheduler.config import parse_config
+from kcore.scheduler.scheduler import Scheduler
+
+Run = Callable[[Awaitable[Any]], Any]
+PODS = "/api/v1/namespaces/default/pods"
+CONCURRENCY = 64
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _kcore(*args: str, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "kcore.cli", *args], stdout=out, stderr=subprocess.STDOUT
+        )
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+class Api:
+    def __init__(self, kubeconfig: Path) -> None:
+        cfg = load_kubeconfig(kubeconfig)
+        self.base, token, ctx = cfg.server, cfg.token, cfg.ssl_context()
+        self.session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(ssl=ctx, limit=0),
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
+
+    async def post(self, path: str, doc: Any) -> None:
+        async with self.session.post(self.base + path, data=json.dumps(doc)) as r:
+            assert r.status == 201, await r.text()
+            await r.read()
+
+    async def post_all(self, path: str, docs: list[Any]) -> None:
+        sem = asyncio.Semaphore(CONCURRENCY)
+
+        async def one(doc: Any) -> None:
+            async with sem:
+                await self.post(path, doc)
+
+        await asyncio.gather(*(one(d) for d in docs))
+
+    async def resource_version(self, path: str) -> str:
+        async with self.session.get(f"{self.base}{path}?limit=1") as r:
+            return str((await r.json())["metadata"]["resourceVersion"])
+
+
+@asynccontextmanager
+async def cluster(tmp: Path) -> AsyncIterator[tuple[Api, Path]]:
+    port = _free_port()
+    apiserver = _kcore(
+        "apiserver", "--data-dir", str(tmp), "--port", str(port), "--store", "memory",
+        "--max-in-flight", "2000", log=tmp / "apiserver.log",
+    )  # fmt: skip
+    kubeconfig = tmp / "admin.kubeconfig"
+    try:
+        await _wait_for(
+            lambda: kubeconfig.exists() and b"listening" in _read(tmp / "apiserver.log")
+        )
+        api = Api(kubeconfig)
+        try:
+            yield api, kubeconfig
+        finally:
+            await api.session.close()
+    finally:
+        _stop(apiserver)
+
+
+def _read(path: Path) -> bytes:
+    return path.read_bytes() if path.exists() else b""
+
+
+async def _wait_for(check: Callable[[], bool], within: float = 60.0) -> None:
+    for _ in range(int(within * 10)):
+        if check():
+            return
+        await asyncio.sleep(0.1)
+    raise TimeoutError("the API server did not come up")
+
+
+async def _bound_watch(api: Api, rv: str, want: set[str], done: asyncio.Future[float]) -> None:
+    """Follow pod events from `rv`; resolve `done` with the time the last wanted pod binds."""
+    url = f"{api.base}{PODS}?watch=1&resourceVersion={rv}&allowWatchBookmarks=false"
+    timeout = aiohttp.ClientTimeout(total=None)
+    async with api.session.get(url, timeout=timeout) as r:
+        async for line in r.content:
+            event = json.loads(line)
+            obj = event["object"]
+            if obj.get("spec", {}).get("nodeName"):
+                want.discard(obj["metadata"]["name"])
+                if not want:
+                    done.set_result(time.perf_counter())
+                    return
+
+
+async def scheduling_basic(nodes: int, pods: int, tmp: Path, *scheduler_args: str) -> float:
+    async with cluster(tmp) as (api, kubeconfig):
+        await api.post_all("/api/v1/nodes", [to_dict(sim_node(f"node-{i}")) for i in range(nodes)])
+        scheduler = _kcore(
+            "scheduler", "--kubeconfig", str(kubeconfig), "--no-leader-elect", *scheduler_args,
+            log=tmp / "scheduler.log",
+        )  # fmt: skip
+        try:
+            await _warm_up(api)
+            docs = [to_dict(sim_pod(f"pod-{i}", memory="100Mi")) for i in range(pods)]
+            rv = await api.resource_version(PODS)
+            done: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+            want = {f"pod-{i}" for i in range(pods)}
+            watcher = asyncio.create_task(_bound_watch(api, rv, want, done))
+            start = time.perf_counter()
+            await api.post_all(PODS, docs)
+            async with asyncio.timeout(600):
+                end = await done
+            await watcher
+            return pods / (end - start)
+        finally:
+            _stop(scheduler)
+
+
+async def _warm_up(api: Api) -> None:
+    """Wait until the scheduler has synced and binds (one pod, not measured)."""
+    rv = await api.resource_version(PODS)
+    done: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+    watcher = asyncio.create_task(_bound_watch(api, rv, {"warm-up"}, done))
+    await api.post(PODS, to_dict(sim_pod("warm-up")))
+    async with asyncio.timeout(120):
+        await done
+    await watcher
+
+
+@pytest.mark.parametrize(
+    ("nodes", "pods"),
+    [pytest.param(500, 1000, id="quick"), pytest.param(5000, 10000, id="5000Nodes_10000Pods")],
+)
+def test_bench_scheduling_basic(benchmark: Any, run: Run, nodes: int, pods: int) -> None:
+    extra = os.environ.get("KCORE_SCHED_BENCH_ARGS", "").split()
+    with tempfile.TemporaryDirectory(prefix="kcore-sched-bench-") as tmp:
+        rate = benchmark.pedantic(
+            lambda: run(scheduling_basic(nodes, pods, Path(tmp), *extra)), rounds=1, iterations=1
+        )
+    record(
+        f"scheduler e2e SchedulingBasic {nodes}Nodes_{pods}Pods",
+        benchmark,
+        {"pods_per_s": round(rate), "kube_scheduler_ci_threshold": 680, "goal": 3000},
+    )
+    assert rate > 0
+
+
+PACKING_CONFIG = {
+    "kind": "KubeSchedulerConfiguration",
+    "profiles": [
+        {
+            "schedulerName": "default-scheduler",
+            "pluginConfig": [
+                {"name": "NodeResourcesFit", "args": {"scoringStrategy": {"type": "MostAllocated"}}}
+            ],
+        }
+    ],
+}
+
+
+def mixed_workload(seed: int, count: int) -> list[tuple[int, int]]:
+    """(milli-cpu, MiB) requests: a third cpu-heavy, a third memory-heavy, a third even."""
+    rng = random.Random(seed)
+    shapes = [(2000, 1024), (250, 6144), (1000, 4096)]
+    out = []
+    for _ in range(count):
+        cpu, mem = rng.choice(shapes)
+        out.append((cpu * rng.randint(1, 4) // 2, mem * rng.randint(1, 4) // 2))
+    return out
+
+
+def pack(seed: int, count: int, node_cpu: int = 16000, node_mib: int = 65536) -> tuple[int, int]:
+    """(nodes used, lower bound) for MostAllocated over the mixed workload."""
+    workload = mixed_workload(seed, count)
+    bound = max(
+        math.ceil(sum(c for c, _ in workload) / node_cpu),
+        math.ceil(sum(m for _, m in workload) / node_mib),
+    )
+    scheduler = Scheduler(None, config=parse_config(PACKING_CONFIG))
+    for i in range(bound * 2):
+        scheduler.on_node_add(sim_node(f"n{i}", cpu=f"{node_cpu}m", memory=f"{node_mib}Mi"))
+    framework = scheduler.frameworks["default-scheduler"]
+    for i, (cpu, mib) in enumerate(workload):
+        pod = sim_pod(f"p{i}", cpu=f"{cpu}m", memory=f"{mib}Mi")
+        pod.metadata.uid = f"uid-{i}"
+        result = framework.schedule(pod)
+        assert result.node is not None, result.failure
+        scheduler.cache.assume(pod, result.node)
+    used = sum(1 for n in scheduler.cache.nodes if scheduler.cache.pods_on(n))
+    return used, bound
+
+
+def test_bench_packing_most_allocated(benchmark: Any) -> None:
+    used, bound = benchmark.pedantic(lambda: pack(seed=7, count=2000), rounds=1, iterations=1)
+    ratio = used / bound
+    record(
+        "scheduler packing MostAllocated (seed 7, 2000 pods)",
+        benchmark,
+        {"nodes_used": used, "lower_bound": bound, "ratio": round(ratio, 3), "goal": 1.05},
+    )
+    assert ratio <= 1.05, f"{used} nodes used, lower bound {bound}"
