@@ -78,6 +78,10 @@ _SPEC = {
     "CrossVersionObjectReference": "1 kind s; 2 name s; 3 apiVersion s",
     "PriorityClass": "1 metadata ObjectMeta; 2 value i; 3 globalDefault b; 4 description s; "
     "5 preemptionPolicy s",
+    "Eviction": "1 metadata ObjectMeta; 2 deleteOptions DeleteOptions",
+    "DeleteOptions": "1 gracePeriodSeconds i!; 2 preconditions Preconditions; "
+    "3 orphanDependents b!; 4 propagationPolicy s; 5 dryRun *s",
+    "Preconditions": "1 uid s; 2 resourceVersion s",
     "PodDisruptionBudget": "1 metadata ObjectMeta; 2 spec PodDisruptionBudgetSpec",
     "PodDisruptionBudgetSpec": "1 minAvailable n; 2 selector LabelSelector; 3 maxUnavailable n",
 }

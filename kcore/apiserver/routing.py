@@ -8,6 +8,7 @@ from typing import Any
 
 from kcore.api import errors
 from kcore.api.registry import ResourceInfo
+from kcore.apiserver import metrics_api
 from kcore.apiserver.discovery import SERVED_SUBRESOURCES
 from kcore.apiserver.handlers import delete, read, subresources, watch, write
 from kcore.apiserver.handlers.context import Context
@@ -49,6 +50,8 @@ def resolve(ri: RequestInfo, info: ResourceInfo | None) -> Handler:
         raise errors.StatusError(404, "NotFound", NOT_FOUND_MESSAGE)
     if info.plural == "bindings" and info.group == "" and ri.verb == "create":
         return subresources.bind
+    if metrics_api.serves(info) and ri.verb in ("get", "list"):
+        return metrics_api.get if ri.verb == "get" else metrics_api.list_metrics
     handler = HANDLERS.get((ri.subresource, ri.verb))
     named_create = ri.verb == "create" and ri.name and not ri.subresource
     if handler is None or named_create or (not ri.subresource and ri.verb not in info.verbs):

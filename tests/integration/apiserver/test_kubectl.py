@@ -412,3 +412,14 @@ def test_auth_can_i_and_whoami(kubectl: Any) -> None:
     ).stdout.strip() == ("yes")
     who = kubectl("auth", "whoami").stdout
     assert "admin" in who and "system:masters" in who
+
+
+def test_drain_evicts_pods_through_protobuf_evictions(kubectl: Any, ns: str) -> None:
+    node = f"drain-{ns}"
+    kubectl("apply", "-f", "-", stdin=f"apiVersion: v1\nkind: Node\nmetadata: {{name: {node}}}\n")
+    bound = POD.replace("spec:\n", f"spec:\n  nodeName: {node}\n")
+    kubectl("create", "-n", ns, "-f", "-", stdin=bound)
+    out = kubectl("drain", node, "--force", "--grace-period=0", "--timeout=30s").stdout
+    assert "pod/p1 evicted" in out and f"node/{node} drained" in out
+    assert kubectl("get", "pods", "-n", ns, "-o", "name").stdout.strip() == ""
+    assert as_json(kubectl("get", "node", node, "-o", "json"))["spec"]["unschedulable"] is True
