@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import argparse
 import datetime
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
 
-from kcore.bench.harness import SCENARIO_MODULES, run_scenarios
+from kcore.bench.harness import SCENARIO_MODULES, ScenarioFn, load, run_scenarios
 from kcore.bench.machine import machine_facts
 from kcore.bench.plots import write_plots
 from kcore.bench.results import Report, write_json
@@ -36,14 +37,15 @@ def selected(scenario: str) -> list[str]:
     return list(SCENARIO_MODULES) if scenario == "all" else [scenario]
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, loader: Callable[[str], ScenarioFn] = load) -> int:
+    """Run the selected scenarios (`loader` finds each one's `run`), print, write, plot."""
     console = Console()
     if not console.is_terminal:
         console = Console(width=160)
     started = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     report = Report(machine=machine_facts(), quick=args.quick, started=started)
     try:
-        run_scenarios(selected(args.scenario), report, console=console)
+        run_scenarios(selected(args.scenario), report, console=console, loader=loader)
     finally:
         print_report(report, console)
         if args.json is not None:
