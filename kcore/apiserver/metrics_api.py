@@ -11,6 +11,7 @@ does not answer within a few seconds leaves its node and pods out, as metrics-se
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -28,6 +29,14 @@ _TIMEOUT = aiohttp.ClientTimeout(total=5)
 
 def serves(info: ResourceInfo) -> bool:
     return info.group == GROUP
+
+
+def handler(verb: str) -> Callable[[Context], Awaitable[Reply]]:
+    if verb == "get":
+        return get
+    if verb == "list":
+        return list_metrics
+    raise errors.method_not_allowed(f"{verb} is not supported on metrics.k8s.io resources")
 
 
 async def get(ctx: Context) -> Reply:

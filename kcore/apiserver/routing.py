@@ -50,8 +50,6 @@ def resolve(ri: RequestInfo, info: ResourceInfo | None) -> Handler:
         raise errors.StatusError(404, "NotFound", NOT_FOUND_MESSAGE)
     if info.plural == "bindings" and info.group == "" and ri.verb == "create":
         return subresources.bind
-    if metrics_api.serves(info) and ri.verb in ("get", "list"):
-        return metrics_api.get if ri.verb == "get" else metrics_api.list_metrics
     handler = HANDLERS.get((ri.subresource, ri.verb))
     named_create = ri.verb == "create" and ri.name and not ri.subresource
     if handler is None or named_create or (not ri.subresource and ri.verb not in info.verbs):
@@ -62,4 +60,6 @@ def resolve(ri: RequestInfo, info: ResourceInfo | None) -> Handler:
         raise errors.method_not_allowed(
             f"{ri.verb} of {info.plural} needs a namespace in the request path"
         )
+    if metrics_api.serves(info):
+        return metrics_api.handler(ri.verb)
     return handler
