@@ -23,7 +23,7 @@ from kcore.api import codec
 from kcore.api.coordination import Lease
 from kcore.api.core import ConfigMap, Node, Pod, PodStatus, Secret, Service
 from kcore.api.errors import StatusError
-from kcore.client import Client, SharedInformer, SharedInformerFactory
+from kcore.client import Client, EventRecorder, SharedInformer, SharedInformerFactory
 from kcore.kubelet import mirror, node, sources, statsapi
 from kcore.kubelet.backoff import RestartBackoff
 from kcore.kubelet.config import KubeletConfig
@@ -79,6 +79,7 @@ class Kubelet:
         self._runtime_version = ""
         self._node_status_sent = 0.0
         self.stats: StatsProvider | None = None
+        self.events = EventRecorder(client, component="kubelet", host=config.node_name)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -150,6 +151,7 @@ class Kubelet:
         self._tasks.clear()
         await asyncio.gather(*(w.stop() for w in self.workers.values()))
         await self._factory.stop()
+        await self.events.close()
         await self.server.stop()
         if self.stats is not None:
             await self.stats.stop()
@@ -173,6 +175,7 @@ class Kubelet:
             post_status=self._post_status,
             finished=self._finished,
             resync_period=cfg.resync_period,
+            record=self.events.event,
         )
 
     def _services_in(self, namespace: str) -> list[Service]:

@@ -22,6 +22,7 @@ import aiohttp
 
 from kcore.api import codec, quantity, timeutil
 from kcore.api.core import Container, Pod, PodStatus, Probe, Service
+from kcore.client.events import EventType
 from kcore.kubelet import status as podstatus
 from kcore.kubelet import volumes
 from kcore.kubelet.backoff import RestartBackoff
@@ -58,6 +59,7 @@ class WorkerDeps:
     post_status: Callable[[Pod, PodStatus], Awaitable[None]]
     finished: Callable[[Pod, bool], Awaitable[None]]  # (pod, deleted through the API)
     resync_period: float
+    record: Callable[[Pod, EventType, str, str], None] = lambda *_: None  # an Event
 
 
 def _key(uid: str, name: str) -> str:
@@ -85,6 +87,9 @@ class PodWorker:
         self._start_time = pod.status.start_time or timeutil.now()
         self._last_status = b""
         self.task: asyncio.Task[None] | None = None
+
+    def event(self, type_: EventType, reason: str, message: str) -> None:
+        self.deps.record(self.pod, type_, reason, message)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -249,6 +254,7 @@ class PodWorker:
     async def _kill(self, info: ContainerInfo, c: Container) -> None:
         """Liveness or startup failed: stop it; the next sync restarts it per policy."""
         self._killed.add(info.id)
+        self.event("Normal", "Killing", f"Container {c.name} failed its probe, will be restarted")
         grace = self.pod.spec.termination_grace_period_seconds
         await self.deps.runtime.stop(info.id, DEFAULT_GRACE if grace is None else grace)
         self.wake()
@@ -272,6 +278,7 @@ class PodWorker:
                 f"pod={self.pod.metadata.name}_{self.pod.metadata.namespace}({self.uid})",
             )
             self.wake_later(self.deps.crash_backoff.ready_at(key, finished) + 0.05)
+            self.event("Warning", "BackOff", f"Back-off restarting failed container {c.name}")
             return
         self.deps.crash_backoff.next(key)
         await self._start(ctx, c, vols, restarts=info.restart_count + 1, init=init)
@@ -292,9 +299,12 @@ class PodWorker:
             cid = await self.deps.runtime.run(spec)
         except RuntimeError_ as e:
             self._waiting[c.name] = ("RunContainerError", str(e))
+            self.event("Warning", "Failed", f"Error: {e}")
             self.wake_later(time.time() + self.deps.crash_backoff.base)
             return
         await self._record_start(c.name, cid)
+        self.event("Normal", "Created", f"Created container {c.name}")
+        self.event("Normal", "Started", f"Started container {c.name}")
 
     async def _record_start(self, name: str, cid: str) -> None:
         old = self._current.get(name)
@@ -329,6 +339,7 @@ class PodWorker:
             )
         except EnvError as e:
             self._waiting[c.name] = ("CreateContainerConfigError", str(e))
+            self.event("Warning", "Failed", f"Error: {e}")
             self.wake_later(time.time() + 2.0)
             return None
         return ContainerSpec(
@@ -351,6 +362,7 @@ class PodWorker:
             failed_at = self._image_failed_at.get(c.name, 0.0)
             if backoff.in_backoff(key, failed_at):
                 self._waiting[c.name] = ("ImagePullBackOff", f'Back-off pulling image "{c.image}"')
+                self.event("Normal", "BackOff", f'Back-off pulling image "{c.image}"')
                 self.wake_later(backoff.ready_at(key, failed_at) + 0.05)
                 return False
         policy = c.image_pull_policy or _default_pull_policy(c.image)
@@ -360,11 +372,13 @@ class PodWorker:
             reason = "ErrImageNeverPull" if policy == "Never" else "ErrImagePull"
             self._waiting[c.name] = (reason, str(e))
             self._image_failed_at[c.name] = time.time()
+            self.event("Warning", "Failed", f"Failed to pull image: {e}")
             backoff.next(key)
             # a sync halfway through the backoff reports ImagePullBackOff, as Kubernetes does
             self.wake_later(time.time() + backoff.delay(key) / 2)
             return False
         backoff.forget(key)
+        self.event("Normal", "Pulled", f'Container image "{c.image}" already present on machine')
         return True
 
     def _docker_name(self, name: str, restarts: int) -> str:
@@ -419,9 +433,16 @@ class PodWorker:
                 session=self.deps.session,
             )
             gate = functools.partial(self._started, cid) if kind != "startup" else _open_gate
-            prober = Prober(kind, probe, check, on_change=self.wake, gate=gate)
+            changed = functools.partial(self._probe_changed, kind, c.name)
+            prober = Prober(kind, probe, check, on_change=changed, gate=gate)
             task = asyncio.create_task(prober.run(), name=f"probe:{kind}:{c.name}")
             self._probers[(cid, kind)] = (prober, task)
+
+    def _probe_changed(self, kind: Kind, name: str) -> None:
+        failing = [p for (_, k), (p, _) in self._probers.items() if k == kind and p.failed]
+        if failing:
+            self.event("Warning", "Unhealthy", f"{kind.capitalize()} probe of {name} failed")
+        self.wake()
 
     def _stop_probers(self, keep: set[str]) -> None:
         for key in [k for k in self._probers if k[0] not in keep]:
@@ -490,6 +511,8 @@ class PodWorker:
         self._stop_probers(set())
         grace = self.grace_seconds()
         running = [i for i in self._current.values() if i.state == "running"]
+        for info in running:
+            self.event("Normal", "Killing", f"Stopping container {info.container_name}")
         await asyncio.gather(*(self.deps.runtime.stop(i.id, grace) for i in running))
         doomed = [*self._current.values(), *self._previous.values()]
         await asyncio.gather(*(self.deps.runtime.remove(i.id) for i in doomed))

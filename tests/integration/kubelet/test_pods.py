@@ -14,6 +14,7 @@ from kcore.api.core import (
     EmptyDirVolumeSource,
     EnvVar,
     EnvVarSource,
+    Event,
     HTTPGetAction,
     ObjectFieldSelector,
     Pod,
@@ -82,6 +83,14 @@ async def test_two_containers_share_an_empty_dir_and_the_pod_ip(
         if "me" in log:
             break
     assert log.splitlines()[:2] == [f"{ip} {ip}", f"me {ip}"]
+    reasons: set[str] = set()
+    for _ in range(50):
+        events = await cluster.client.list(Event, namespace="default")
+        reasons = {e.reason for e in events.items if e.involved_object.name == "pair"}
+        if {"Pulled", "Created", "Started"} <= reasons:
+            break
+        await asyncio.sleep(0.1)
+    assert {"Pulled", "Created", "Started"} <= reasons
 
 
 async def test_httpd_with_readiness_probe_turns_ready(
