@@ -217,7 +217,7 @@ class DeploymentController(QueueController):
     async def _update_new_annotations(
         self, d: Deployment, rs: ReplicaSet, new_revision: int
     ) -> ReplicaSet:
-        wanted = du.rs_annotations(d, rs.metadata.annotations, new_revision)
+        wanted = du.rs_annotations(d, rs.metadata.annotations, new_revision, replicas=False)
         if wanted == rs.metadata.annotations:
             return rs
         meta = msgspec.structs.replace(rs.metadata, annotations=wanted)

@@ -363,9 +363,12 @@ def seconds_until_deadline(d: Deployment, now: float | None = None) -> float | N
     return max(timeutil.to_timestamp(cond.last_update_time) + deadline - now, 0.0) + 1.0
 
 
-def rs_annotations(d: Deployment, rs_ann: dict[str, str], new_revision: int) -> dict[str, str]:
+def rs_annotations(
+    d: Deployment, rs_ann: dict[str, str], new_revision: int, *, replicas: bool = True
+) -> dict[str, str]:
     """The new ReplicaSet's annotations: the Deployment's (minus bookkeeping ones), its
-    revision (never lowered), desired and max replicas."""
+    revision (never lowered) and, when `replicas` (at creation; scaling sets them otherwise,
+    and proportional scaling reads the old values), desired and max replicas."""
     out = {k: v for k, v in rs_ann.items()}
     out.update({k: v for k, v in d.metadata.annotations.items() if k not in SKIPPED_ANNOTATIONS})
     try:
@@ -374,6 +377,8 @@ def rs_annotations(d: Deployment, rs_ann: dict[str, str], new_revision: int) -> 
         old = 0
     if old < new_revision:
         out[REVISION] = str(new_revision)
+    if not replicas:
+        return out
     desired = replicas_of(d)
     out[DESIRED_REPLICAS] = str(desired)
     out[MAX_REPLICAS] = str(desired + max_surge(d))

@@ -277,6 +277,10 @@ class ReplicaSetController(QueueController, Generic[R]):
 
     async def _write_status(self, owner: Any, active: list[Pod], failure: str | None) -> None:
         status = self._status(owner, active, failure)
+        if owner.spec.min_ready_seconds > 0 and status.ready_replicas != status.available_replicas:
+            # look again once the ready pods may have become available (every sync, since a
+            # sooner wake-up, e.g. a conflict retry, replaces this one in the queue)
+            self.enqueue_after(owner, owner.spec.min_ready_seconds)
         if status == owner.status:
             return
         updated = msgspec.structs.replace(owner, status=status)
@@ -285,9 +289,6 @@ class ReplicaSetController(QueueController, Generic[R]):
         except StatusError as e:
             if e.code != 404:
                 raise
-            return
-        if owner.spec.min_ready_seconds > 0 and status.ready_replicas != status.available_replicas:
-            self.enqueue_after(owner, owner.spec.min_ready_seconds)
 
     def _status(self, owner: Any, active: list[Pod], failure: str | None) -> Any:
         template = self.kind.template(owner) or PodTemplateSpec()
