@@ -187,7 +187,7 @@ def run_wrk(
 ) -> Figure:
     path, extra = WORKLOADS[workload]
     url = f"http://{addr.host}:{addr.port}{path}"
-    argv = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{seconds}s", "--latency", *extra, url]
+    argv = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{seconds:g}s", "--latency", *extra, url]
     before = cpu()
     out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
     return parse_wrk(out, workload, target, cpu_s=cpu() - before, seconds=seconds)
