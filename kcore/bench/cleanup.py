@@ -4,12 +4,14 @@ happens (return, exception, Ctrl-C): child processes, Docker containers, temp di
 Undo actions run last-in first-out, each one even if an earlier one failed; their errors are
 collected and raised together afterwards, so one stuck piece never leaves the others behind.
 Listeners are checked, not closed: a port still accepting connections after cleanup means a
-piece was not stopped, and is reported as an error.
+piece was not stopped, and is reported as an error. Child processes started while the stack
+was open and still running after the undo actions are killed and reported the same way.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import signal
 import socket
@@ -44,6 +46,34 @@ def stop_process(process: subprocess.Popen[bytes], timeout: float = STOP_TIMEOUT
             process.wait()
 
 
+def live_children() -> dict[int, str]:
+    """This process's running (not zombie) children: pid -> command line. Python's
+    multiprocessing resource tracker is left out: it lives as long as its parent by design."""
+    me, found = os.getpid(), {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text()
+            cmdline = Path(entry.path, "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        state, ppid = stat.rsplit(")", 1)[1].split()[:2]
+        if int(ppid) == me and state != "Z" and "resource_tracker" not in cmdline:
+            found[int(entry.name)] = cmdline.strip()
+    return found
+
+
+def kill_new_children(before: dict[int, str]) -> list[str]:
+    """SIGKILL children that were not running at `before`; describe each one killed."""
+    leaked = {pid: cmd for pid, cmd in live_children().items() if pid not in before}
+    for pid in leaked:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+    return [f"process {pid} ({cmd[:80]}) was still running" for pid, cmd in leaked.items()]
+
+
 def port_open(host: str, port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.5)
@@ -56,6 +86,7 @@ class Cleanup:
     def __init__(self) -> None:
         self._undo: list[tuple[str, Callable[[], object]]] = []
         self._listeners: list[tuple[str, int]] = []
+        self._children = live_children()
 
     def __enter__(self) -> Cleanup:
         return self
@@ -104,7 +135,8 @@ class Cleanup:
         self._listeners.append((host, port))
 
     def close(self) -> list[str]:
-        """Run every undo action (LIFO), then the listener checks; return the errors."""
+        """Run every undo action (LIFO), then kill child processes started since this stack
+        was made and check the listeners; return the errors (leftovers count as errors)."""
         errors = []
         while self._undo:
             what, undo = self._undo.pop()
@@ -117,4 +149,5 @@ class Cleanup:
                 if port_open(host, port):
                     errors.append(f"{host}:{port} still accepts connections")
         self._listeners.clear()
+        errors += kill_new_children(self._children)
         return errors

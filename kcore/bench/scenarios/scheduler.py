@@ -2,19 +2,24 @@
 NumPy reference and the per-node Python loop (the same seeded clusters and typical pod as
 benchmarks/test_scheduler_kernels.py) at 1,000, 5,000 and 15,000 nodes; batch placements/s
 (identical small pods on 5,000 nodes, one place_batch call) beside one reference decision per
-pod; and kube-scheduler's published scheduler_perf threshold for scale.
+pod; and end-to-end pods/s through `kcore apiserver` and `kcore scheduler` processes on 5,000
+simulated nodes (benchmarks/test_scheduler_e2e.py) beside kube-scheduler's published
+scheduler_perf threshold for the same case.
 
 Rates come from the median call (the machine is shared, so the mean carries others' load).
 """
 
 from __future__ import annotations
 
+import asyncio
 import statistics
 import time
 from collections.abc import Callable
+from typing import Any
 
 from kcore.bench.harness import Context
 from kcore.bench.results import Series, result
+from kcore.bench.workloads import driver
 from kcore.scheduler import kernels
 from kcore.scheduler.clustergen import random_cluster, typical_pod
 from kcore.scheduler.loop import loop_schedule
@@ -84,6 +89,20 @@ def _batch(ctx: Context) -> tuple[float, float]:
     return pods / per_call, 1.0 / ref
 
 
+def _end_to_end(ctx: Context) -> None:
+    """pods/s through `kcore apiserver` + `kcore scheduler` processes on 5,000 simulated
+    nodes (benchmarks/test_scheduler_e2e.py), beside kube-scheduler's published threshold."""
+    bench: Any = driver("test_scheduler_e2e", "the end-to-end scheduler workload")
+    nodes, pods = 5_000, (3_000 if ctx.quick else 10_000)
+    tmp = ctx.cleanup.tempdir()
+    with ctx.phase(f"end to end: {pods:,} pods on {nodes:,} nodes"):
+        rate = asyncio.run(bench.scheduling_basic(nodes, pods, tmp))
+    ctx.add(result(scenario="scheduler", metric=f"end-to-end pods/s, {nodes:,} nodes, "
+                   f"{pods:,} pods", unit="pods/s", kcore=rate, peer="kube-scheduler",
+                   peer_value=680.0, higher_is_better=True, peer_source="published",
+                   source=KUBE_SCHEDULER_SOURCE))  # fmt: skip
+
+
 def run(ctx: Context) -> None:
     by_size: dict[int, dict[str, float]] = {}
     with ctx.phase("decisions/s at 1k/5k/15k nodes", total=len(SIZES)) as phase:
@@ -100,7 +119,7 @@ def run(ctx: Context) -> None:
     ctx.add(result(scenario="scheduler", metric="batch placements/s at 5,000 nodes",
                    unit="pods/s", kcore=placements, peer="NumPy reference, one decision per pod",
                    peer_value=reference, higher_is_better=True))  # fmt: skip
-    ctx.notes.append("end-to-end scheduler pods/s: not measured (no scheduler daemon driver yet)")
+    _end_to_end(ctx)
     ctx.plot(Series(name="scheduler-decisions", kind="line", log_x=True, log_y=True,
                     title="scheduling decisions/s against cluster size", xlabel="nodes",
                     ylabel="decisions/s",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -87,3 +88,12 @@ def test_entered_context_managers_exit_at_cleanup() -> None:
     assert events == ["enter"]
     cleanup.close()
     assert events == ["enter", "exit"]
+
+
+def test_a_child_nobody_registered_is_killed_and_reported() -> None:
+    cleanup = Cleanup()
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    errors = cleanup.close()
+    assert len(errors) == 1 and f"process {proc.pid}" in errors[0]
+    proc.wait(5)  # already reaped by the cleanup
+    assert not Path(f"/proc/{proc.pid}").exists()
