@@ -38,6 +38,7 @@ def registry() -> dict[str, Factory]:
     from kcore.controllers.namespace import NamespaceController
     from kcore.controllers.replicaset import ReplicaSetController, replication_controller
     from kcore.controllers.serviceaccount import ServiceAccountController
+    from kcore.controllers.serviceaccount_tokens import TokenController
 
     return {
         "deployment": DeploymentController,
@@ -48,6 +49,7 @@ def registry() -> dict[str, Factory]:
         "garbagecollector": GarbageCollector,
         "namespace": NamespaceController,
         "serviceaccount": ServiceAccountController,
+        "serviceaccount-token": TokenController,
     }
 
 
@@ -60,6 +62,7 @@ DEFAULT_WORKERS = {
     "garbagecollector": 20,
     "namespace": 2,
     "serviceaccount": 1,
+    "serviceaccount-token": 2,
 }
 
 

@@ -1,9 +1,8 @@
 """The ServiceAccount controller: a `default` ServiceAccount in every active namespace.
 
 A namespace is synced when it appears and whenever its `default` ServiceAccount is deleted;
-a namespace being deleted gets none. Token secrets are not issued: kcore's API server
-authenticates bearer tokens from its own table and cannot verify signed service account
-tokens yet, so a token would not work.
+a namespace being deleted gets none. Tokens for accounts are the token controller's job
+(serviceaccount_tokens.py).
 """
 
 from __future__ import annotations

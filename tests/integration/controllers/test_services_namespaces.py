@@ -218,3 +218,59 @@ async def test_deployment_manifest_via_fixture_manager_is_unaffected(env: Env) -
     await env.client.create(replica_set("still", 1))
     await eventually(lambda: _count(env, Pod, "default", 1))
     assert (await env.client.list(Deployment, namespace="default")).items == []
+
+
+async def test_service_account_token_reads_the_api(env: Env) -> None:
+    """Every account gets a token Secret the API server accepts as that account."""
+    import base64
+
+    from kcore.api.core import ConfigMap, Secret
+    from kcore.client import Client, Config
+
+    await env.client.create(ServiceAccount(metadata=ObjectMeta(name="robot", namespace="default")))
+
+    async def token_secret() -> Secret | None:
+        sa = await env.client.get(ServiceAccount, "robot", namespace="default")
+        if not sa.secrets:
+            return None
+        secret = await _get(env, Secret, sa.secrets[-1].name, "default")
+        return secret if secret is not None and secret.data.get("token") else None
+
+    secret = await eventually(token_secret)
+    assert secret.type == "kubernetes.io/service-account-token"
+    assert secret.metadata.annotations["kubernetes.io/service-account.name"] == "robot"
+    assert base64.b64decode(secret.data["namespace"]) == b"default"
+    ca = base64.b64decode(secret.data["ca.crt"])
+    token = base64.b64decode(secret.data["token"]).decode()
+    cfg = Config(server=env.cluster.url, token=token, ca_data=ca)
+    async with Client(cfg) as robot:
+
+        async def reads() -> bool:
+            try:
+                await robot.list(ConfigMap, namespace="default")
+            except StatusError as e:
+                if e.code == 401:
+                    return False
+                raise
+            return True
+
+        assert await eventually(reads)
+    await env.client.delete(Secret, secret.metadata.name, namespace="default")
+
+    async def replaced() -> bool:
+        again = await token_secret()
+        return again is not None and again.metadata.name != secret.metadata.name
+
+    await eventually(replaced)
+    await env.client.delete(ServiceAccount, "robot", namespace="default")
+
+    async def cleaned() -> bool:
+        left = (await env.client.list(Secret, namespace="default")).items
+        return not [
+            s
+            for s in left
+            if s.type == "kubernetes.io/service-account-token"
+            and s.metadata.annotations.get("kubernetes.io/service-account.name") == "robot"
+        ]
+
+    await eventually(cleaned)
