@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from hollow import eventually
-from test_daemonset import Placer
+from test_daemonset_e2e import Placer
 from test_nodes import running
 
 import kcore
