@@ -56,6 +56,12 @@ class FakeRuntime:
         )
         return cid
 
+    def exit(self, container_id: str, code: int, *, oom: bool = False) -> None:
+        """Make a container end with `code` (tests of restart policies use this)."""
+        info = self._containers[container_id]
+        info.state, info.exit_code, info.oom_killed = "exited", code, oom
+        info.finished_at = timeutil.now()
+
     async def stop(self, container_id: str, grace_seconds: int) -> None:
         info = self._containers.get(container_id)
         if info is not None and info.state == "running":
