@@ -179,3 +179,10 @@ def test_rs_annotations_copy_user_ones_and_never_lower_revision() -> None:
     assert ann[du.REVISION] == "5"
     assert (ann[du.DESIRED_REPLICAS], ann[du.MAX_REPLICAS]) == ("3", "4")
     assert du.rs_annotations(d, {du.REVISION: "9"}, 5)[du.REVISION] == "9"
+
+
+def test_rs_annotations_for_an_existing_rs_keep_its_replica_annotations() -> None:
+    d = deployment(20, 3, 0)
+    kept = {du.REVISION: "2", du.DESIRED_REPLICAS: "10", du.MAX_REPLICAS: "13"}
+    ann = du.rs_annotations(d, kept, 2, replicas=False)
+    assert (ann[du.DESIRED_REPLICAS], ann[du.MAX_REPLICAS]) == ("10", "13")
