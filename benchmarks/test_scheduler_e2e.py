@@ -39,8 +39,8 @@ from figures import record
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "tests" / "integration" / "scheduler"))
 
-from helpers import node as sim_node
-from helpers import pod as sim_pod
+from sched_helpers import node as sim_node
+from sched_helpers import pod as sim_pod
 
 from kcore.api.codec import to_dict
 from kcore.client.kubeconfig import load_kubeconfig

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from helpers import eventually, node, node_of, pod, running_scheduler
+from sched_helpers import eventually, node, node_of, pod, running_scheduler
 
 import kcore
 from kcore.api.core import Event, Pod
