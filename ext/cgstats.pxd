@@ -1,10 +1,10 @@
-# C declarations for the cgroup stats family (ext/cgstats.pyx): the libc externs in one place
-# and the compiled key table the reader walks. cgstats.pyx implements; nothing here allocates.
-
 from libc.stdint cimport int32_t, int64_t
 
 
 cdef extern from "<errno.h>" nogil:
+    # C declarations for the cgroup stats family (ext/cgstats.pyx): the libc externs in one
+    # place, then the compiled key table the reader walks. cgstats.pyx implements; nothing
+    # here allocates. (Comments stay inside blocks: cython-lint cannot parse top-level ones.)
     int errno
     enum:
         EINTR
