@@ -52,6 +52,7 @@ def test_proxy_vs_haproxy_vs_direct(
         info[f"{target}_req_per_s"] = round(f.requests_per_s)
         info[f"{target}_mib_per_s"] = round(f.bytes_per_s / (1 << 20), 1)
         info[f"{target}_p99_ms"] = f.p99_ms
+        info[f"{target}_cpu_us_per_req"] = round(f.cpu_us_per_request, 1)
         info[f"{target}_errors"] = f.errors
     kc = row["kcore"].requests_per_s
     info["kcore_vs_haproxy"] = round(kc / row["haproxy"].requests_per_s, 2)
