@@ -186,17 +186,20 @@ def _raw_create(target: Target, name: str) -> bytes:
 
 
 class _Pool:
-    """Idle keep-alive connections; a new one is opened whenever none is idle."""
+    """Keep-alive connections, opened as needed up to `limit`; beyond that a request waits
+    for an idle one (its latency still counts from when it was due)."""
 
-    def __init__(self, target: Target) -> None:
+    def __init__(self, target: Target, limit: int = 256) -> None:
         self.target = target
         self.idle: list[http.Connection] = []
         self.all: list[http.Connection] = []
+        self.slots = asyncio.Semaphore(limit)
 
     async def create(self, name: str, out: Outcome) -> None:
-        conn = self.idle.pop() if self.idle else await self._open()
-        status, body = await conn.request(_raw_create(self.target, name))
-        self.idle.append(conn)
+        async with self.slots:
+            conn = self.idle.pop() if self.idle else await self._open()
+            status, body = await conn.request(_raw_create(self.target, name))
+            self.idle.append(conn)
         if not created(self.target, status, body):
             out.errors += 1
             out.detail = out.detail or f"{status}: {body[:300]!r}"
@@ -214,7 +217,7 @@ class _Pool:
 async def _creates(job: Job) -> Outcome:
     out = Outcome()
     todo = iter(range(job.count))
-    pool = _Pool(job.target)
+    pool = _Pool(job.target, limit=job.clients)
     pool.idle = [await pool._open() for _ in range(job.clients)]
 
     async def client() -> None:

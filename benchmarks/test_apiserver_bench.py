@@ -75,8 +75,9 @@ def test_paced_creates(benchmark: Any, target: load.Target, populated: load.Rate
         return load.paced_creates(target, rate=PACED_RATE, seconds=PACED_SECONDS, procs=1)
 
     rate = benchmark.pedantic(paced, rounds=1, iterations=1)
-    assert rate.errors == 0, rate.detail
-    figures = {"rate": PACED_RATE, **_latency(rate), "goal_p99_ms": 20}
+    # An overloaded server may refuse (kcore: 429; etcd: "too many requests"): a figure.
+    figures = {"rate": PACED_RATE, **_latency(rate), "goal_p99_ms": 20, "errors": rate.errors,
+               "first_error": rate.detail[:120]}  # fmt: skip
     record(f"apiserver creates at 1,000/s [{target.name}]", benchmark, figures)
 
 
@@ -89,8 +90,8 @@ def test_watch_fan_out(benchmark: Any, target: load.Target, populated: load.Rate
         )  # fmt: skip
 
     fanout = benchmark.pedantic(fan_out, rounds=1, iterations=1)
-    assert fanout.errors == 0, fanout.detail
     figures = {"watchers": WATCHERS, "events_per_s": WATCH_RATE,
                "delivered": f"{fanout.delivered}/{fanout.expected}", **_latency(fanout),
-               "goal_p99_ms": 100}  # fmt: skip
+               "goal_p99_ms": 100, "errors": fanout.errors,
+               "first_error": fanout.detail[:120]}  # fmt: skip
     record(f"apiserver watch fan-out [{target.name}]", benchmark, figures)

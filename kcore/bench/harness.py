@@ -10,6 +10,7 @@ never produces figures it did not measure.
 from __future__ import annotations
 
 import importlib
+import os
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -134,7 +135,8 @@ def run_one(name: str, ctx: Context, loader: Callable[[str], ScenarioFn] = load)
     if status != "ok":
         ctx.results.clear()  # a scenario's figures stand only if the whole scenario ran
         ctx.series.clear()
-    return ScenarioRun(name=name, status=status, seconds=time.monotonic() - start, error=error)
+    return ScenarioRun(name=name, status=status, seconds=time.monotonic() - start, error=error,
+                       load_avg_1m=round(os.getloadavg()[0], 2))  # fmt: skip
 
 
 def run_scenarios(
@@ -155,5 +157,5 @@ def run_scenarios(
             report.series.extend(ctx.series)
             if record.status != "ok":
                 progress.console.print(f"[red]{name}: {record.status}: {record.error}[/red]")
-                for note in ctx.notes:
-                    progress.console.print(note, markup=False, highlight=False)
+            for note in ctx.notes:
+                progress.console.print(f"{name}: {note}", markup=False, highlight=False)

@@ -102,6 +102,7 @@ class ScenarioRun(msgspec.Struct, kw_only=True):
     status: ScenarioStatus
     seconds: float
     error: str = ""
+    load_avg_1m: float = 0.0  # the machine's load when the scenario ended (it is shared)
 
 
 class Report(msgspec.Struct, kw_only=True):

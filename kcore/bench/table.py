@@ -69,4 +69,5 @@ def print_report(report: Report, console: Console) -> None:
         if run.status != "ok":
             console.print(f"[red]{run.name} {run.status}[/red]: {run.error}", highlight=False)
         else:
-            console.print(f"{run.name}: ok in {run.seconds:.0f} s", highlight=False)
+            console.print(f"{run.name}: ok in {run.seconds:.0f} s (load average "
+                          f"{run.load_avg_1m} at the end)", highlight=False)  # fmt: skip
