@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import platform
+import time
 from pathlib import Path
 
 from kcore.api import timeutil
@@ -96,8 +97,23 @@ def capacity(cfg: KubeletConfig) -> tuple[dict[str, str], dict[str, str]]:
     return cap, alloc
 
 
+_FACTS_TTL = 5.0
+_facts_cache: dict[tuple[int, str], tuple[float, dict[str, tuple[bool, str, str]]]] = {}
+
+
 def _pressures(cfg: KubeletConfig) -> dict[str, tuple[bool, str, str]]:
-    """type -> (under pressure, reason, message)."""
+    """type -> (under pressure, reason, message); shared for a few seconds by every kubelet of
+    the process (hollow nodes by the thousand would otherwise rescan /proc each)."""
+    key = (cfg.reserved_memory, str(cfg.data_dir.parent))
+    cached = _facts_cache.get(key)
+    if cached is not None and time.monotonic() - cached[0] < _FACTS_TTL:
+        return cached[1]
+    facts = _measure_pressures(cfg)
+    _facts_cache[key] = (time.monotonic(), facts)
+    return facts
+
+
+def _measure_pressures(cfg: KubeletConfig) -> dict[str, tuple[bool, str, str]]:
     info = meminfo()
     mem = info.get("MemAvailable", 1 << 62) < cfg.reserved_memory
     disk = os.statvfs(cfg.data_dir if cfg.data_dir.exists() else "/")
