@@ -3,14 +3,16 @@
 Like Kubernetes' range allocator, the allocation map lives in memory and is rebuilt from the
 nodes themselves: every node the informer delivers marks its CIDR used (so a restarted
 controller never hands out a CIDR twice), a deleted node releases its CIDR, and a sync of a
-node without one takes the lowest free /24 and writes it with the node's resourceVersion as a
-precondition (the API server refuses to change a podCIDR once set).
+node without one takes a free /24 (the one the kubelet derives from a trailing -N in the
+node's name when that is free, else the lowest) and writes it with the node's
+resourceVersion as a precondition (the API server refuses to change a podCIDR once set).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import logging
+import re
 from typing import Any
 
 from kcore.api.core import Node
@@ -22,6 +24,7 @@ from kcore.controllers.base import QueueController
 log = logging.getLogger(__name__)
 CLUSTER_CIDR = "127.64.0.0/10"
 NODE_MASK = 24
+_TRAILING_NUMBER = re.compile(r"-(\d+)$")
 
 
 class CIDRSet:
@@ -63,8 +66,11 @@ class CIDRSet:
             self._used.discard(index)
             self._next = min(self._next, index)
 
-    def allocate(self) -> str:
-        """The lowest free subnet; raises RuntimeError when the range is exhausted."""
+    def allocate(self, preferred: int | None = None) -> str:
+        """Subnet `preferred` if free, else the lowest free one; RuntimeError when exhausted."""
+        if preferred is not None and 0 <= preferred < self.size and preferred not in self._used:
+            self._used.add(preferred)
+            return self._cidr(preferred)
         for index in range(self._next, self.size):
             if index not in self._used:
                 self._used.add(index)
@@ -114,7 +120,7 @@ class NodeIpamController(QueueController):
         if node is None or _cidrs_of(node) or node.metadata.deletion_timestamp:
             return
         try:
-            cidr = self.cidrs.allocate()
+            cidr = self.cidrs.allocate(preferred_index(node.metadata.name, self.cidrs.size))
         except RuntimeError as e:
             self.recorder.event(node, "Warning", "CIDRNotAvailable", str(e))
             raise
@@ -142,6 +148,14 @@ class NodeIpamController(QueueController):
         self.recorder.event(node, "Normal", "CIDRAssignmentSucceeded", f"Assigned {cidr}")
         log.info("node %s: podCIDR %s", node.metadata.name, cidr)
         return True
+
+
+def preferred_index(node_name: str, size: int) -> int | None:
+    """The subnet a kubelet derives for itself before it is given one: the trailing number
+    of names like kcore-node-3 (kcore.kubelet.podip uses the same rule). Handing that one out
+    when free keeps the pod IPs of a node that started early unchanged."""
+    match = _TRAILING_NUMBER.search(node_name)
+    return int(match.group(1)) % size if match else None
 
 
 def _cidrs_of(node: Node) -> list[str]:

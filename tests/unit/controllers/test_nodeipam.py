@@ -105,3 +105,19 @@ async def test_stale_cache_conflict_releases_and_requeues(cluster: kcore.Cluster
     ctl.queue.done("n")
     assert len(ctl.queue) == 1  # requeued to retry against the fresh object
     await recorder.close()
+
+
+async def test_kubelet_derived_cidr_preferred_when_free(cluster: kcore.Cluster) -> None:
+    c = cluster.client
+    taken = await c.create(
+        Node(metadata=ObjectMeta(name="other"), spec=NodeSpec(pod_cidr="127.64.2.0/24"))
+    )
+    three = await c.create(Node(metadata=ObjectMeta(name="kcore-node-3")))
+    two = await c.create(Node(metadata=ObjectMeta(name="kcore-node-2")))
+    ctl, recorder = await _controller(cluster)
+    await ctl.nodes.replace([taken, three, two], two.metadata.resource_version)
+    await ctl.sync("kcore-node-3")
+    await ctl.sync("kcore-node-2")
+    assert (await c.get(Node, "kcore-node-3")).spec.pod_cidr == "127.64.3.0/24"
+    assert (await c.get(Node, "kcore-node-2")).spec.pod_cidr == "127.64.0.0/24"  # 2 is taken
+    await recorder.close()
