@@ -95,3 +95,31 @@ async def test_pause_holds_the_rollout_until_resume(env: Env, tmp_path: Path) ->
     assert {p.spec.containers[0].image for p in pods if not p.metadata.deletion_timestamp} == {
         "busybox:3"
     }
+
+
+async def test_scale_restart_and_undo_to_revision(env: Env, tmp_path: Path) -> None:
+    manifest = tmp_path / "web.yaml"
+    manifest.write_text(MANIFEST)
+    await kubectl(env, "apply", "-f", str(manifest))
+    await kubectl(env, "rollout", "status", "deployment/web", "--timeout=60s")
+    await kubectl(env, "scale", "deployment/web", "--replicas=6")
+    await kubectl(env, "rollout", "status", "deployment/web", "--timeout=60s")
+    d = await env.client.get(Deployment, "web", namespace="default")
+    assert d.status.available_replicas == 6 and d.metadata.annotations[du.REVISION] == "1"
+
+    await kubectl(env, "rollout", "restart", "deployment/web")
+    await kubectl(env, "rollout", "status", "deployment/web", "--timeout=60s")
+    await kubectl(env, "set", "image", "deployment/web", "main=busybox:5")
+    await kubectl(env, "rollout", "status", "deployment/web", "--timeout=60s")
+    d = await env.client.get(Deployment, "web", namespace="default")
+    assert d.metadata.annotations[du.REVISION] == "3"
+
+    await kubectl(env, "rollout", "undo", "deployment/web", "--to-revision=1")
+    await kubectl(env, "rollout", "status", "deployment/web", "--timeout=60s")
+    d = await env.client.get(Deployment, "web", namespace="default")
+    assert d.metadata.annotations[du.REVISION] == "4"
+    assert await images(env) == {"busybox:1"}
+    restarted = "kubectl.kubernetes.io/restartedAt"
+    assert restarted not in d.spec.template.metadata.annotations  # revision 1 had none
+    out = await kubectl(env, "get", "rs", "-o", "name")
+    assert len(out.split()) == 3
