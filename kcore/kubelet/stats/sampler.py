@@ -93,6 +93,8 @@ class Sampler:
         self._errs = np.zeros(16, dtype=np.int32)
         self._entries: dict[str, _Entry] = {}
         self._rows: dict[int, _Entry] = {}
+        self._pending: dict[str, _Entry] = {}  # no cgroup (yet, or any more)
+        self._transient: set[int] = set()  # rows opened per pass, past the descriptor budget
         self._free: list[int] = []
         self._n = 0
         self._held_files = 0
@@ -111,7 +113,8 @@ class Sampler:
     ) -> None:
         entry = self._entries.get(container_id)
         if entry is None:
-            self._entries[container_id] = _Entry(container_id, ref, cgroup_path, True)
+            entry = _Entry(container_id, ref, cgroup_path, True)
+            self._entries[container_id] = self._pending[container_id] = entry
             return
         entry.sticky = True
         entry.ref = ref or entry.ref
@@ -119,6 +122,7 @@ class Sampler:
 
     def untrack(self, container_id: str) -> None:
         entry = self._entries.pop(container_id, None)
+        self._pending.pop(container_id, None)
         if entry is not None and entry.row >= 0:
             self._release(entry)
 
@@ -148,9 +152,8 @@ class Sampler:
     def _open_transient(self) -> tuple[list[int], list[int]]:
         transient: list[int] = []
         missing: list[int] = []
-        for row, entry in self._rows.items():
-            if entry.held:
-                continue
+        for row in self._transient:
+            entry = self._rows[row]
             fds = entry.files.open() if entry.files else None
             if fds is None:
                 missing.append(row)
@@ -172,16 +175,19 @@ class Sampler:
             self._errs[row] = 0
 
     def _vanish(self, entry: _Entry) -> None:
-        self._release(entry)
-        if not entry.sticky:
+        if entry.row >= 0:
+            self._release(entry)
+        if entry.sticky:
+            self._pending[entry.container_id] = entry
+        else:
             self._entries.pop(entry.container_id, None)
+            self._pending.pop(entry.container_id, None)
 
     # -- rows -----------------------------------------------------------------------------
 
     def _resolve_pending(self) -> None:
-        for entry in list(self._entries.values()):
-            if entry.row < 0:
-                self._resolve(entry)
+        for entry in list(self._pending.values()):
+            self._resolve(entry)
 
     def _resolve(self, entry: _Entry) -> None:
         rel = entry.hint or self.layout.find(entry.container_id)
@@ -198,6 +204,9 @@ class Sampler:
             fds = [-1] * nfiles
         entry.rel, entry.files, entry.held = rel, files, held
         entry.row = self._claim_row(entry)
+        self._pending.pop(entry.container_id, None)
+        if not held:
+            self._transient.add(entry.row)
         self._fds[entry.row] = fds
         self._held_files += nfiles if held else 0
         entry.first_seen = entry.first_seen or self._wall()
@@ -222,6 +231,7 @@ class Sampler:
         self._fds[row] = -1
         self._ring.release(row)
         self._rows.pop(row, None)
+        self._transient.discard(row)
         self._free.append(row)
         entry.row, entry.rel, entry.files, entry.held = -1, None, None, False
 
@@ -237,11 +247,12 @@ class Sampler:
         for parent in self.layout.docker_parents():
             present.update(_container_ids(parent))
         for container_id in present - self._entries.keys():
-            self._entries[container_id] = _Entry(container_id, None, None, False)
+            entry = _Entry(container_id, None, None, False)
+            self._entries[container_id] = self._pending[container_id] = entry
         for entry in list(self._entries.values()):
             gone = entry.container_id not in present and entry.hint is None
             if gone and (entry.row >= 0 or not entry.sticky):
-                self._vanish(entry) if entry.row >= 0 else self._entries.pop(entry.container_id)
+                self._vanish(entry)
 
     # -- views ----------------------------------------------------------------------------
 
