@@ -31,7 +31,13 @@ from kcore.api import timeutil
 from kcore.api.core import Node, Pod
 from kcore.api.errors import StatusError
 from kcore.api.scheduling import PriorityClass
-from kcore.client import EventRecorder, LeaderElector, SharedInformerFactory, key_of
+from kcore.client import (
+    ElectionTimings,
+    EventRecorder,
+    LeaderElector,
+    SharedInformerFactory,
+    key_of,
+)
 from kcore.client.rest import REQUEST_FAILED, Client
 from kcore.scheduler import adapter
 from kcore.scheduler.cache import SchedulerCache, holds_resources
@@ -157,9 +163,10 @@ class Scheduler:
             self.queue.delete(key)
 
     def on_pod_delete(self, pod: Pod) -> None:
+        """A deleted pod (bound, or assumed with its binding in flight) frees its node."""
         key = key_of(pod)
         self.queue.delete(key)
-        if key in self._cache.pods and not self._cache.is_assumed(key):
+        if key in self._cache.pods:
             self._cache.remove_pod(key)
             self.queue.move_all()
 
@@ -360,7 +367,9 @@ class Scheduler:
             self._cache.cleanup()
             self.queue.flush_unschedulable_leftover()
 
-    async def run(self, *, leader_elect: bool = False) -> None:
+    async def run(
+        self, *, leader_elect: bool = False, election: ElectionTimings | None = None
+    ) -> None:
         """Watch, then schedule until cancelled (as the leader only, with `leader_elect`)."""
         if self._client is None:
             raise RuntimeError("a scheduler without a client cannot run")
@@ -378,6 +387,7 @@ class Scheduler:
                 namespace=LEASE_NAMESPACE,
                 identity=self.identity,
                 on_started_leading=self.schedule_forever,
+                timings=election,
             )
             while True:
                 await elector.run()

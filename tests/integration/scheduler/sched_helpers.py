@@ -11,7 +11,7 @@ from typing import Any
 import kcore
 from kcore.api.codec import from_dict
 from kcore.api.core import Node, Pod
-from kcore.client import Client
+from kcore.client import Client, ElectionTimings
 from kcore.scheduler.config import SchedulerConfig
 from kcore.scheduler.scheduler import Scheduler
 
@@ -84,12 +84,18 @@ def _camel(name: str) -> str:
 
 @contextlib.asynccontextmanager
 async def running_scheduler(
-    cluster: kcore.Cluster, config: SchedulerConfig | None = None, **kw: Any
+    cluster: kcore.Cluster,
+    config: SchedulerConfig | None = None,
+    *,
+    election: ElectionTimings | None = None,
+    **kw: Any,
 ) -> AsyncIterator[Scheduler]:
+    """A scheduler on its own client; leader-elected when `election` timings are given."""
     client = cluster.new_client(wire="msgpack")
     async with client:
         scheduler = Scheduler(client, config=config, **kw)
-        task = asyncio.create_task(scheduler.run())
+        run = scheduler.run(leader_elect=election is not None, election=election)
+        task = asyncio.create_task(run)
         try:
             yield scheduler
         finally:
