@@ -837,26 +837,25 @@ cdef class Engine:
             if key not in self.listeners:
                 self.remove(key)  # it was new: leave no trace
             raise
-        with nogil:
-            pthread_mutex_lock(&self.sh.lock)
-        try:
-            self._set_endpoints(s, endpoints)
-            if s.affinity_ms != affinity_ms or s.policy != policy:
-                free(s.aff)
-                s.aff, s.aff_cap, s.aff_used = NULL, 0, 0
-            s.policy, s.affinity_ms = policy, affinity_ms
-        finally:
-            pthread_mutex_unlock(&self.sh.lock)
+        self._swap_endpoints(s, endpoints, policy, affinity_ms)
         gone = [old.pop(a) for a in list(old) if a not in want]
         old.update(opened)
         self.listeners[key] = old
         self._close_listeners(gone)
 
-    cdef _set_endpoints(self, Service* s, list endpoints):
-        # Endpoints kept by address keep their struct: active counts and affinity survive.
-        cdef int i, n = len(endpoints)
+    cdef _swap_endpoints(self, Service* s, list endpoints, int policy, int64_t affinity_ms):
+        # The new endpoint array is built with the GIL; the table lock is then held for C
+        # work only, so a worker never waits on a Python thread switch. Endpoints kept by
+        # address keep their struct: active counts, down marks and affinity pins survive.
+        # (Only this thread writes s.eps and an endpoint's address: reading them unlocked
+        # is safe.)
+        cdef int i, n = len(endpoints), n_gone
         cdef Endpoint** eps = <Endpoint**>calloc(max(n, 1), sizeof(Endpoint*))
+        cdef Endpoint** gone
+        cdef Endpoint** old
+        cdef Affinity* old_aff = NULL
         cdef Endpoint* ep
+        cdef bint reset_aff = s.affinity_ms != affinity_ms or s.policy != policy
         by_addr = {(s.eps[i].ip, s.eps[i].port): <size_t>s.eps[i] for i in range(s.n_eps)}
         for i, (ip, port) in enumerate(endpoints):
             addr = (int(ip), int(port))
@@ -868,10 +867,24 @@ cdef class Engine:
                 ep.uid = self.sh.next_uid
                 self.sh.next_uid += 1
             eps[i] = ep
-        for p in by_addr.values():
-            ep_unref(<Endpoint*><size_t>p)
-        free(s.eps)
-        s.eps, s.n_eps = eps, n
+        n_gone = len(by_addr)
+        gone = <Endpoint**>calloc(max(n_gone, 1), sizeof(Endpoint*))
+        for i, p in enumerate(by_addr.values()):
+            gone[i] = <Endpoint*><size_t>p
+        with nogil:
+            pthread_mutex_lock(&self.sh.lock)
+            old = s.eps
+            s.eps, s.n_eps = eps, n
+            for i in range(n_gone):
+                ep_unref(gone[i])
+            if reset_aff:
+                old_aff = s.aff
+                s.aff, s.aff_cap, s.aff_used = NULL, 0, 0
+            s.policy, s.affinity_ms = policy, affinity_ms
+            pthread_mutex_unlock(&self.sh.lock)
+        free(old)
+        free(gone)
+        free(old_aff)
 
     cdef dict _open_listeners(self, Service* s, list addrs):
         cdef Listener* lis
@@ -951,11 +964,17 @@ cdef class Engine:
         """[(ip, port, active connections)] in table order."""
         self._check()
         cdef Service* s = <Service*><size_t>self.services[key]
-        cdef int i
+        cdef int i, n
+        cdef Endpoint* copy
         with nogil:
             pthread_mutex_lock(&self.sh.lock)
-        out = [(s.eps[i].ip, s.eps[i].port, s.eps[i].active) for i in range(s.n_eps)]
-        pthread_mutex_unlock(&self.sh.lock)
+            n = s.n_eps
+            copy = <Endpoint*>malloc(max(n, 1) * sizeof(Endpoint))
+            for i in range(n):
+                copy[i] = s.eps[i][0]
+            pthread_mutex_unlock(&self.sh.lock)
+        out = [(copy[i].ip, copy[i].port, copy[i].active) for i in range(n)]
+        free(copy)
         return out
 
     def pick(self, str key, uint32_t client, int64_t now_ms):
