@@ -31,11 +31,17 @@ LEASE_NAMESPACE = "kube-system"
 
 def registry() -> dict[str, Factory]:
     """Controller name -> constructor, in start order (imports kept local to this table)."""
+    from kcore.controllers.daemonset import DaemonSetController
     from kcore.controllers.deployment import DeploymentController
     from kcore.controllers.endpoints import EndpointsController
     from kcore.controllers.endpointslice import EndpointSliceController
     from kcore.controllers.garbagecollector import GarbageCollector
+    from kcore.controllers.hpa import HorizontalPodAutoscalerController
+    from kcore.controllers.job import JobController
     from kcore.controllers.namespace import NamespaceController
+    from kcore.controllers.nodeipam import NodeIpamController
+    from kcore.controllers.nodelifecycle import NodeLifecycleController
+    from kcore.controllers.podgc import PodGCController
     from kcore.controllers.replicaset import ReplicaSetController, replication_controller
     from kcore.controllers.serviceaccount import ServiceAccountController
     from kcore.controllers.serviceaccount_tokens import TokenController
@@ -50,6 +56,12 @@ def registry() -> dict[str, Factory]:
         "namespace": NamespaceController,
         "serviceaccount": ServiceAccountController,
         "serviceaccount-token": TokenController,
+        "nodeipam": NodeIpamController,
+        "nodelifecycle": NodeLifecycleController,
+        "podgc": PodGCController,
+        "daemonset": DaemonSetController,
+        "job": JobController,
+        "horizontalpodautoscaling": HorizontalPodAutoscalerController,
     }
 
 
@@ -63,6 +75,12 @@ DEFAULT_WORKERS = {
     "namespace": 2,
     "serviceaccount": 1,
     "serviceaccount-token": 2,
+    "nodeipam": 1,
+    "nodelifecycle": 2,
+    "podgc": 1,
+    "daemonset": 2,
+    "job": 5,
+    "horizontalpodautoscaling": 2,
 }
 
 
