@@ -44,10 +44,17 @@ class PodEndpoint:
     pod: Pod
     ready: bool
     ports: PortKey
+    service: str = ""
 
     @property
     def ip(self) -> str:
         return self.pod.status.pod_ip
+
+    @property
+    def hostname(self) -> str:
+        """The pod's hostname when it sits in this (headless) service's subdomain."""
+        spec = self.pod.spec
+        return spec.hostname if spec.hostname and spec.subdomain == self.service else ""
 
 
 def resolve_port(pod: Pod, target: int | str | None, fallback: int) -> int | None:
@@ -85,7 +92,7 @@ def endpoints_for(svc: Service, pods: list[Pod]) -> list[PodEndpoint]:
         ports = pod_ports(svc, pod)
         if ports is None:
             continue
-        out.append(PodEndpoint(pod, publish or cu.is_pod_ready(pod), ports))
+        out.append(PodEndpoint(pod, publish or cu.is_pod_ready(pod), ports, svc.metadata.name))
     out.sort(key=lambda e: (e.ip, e.pod.metadata.name))
     return out
 
@@ -107,7 +114,10 @@ def subsets_for(endpoints: list[PodEndpoint]) -> list[EndpointSubset]:
             ports = [EndpointPort(name=n, port=p, protocol=proto) for n, p, proto in ep.ports]
             subset = groups[ep.ports] = EndpointSubset(ports=ports)
         address = EndpointAddress(
-            ip=ep.ip, node_name=ep.pod.spec.node_name or None, target_ref=pod_reference(ep.pod)
+            ip=ep.ip,
+            hostname=ep.hostname,
+            node_name=ep.pod.spec.node_name or None,
+            target_ref=pod_reference(ep.pod),
         )
         (subset.addresses if ep.ready else subset.not_ready_addresses).append(address)
     return list(groups.values())

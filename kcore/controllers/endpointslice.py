@@ -45,6 +45,7 @@ def _endpoint(ep: PodEndpoint) -> Endpoint:
     return Endpoint(
         addresses=[ep.ip],
         conditions=EndpointConditions(ready=ep.ready, serving=ep.ready, terminating=False),
+        hostname=ep.hostname or None,
         node_name=ep.pod.spec.node_name or None,
         target_ref=pod_reference(ep.pod),
     )

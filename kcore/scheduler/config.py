@@ -14,6 +14,9 @@
       - name: NodeResourcesFit
         args: {scoringStrategy: {type: MostAllocated}}
 
+percentageOfNodesToScore is accepted and validated, but kcore always filters and scores every
+node: the fused kernel makes a full pass cheaper than kube-scheduler's sampling bookkeeping.
+
 As in kube-scheduler, the default plugins are enabled at every point they implement
 ("multiPoint"); a point's `disabled` list removes some (`*`: all defaults) and its `enabled`
 list adds or re-weights. Weights default to Kubernetes' (TaintToleration 3, NodeAffinity 2,

@@ -40,7 +40,7 @@ class HollowNodes:
         self.ready = ready
         self.workers = workers
         self._next = itertools.cycle(range(count))
-        self._ips = itertools.count(1)
+        self._ips: dict[int, int] = {}
         self._queue: asyncio.Queue[str] = asyncio.Queue()
         self._queued: set[str] = set()
         self._factory = SharedInformerFactory(client)
@@ -94,8 +94,9 @@ class HollowNodes:
 
     def _running(self, pod: Pod, ready: bool) -> Pod:
         index = self.names.index(pod.spec.node_name) if pod.spec.node_name in self.names else 0
-        n = next(self._ips)
-        ip = f"127.{64 + index // 256}.{index % 256}.{n % 250 + 2}"
+        n = self._ips.get(index, 0) % 253 + 1  # the node's /24, as node IPAM would give it
+        self._ips[index] = n
+        ip = f"127.{64 + index // 256}.{index % 256}.{n + 1}"
         now = timeutil.now()
         flag = "True" if ready else "False"
         conds = [c for c in pod.status.conditions if c.type not in ("Ready", "ContainersReady")]

@@ -162,3 +162,15 @@ async def test_namespace_reconcile_empties_then_finalizes(api: Client) -> None:
     assert got.spec.finalizers == ["example.com/keep"]  # only its own finalizer removed
     await recorder.close()
     nc.queue.shutdown()
+
+
+def test_headless_service_addresses_carry_pod_hostnames() -> None:
+    member = pod("a", "127.64.0.2")
+    member.spec.hostname, member.spec.subdomain = "web-0", "s"
+    stranger = pod("b", "127.64.0.3")
+    stranger.spec.hostname, stranger.spec.subdomain = "web-1", "elsewhere"
+    (subset,) = subsets_for(endpoints_for(service(), [member, stranger]))
+    assert {a.ip: a.hostname for a in subset.addresses} == {"127.64.0.2": "web-0", "127.64.0.3": ""}
+    svc = service()
+    slices = es.desired_slices(svc, endpoints_for(svc, [member]))
+    assert slices[0].endpoints[0].hostname == "web-0"
