@@ -9,18 +9,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
+from aiohttp import web
 from conftest import running_manager
 from hollow import HollowNodes, eventually
 from test_nodes import running
 
 import kcore
+from kcore.api import timeutil
 from kcore.api.apps import Deployment
 from kcore.api.autoscaling import HorizontalPodAutoscaler, HorizontalPodAutoscalerV2
 from kcore.api.codec import from_dict
-from kcore.api.core import Event, Pod
+from kcore.api.core import Event, Node, Pod
+from kcore.apiserver.pki import Credentials, ensure_credentials
 from kcore.client import Client
 from kcore.controllers.hpa import HorizontalPodAutoscalerController, StaticMetricsSource
 
@@ -162,3 +167,90 @@ async def _at_most(c: Client, name: str, n: int) -> bool:
 async def _v1_with_cpu(c: Client, name: str) -> HorizontalPodAutoscaler | None:
     got = await c.get(HorizontalPodAutoscaler, name, namespace="default")
     return got if got.status.current_cpu_utilization_percentage is not None else None
+
+
+class StatsKubelet:
+    """A hollow kubelet's /stats/summary (HTTPS on loopback): every Running pod of its node
+    uses `level` milli-CPU. The API server scrapes it to serve metrics.k8s.io PodMetrics."""
+
+    def __init__(self, client: Client, node: str, creds: Credentials) -> None:
+        self.client, self.node, self.creds = client, node, creds
+        self.level = 0
+        self.port = 0
+        self._runner: web.AppRunner | None = None
+
+    async def __aenter__(self) -> StatsKubelet:
+        app = web.Application()
+        app.router.add_get("/stats/summary", self._summary)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(self.creds.tls_cert, self.creds.tls_key)
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=ctx)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        patch = {
+            "status": {
+                "addresses": [{"type": "InternalIP", "address": "127.0.0.1"}],
+                "daemonEndpoints": {"kubeletEndpoint": {"Port": self.port}},
+            }
+        }
+        await self.client.patch(Node, self.node, patch, subresource="status")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._runner is not None
+        await self._runner.cleanup()
+
+    async def _summary(self, request: web.Request) -> web.Response:
+        pods = (await self.client.list(Pod, field_selector=f"spec.nodeName={self.node}")).items
+        stamp = timeutil.now()
+        cpu = {"time": stamp, "usageNanoCores": self.level * 1_000_000}
+        mem = {"time": stamp, "workingSetBytes": 1 << 20}
+        doc = {
+            "node": {"nodeName": self.node, "cpu": cpu, "memory": mem},
+            "pods": [
+                {
+                    "podRef": {"name": p.metadata.name, "namespace": p.metadata.namespace},
+                    "containers": [{"name": "c", "cpu": cpu, "memory": mem}],
+                }
+                for p in pods
+                if p.status.phase == "Running"
+            ],
+        }
+        return web.json_response(doc)
+
+
+async def test_hpa_reads_metrics_served_by_the_api_server(tmp_path: Path) -> None:
+    async with kcore.Cluster() as cluster:
+        c, mc = cluster.client, cluster.new_client()
+        hpa = lambda cl, f, r: HorizontalPodAutoscalerController(  # noqa: E731
+            cl, f, r, sync_period=0.2, downscale_stabilization=1
+        )
+        async with (
+            mc,
+            running_manager(mc, controllers=["deployment", "replicaset"]),
+            running(mc, hpa),
+            HollowNodes(c, count=1) as nodes,
+            StatsKubelet(c, nodes.names[0], ensure_credentials(tmp_path)) as stats,
+        ):
+            await c.create(deployment("served", 1))
+            body = {
+                "metadata": {"name": "served", "namespace": "default"},
+                "spec": {
+                    "scaleTargetRef": {
+                        "apiVersion": "apps/v1",
+                        "kind": "Deployment",
+                        "name": "served",
+                    },
+                    "maxReplicas": 4,
+                    "targetCPUUtilizationPercentage": 50,
+                },
+            }
+            await c.create(from_dict(HorizontalPodAutoscaler, body))
+            stats.level = 100  # 100m of a 100m request: twice the target
+            await eventually(lambda: _at_least(c, "served", 4), within=60)
+            got = await eventually(lambda: _v1_with_cpu(c, "served"), within=30)
+            assert got.status.current_cpu_utilization_percentage == 100
+            stats.level = 0
+            await eventually(lambda: _at_most(c, "served", 1), within=60)
