@@ -300,6 +300,9 @@ class Kubelet:
         if not deleted:
             await mirror.delete_mirror(self.client, old)
         await mirror.ensure_mirror(self.client, static, self.node)
+        worker = self.workers.get(static.metadata.uid)
+        if worker is not None:
+            worker.resend_status()
 
     def _static_by_name(self, namespace: str, name: str) -> Pod | None:
         for source in ("file", "http", "kubelet"):
@@ -371,7 +374,8 @@ class Kubelet:
     def _source_of(self, uid: str) -> str:
         return next((s for s, pods in self._sources.items() if uid in pods), "")
 
-    async def _post_status(self, pod: Pod, status: PodStatus) -> None:
+    async def _post_status(self, pod: Pod, status: PodStatus) -> bool:
+        """Write the status; False when there is no object to write it to (yet)."""
         try:
             await self.client.patch(
                 Pod,
@@ -383,6 +387,8 @@ class Kubelet:
         except StatusError as e:
             if e.code != 404:
                 raise
+            return False
+        return True
 
     async def _finished(self, pod: Pod, deleting: bool) -> None:
         uid = pod.metadata.uid

@@ -56,7 +56,7 @@ class WorkerDeps:
     crash_backoff: RestartBackoff
     image_backoff: RestartBackoff
     session: aiohttp.ClientSession
-    post_status: Callable[[Pod, PodStatus], Awaitable[None]]
+    post_status: Callable[[Pod, PodStatus], Awaitable[bool]]  # False: no object to write to
     finished: Callable[[Pod, bool], Awaitable[None]]  # (pod, deleted through the API)
     resync_period: float
     record: Callable[[Pod, EventType, str, str], None] = lambda *_: None  # an Event
@@ -107,6 +107,11 @@ class PodWorker:
 
     def remove(self) -> None:
         self.removed = True
+        self.wake()
+
+    def resend_status(self) -> None:
+        """Write the status again even if unchanged (its mirror pod was made anew)."""
+        self._last_status = b""
         self.wake()
 
     def wake(self) -> None:
@@ -493,7 +498,8 @@ class PodWorker:
         encoded = _status_fingerprint(status)
         if encoded == self._last_status:
             return
-        await self.deps.post_status(self.pod, status)
+        if not await self.deps.post_status(self.pod, status):
+            return  # a mirror pod not made yet: try again on the next sync
         self._last_status = encoded
         self.pod.status = status
 

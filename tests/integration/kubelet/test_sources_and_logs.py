@@ -67,6 +67,18 @@ async def test_static_pod_from_manifest_dir_appears_as_mirror_pod(
     assert log.strip() == "two"
     assert changed.status.container_statuses[0].ready
 
+    # a deleted mirror pod comes back while its manifest is there; the static pod keeps running
+    before = changed.status.container_statuses[0].container_id
+    await cluster.client.delete(Pod, name, namespace="default")
+    back = await wait_for(
+        cluster.client,
+        name,
+        lambda p: p.metadata.uid != changed.metadata.uid and not p.metadata.deletion_timestamp,
+    )
+    assert back.metadata.annotations[CONFIG_MIRROR] == changed.metadata.annotations[CONFIG_MIRROR]
+    again = await wait_for(cluster.client, name, running)
+    assert again.status.container_statuses[0].container_id == before
+
     (manifests / "web.yaml").unlink()  # gone from the dir: gone from the node and the API
     for _ in range(200):
         try:

@@ -32,9 +32,10 @@ class Harness:
         self.finished: list[tuple[str, bool]] = []
         self.changed = asyncio.Event()
 
-    async def post(self, pod: Pod, status: PodStatus) -> None:
+    async def post(self, pod: Pod, status: PodStatus) -> bool:
         self.statuses.append(status)
         self.changed.set()
+        return True
 
     async def done(self, pod: Pod, deleting: bool) -> None:
         self.finished.append((pod.metadata.name, deleting))
