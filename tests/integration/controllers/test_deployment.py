@@ -228,3 +228,25 @@ async def test_orphan_deletion_keeps_replicaset_without_owner(env: Env) -> None:
     (rs,) = await eventually(orphaned)
     assert rs.spec.replicas == 2
     assert len(await pods_of(env, "orph")) == 2
+
+
+async def test_revision_history_limit_prunes_old_replicasets(env: Env) -> None:
+    d = deployment("hist", 2)
+    d.spec.revision_history_limit = 1
+    await env.client.create(d)
+    await eventually(lambda: rollout_done(env, "hist"))
+    for version in ("2", "3", "4"):
+        patch = {"spec": {"template": {"spec": {"containers": [
+            {"name": "c", "image": f"busybox:{version}"}]}}}}  # fmt: skip
+        await env.client.patch(
+            Deployment, "hist", patch, patch_type="strategic", namespace="default"
+        )
+        await eventually(lambda: rollout_done(env, "hist"), within=60)
+
+    async def pruned() -> list[ReplicaSet] | None:
+        rss = (await env.client.list(ReplicaSet, namespace="default")).items
+        mine = [rs for rs in rss if rs.metadata.labels.get("app") == "hist"]
+        return mine if len(mine) == 2 else None
+
+    rss = await eventually(pruned)
+    assert sorted(rs.metadata.annotations[du.REVISION] for rs in rss) == ["3", "4"]
