@@ -54,6 +54,8 @@ class SchedulerCache:
         self._by_node: dict[str, set[str]] = {}
         self.affinity_pods: dict[str, None] = {}
         self._lifted: set[str] = set()
+        self.nominated: dict[str, tuple[Pod, str]] = {}
+        """Preemptors (key -> pod, node) waiting for their victims to terminate."""
         """Keys of cached pods with pod (anti-)affinity terms, for InterPodAffinity."""
 
     # -- nodes ------------------------------------------------------------------------------
@@ -161,6 +163,38 @@ class SchedulerCache:
             nonzero=adapter.pod_nonzero(pod),
             host_ports=adapter.host_ports(pod),
         )
+
+    # -- nominated pods ---------------------------------------------------------------------
+
+    def nominate(self, pod: Pod, node: str) -> None:
+        """A preemptor waits for its victims to go: keep room for it on `node`."""
+        self.nominated[key_of(pod)] = (pod, node)
+
+    def unnominate(self, key: str) -> None:
+        self.nominated.pop(key, None)
+
+    @contextmanager
+    def with_nominated(self, pod: Pod) -> Iterator[None]:
+        """For the block, account the nominated pods that outrank (or equal) `pod` on their
+        nodes, so a lower-priority pod cannot take the room preemption made for them."""
+        mine, me = pod.spec.priority or 0, key_of(pod)
+        added = []
+        for key, (other, node) in self.nominated.items():
+            if key != me and (other.spec.priority or 0) >= mine and node in self.nodes:
+                temp = f"nominated:{key}"
+                self.table.add_pod(
+                    temp,
+                    node,
+                    requests=adapter.pod_requests(other),
+                    nonzero=adapter.pod_nonzero(other),
+                    host_ports=adapter.host_ports(other),
+                )
+                added.append(temp)
+        try:
+            yield
+        finally:
+            for temp in added:
+                self.table.remove_pod(temp)
 
     @contextmanager
     def without(self, keys: Iterable[str]) -> Iterator[None]:

@@ -144,6 +144,7 @@ class Scheduler:
     def on_pod_add(self, pod: Pod) -> None:
         pod = self._with_priority(pod)
         if pod.spec.node_name:
+            self._cache.unnominate(key_of(pod))
             self._cache.add_pod(pod)
         elif self._ours(pod):
             self.queue.add(pod)
@@ -153,6 +154,7 @@ class Scheduler:
         key = key_of(new)
         if new.spec.node_name:
             self.queue.delete(key)
+            self._cache.unnominate(key)
             freed = holds_resources(old) and not holds_resources(new)
             self._cache.update_pod(new)
             if freed:
@@ -166,6 +168,7 @@ class Scheduler:
         """A deleted pod (bound, or assumed with its binding in flight) frees its node."""
         key = key_of(pod)
         self.queue.delete(key)
+        self._cache.unnominate(key)
         if key in self._cache.pods:
             self._cache.remove_pod(key)
             self.queue.move_all()
@@ -198,29 +201,32 @@ class Scheduler:
         if framework is None or qp.key in self._cache.pods:
             self.queue.done(qp.key)
             return
-        result = framework.schedule(qp.pod)
-        if result.node is None:
-            self._unschedulable(framework, qp, result, cycle)
-            return
-        siblings = []
-        if qp.group is not None and _batchable(framework, result):
-            siblings = self.queue.pop_group(qp.group, BATCH_MAX - 1)
-        if not siblings:
+        with self._cache.with_nominated(qp.pod):
+            result = framework.schedule(qp.pod)
+            if result.node is None:
+                self._unschedulable(framework, qp, result, cycle)
+                return
+            siblings = []
+            if qp.group is not None and _batchable(framework, result):
+                siblings = self.queue.pop_group(qp.group, BATCH_MAX - 1)
             self._assume(framework, qp, result.state, result.node)
-            return
-        self._place_group(framework, qp, result, siblings)
+            misfits = self._place_group(framework, result, siblings) if siblings else []
+        for sibling in misfits:
+            self.schedule_one(sibling)  # fails alone, with its own message
 
     def _place_group(
-        self, framework: Framework, first: QueuedPod, result: ScheduleResult, rest: list[QueuedPod]
-    ) -> None:
-        assert result.node is not None and result.requirements is not None
-        self._assume(framework, first, result.state, result.node)
+        self, framework: Framework, result: ScheduleResult, rest: list[QueuedPod]
+    ) -> list[QueuedPod]:
+        """Places the siblings of a just-placed pod with the batch kernel; returns misfits."""
+        assert result.requirements is not None
         nodes = framework.place_batch(result.requirements, len(rest))
+        misfits = []
         for qp, node in zip(rest, nodes, strict=True):
             if node is None:
-                self.schedule_one(qp)  # fails alone, with its own message
+                misfits.append(qp)
             else:
                 self._assume(framework, qp, CycleState(), node)
+        return misfits
 
     def _assume(self, framework: Framework, qp: QueuedPod, state: CycleState, node: str) -> None:
         pod = qp.pod
@@ -233,6 +239,7 @@ class Scheduler:
             self.queue.requeue_error(qp)
             return
         self._cache.assume(pod, node)
+        self._cache.unnominate(qp.key)
         self.scheduled += 1
         self._spawn(self._bind(framework, qp, state, node))
 
@@ -268,6 +275,7 @@ class Scheduler:
             post = framework.post_filter(result.state, qp.pod, result.failure)
             if post is not None and post.nominated_node:
                 nominated = post.nominated_node
+                self._cache.nominate(qp.pod, nominated)
                 victims = result.state.data.get("victims", [])
                 self._spawn(self._preempt(qp.pod, nominated, victims))
             elif result.requirements is not None:

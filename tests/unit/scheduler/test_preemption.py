@@ -76,3 +76,21 @@ def test_table_is_left_as_found() -> None:
     before = s.cache.table.requested_by_res.copy()
     assert _victims(s, pod("p", cpu="1", priority=10)) is not None
     assert (s.cache.table.requested_by_res == before).all()
+
+
+async def test_nominated_room_is_kept_for_the_preemptor() -> None:
+    s = _cluster(n1=[])
+    framework = s.frameworks["default-scheduler"]
+    s.cache.nominate(pod("high", cpu="2", priority=100), "n1")
+    s.on_pod_add(pod("low", cpu="1", priority=1))
+    qp = s.queue.pop_nowait()
+    assert qp is not None
+    s.schedule_one(qp)
+    assert "default/low" in s.queue.unschedulable  # the room is the preemptor's
+    with s.cache.with_nominated(pod("high", cpu="2", priority=100)):
+        assert framework.schedule(pod("high", cpu="2", priority=100)).node == "n1"
+    with s.cache.with_nominated(pod("higher", cpu="1", priority=200)):
+        assert framework.schedule(pod("higher", cpu="1", priority=200)).node == "n1"
+    s.on_pod_add(pod("high", cpu="2", priority=100, nodeName="n1"))  # bound: no longer nominated
+    assert not s.cache.nominated
+    await s.close()
