@@ -250,3 +250,49 @@ async def test_revision_history_limit_prunes_old_replicasets(env: Env) -> None:
 
     rss = await eventually(pruned)
     assert sorted(rs.metadata.annotations[du.REVISION] for rs in rss) == ["3", "4"]
+
+
+async def test_a_restarted_manager_picks_up_where_the_last_stopped() -> None:
+    """Level-triggered: all state is in the API, so a new manager finishes the work."""
+    from conftest import running_manager
+    from hollow import HollowNodes
+
+    import kcore
+
+    async with kcore.Cluster() as cluster, HollowNodes(cluster.client) as _:
+        client = cluster.new_client()
+        async with client:
+            async with running_manager(client):
+                await cluster.client.create(deployment("again", 3))
+
+                async def available() -> bool:
+                    d = await cluster.client.get(Deployment, "again", namespace="default")
+                    return d.status.available_replicas == 3
+
+                await eventually(available)
+            # no manager now: scale and change the template meanwhile
+            patch = {"spec": {"replicas": 5, "template": {"spec": {"containers": [
+                {"name": "c", "image": "busybox:7"}]}}}}  # fmt: skip
+            await cluster.client.patch(
+                Deployment, "again", patch, patch_type="strategic", namespace="default"
+            )
+            async with running_manager(client):
+
+                async def converged() -> bool:
+                    d = await cluster.client.get(Deployment, "again", namespace="default")
+                    st = d.status
+                    pods = (
+                        await cluster.client.list(
+                            Pod, namespace="default", label_selector="app=again"
+                        )
+                    ).items
+                    images = {p.spec.containers[0].image for p in pods}
+                    return (
+                        st.observed_generation >= d.metadata.generation
+                        and st.updated_replicas == st.available_replicas == st.replicas == 5
+                        and images == {"busybox:7"}
+                    )
+
+                await eventually(converged, within=60)
+        rss = (await cluster.client.list(ReplicaSet, namespace="default")).items
+        assert len(rss) == 2 and {rs.metadata.annotations[du.REVISION] for rs in rss} == {"1", "2"}
