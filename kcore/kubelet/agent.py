@@ -474,9 +474,7 @@ class Kubelet:
                 return True
         return False
 
-    async def open_logs(
-        self, namespace: str, pod: str, container: str, previous: bool, options: LogOptions
-    ) -> AsyncGenerator[bytes, None]:
+    def _worker_named(self, namespace: str, pod: str) -> PodWorker:
         named = [
             w
             for w in self.workers.values()
@@ -485,6 +483,30 @@ class Kubelet:
         worker = min(named, key=lambda w: w.terminating, default=None)
         if worker is None:
             raise LogNotFound(f'pod "{pod}" in namespace "{namespace}" is not on this node')
+        return worker
+
+    async def open_exec(
+        self, namespace: str, pod: str, container: str, command: list[str]
+    ) -> AsyncGenerator[tuple[int, bytes], None]:
+        info = self._worker_named(namespace, pod).container_for_logs(container, previous=False)
+        if info is None or info.state != "running":
+            raise LogNotFound(f'container "{container}" in pod "{pod}" is not running')
+        return self._exec_stream(info.id, command)
+
+    async def _exec_stream(
+        self, cid: str, command: list[str]
+    ) -> AsyncGenerator[tuple[int, bytes], None]:
+        stream = self.runtime.exec_stream(cid, command)
+        try:
+            async for item in stream:
+                yield item
+        finally:
+            await stream.aclose()  # type: ignore[attr-defined]
+
+    async def open_logs(
+        self, namespace: str, pod: str, container: str, previous: bool, options: LogOptions
+    ) -> AsyncGenerator[bytes, None]:
+        worker = self._worker_named(namespace, pod)
         info = worker.container_for_logs(container, previous=previous)
         if info is None:
             which = "previous terminated" if previous else ""

@@ -3,7 +3,10 @@
 Routes: GET /healthz; GET /pods (a PodList of what runs here); POST /pods (a manifest: the
 HTTP pod source, shown in the API as mirror pods) and DELETE /pods/NS/NAME;
 GET /containerLogs/NS/POD/CONTAINER with follow, tailLines, sinceSeconds, timestamps and
-previous — what the API server's pods/log proxies to. Other parts of the kubelet (the stats
+previous — what the API server's pods/log proxies to; GET /exec/NS/POD/CONTAINER?command=..
+upgraded to a websocket speaking the channel protocol of kubectl (v4/v5.channel.k8s.io:
+binary frames prefixed with a stream byte, 1 stdout, 2 stderr, 3 the final Status); stdin
+and tty are not supported. Other parts of the kubelet (the stats
 sampler) add routes with `add_routes` before `start`.
 """
 
@@ -13,11 +16,29 @@ import contextlib
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 from typing import Protocol
 
+import msgspec
 from aiohttp import web
 
 from kcore.api import codec
 from kcore.api.core import Pod, PodList
 from kcore.kubelet.runtime import LogOptions
+from kcore.kubelet.runtime.types import EXIT
+
+CHANNEL_PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io", "channel.k8s.io")
+
+
+def exec_status(code: int) -> bytes:
+    """The metav1.Status kubectl reads from the error channel when a command ends."""
+    if code == 0:
+        return b'{"metadata":{},"status":"Success"}'
+    body = {
+        "metadata": {},
+        "status": "Failure",
+        "message": f"command terminated with non-zero exit code: {code}",
+        "reason": "NonZeroExitCode",
+        "details": {"causes": [{"reason": "ExitCode", "message": str(code)}]},
+    }
+    return msgspec.json.encode(body)
 
 
 class LogNotFound(Exception):
@@ -32,6 +53,9 @@ class ServerBackend(Protocol):
     def running_pods(self) -> list[Pod]: ...
     async def post_pods(self, manifest: str) -> list[Pod]: ...
     async def delete_posted_pod(self, namespace: str, name: str) -> bool: ...
+    async def open_exec(
+        self, namespace: str, pod: str, container: str, command: list[str]
+    ) -> AsyncGenerator[tuple[int, bytes], None]: ...
     async def open_logs(
         self, namespace: str, pod: str, container: str, previous: bool, options: LogOptions
     ) -> AsyncGenerator[bytes, None]: ...
@@ -61,6 +85,8 @@ class KubeletServer:
                 web.post("/pods", self._post_pods),
                 web.delete("/pods/{namespace}/{name}", self._delete_pod),
                 web.get("/containerLogs/{namespace}/{pod}/{container}", self._logs),
+                web.get("/exec/{namespace}/{pod}/{container}", self._exec),
+                web.post("/exec/{namespace}/{pod}/{container}", self._exec),
             ]
         )
         self._runner: web.AppRunner | None = None
@@ -108,6 +134,30 @@ class KubeletServer:
         if not await self.backend.delete_posted_pod(ns, name):
             raise web.HTTPNotFound(text=f"no posted pod {ns}/{name}")
         return web.Response(text="deleted")
+
+    async def _exec(self, request: web.Request) -> web.StreamResponse:
+        command = request.query.getall("command", [])
+        if not command:
+            raise web.HTTPBadRequest(text="you must specify at least one command")
+        info = request.match_info
+        try:
+            stream = await self.backend.open_exec(
+                info["namespace"], info["pod"], info["container"], list(command)
+            )
+        except LogNotFound as e:
+            raise web.HTTPNotFound(text=str(e)) from None
+        ws = web.WebSocketResponse(protocols=CHANNEL_PROTOCOLS)
+        await ws.prepare(request)
+        try:
+            async for channel, data in stream:
+                if channel == EXIT:
+                    await ws.send_bytes(bytes([EXIT]) + exec_status(int(data)))
+                else:
+                    await ws.send_bytes(bytes([channel]) + data)
+        finally:
+            await stream.aclose()
+            await ws.close()
+        return ws
 
     async def _logs(self, request: web.Request) -> web.StreamResponse:
         q = request.query

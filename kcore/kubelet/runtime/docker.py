@@ -19,6 +19,7 @@ import docker
 import docker.errors
 
 from kcore.kubelet.runtime.types import (
+    EXIT,
     LABEL_NODE,
     ContainerInfo,
     ContainerSpec,
@@ -198,6 +199,46 @@ class DockerRuntime:
             return await asyncio.wait_for(self._call(self._exec, container_id, command), limit)
         except (TimeoutError, docker.errors.APIError):
             return -1
+
+    async def exec_stream(
+        self, container_id: str, command: list[str]
+    ) -> AsyncIterator[tuple[int, bytes]]:
+        """Run `command`; its output as (1 stdout | 2 stderr, bytes), then (EXIT, code)."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[tuple[int, bytes]] = asyncio.Queue()
+        closed = threading.Event()
+
+        def put(item: tuple[int, bytes]) -> None:
+            if not closed.is_set():
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+
+        threading.Thread(
+            target=self._pump_exec, args=(container_id, command, put), daemon=True
+        ).start()
+        try:
+            while True:
+                channel, data = await queue.get()
+                yield channel, data
+                if channel == EXIT:
+                    return
+        finally:
+            closed.set()
+
+    def _pump_exec(
+        self, container_id: str, command: list[str], put: Callable[[tuple[int, bytes]], None]
+    ) -> None:
+        try:
+            exec_id = self._api.exec_create(container_id, command, stdout=True, stderr=True)
+            for out, err in self._api.exec_start(exec_id, stream=True, demux=True):
+                if out:
+                    put((1, out))
+                if err:
+                    put((2, err))
+            code = self._api.exec_inspect(exec_id).get("ExitCode")
+            put((EXIT, str(code if code is not None else -1).encode()))
+        except docker.errors.DockerException as e:
+            put((2, str(e).encode()))
+            put((EXIT, b"-1"))
 
     def _exec(self, container_id: str, command: list[str]) -> int:
         exec_id = self._api.exec_create(container_id, command, stdout=True, stderr=True)

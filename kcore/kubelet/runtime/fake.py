@@ -14,6 +14,7 @@ from kcore.kubelet.runtime.types import (
     LABEL_NODE,
     ContainerInfo,
     ContainerSpec,
+    EXIT,
     ImagePullError,
     LogOptions,
 )
@@ -76,6 +77,11 @@ class FakeRuntime:
     async def logs(self, container_id: str, options: LogOptions) -> AsyncIterator[bytes]:
         return
         yield b""  # an async generator that yields nothing
+
+    async def exec_stream(
+        self, container_id: str, command: list[str]
+    ) -> AsyncIterator[tuple[int, bytes]]:
+        yield (EXIT, b"0")
 
     async def close(self) -> None:
         self._containers.clear()

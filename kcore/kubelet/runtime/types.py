@@ -21,6 +21,8 @@ LABEL_INIT = "io.kcore.container.init"
 LABEL_POD_IP = "io.kcore.pod.ip"
 LABEL_MANAGED = "io.kcore.managed"
 
+EXIT = 3  # exec_stream's last item: (EXIT, exit code as ASCII); 1 and 2 are stdout/stderr
+
 State = Literal["created", "running", "exited", "unknown"]
 
 
@@ -112,4 +114,7 @@ class Runtime(Protocol):
     async def remove(self, container_id: str) -> None: ...
     async def exec(self, container_id: str, command: list[str], limit: float) -> int: ...
     def logs(self, container_id: str, options: LogOptions) -> AsyncIterator[bytes]: ...
+    def exec_stream(
+        self, container_id: str, command: list[str]
+    ) -> AsyncIterator[tuple[int, bytes]]: ...
     async def close(self) -> None: ...

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -195,3 +196,38 @@ async def test_hollow_node_runs_pods_without_containers(
         got = await wait_for(cluster.client, f"hollow-{i}", running)
         assert got.status.container_statuses[0].ready
         assert got.status.container_statuses[0].container_id.startswith("fake://")
+
+
+async def test_exec_over_the_channel_websocket(
+    cluster: kcore.Cluster, start_kubelet: StartKubelet
+) -> None:
+    kubelet = await start_kubelet()
+    pod = simple_pod("shell", busybox("sh", "sleep", "3600"), termination_grace_period_seconds=1)
+    await cluster.client.create(bind_to(pod, kubelet.config.node_name))
+    await wait_for(cluster.client, "shell", running)
+    base = f"https://{kubelet.config.node_ip}:{kubelet.port}/exec/default/shell/sh"
+
+    async def run(*command: str) -> dict[int, bytes]:
+        query = [("command", c) for c in command] + [("stdout", "1"), ("stderr", "1")]
+        got: dict[int, bytes] = {}
+        async with (
+            aiohttp.ClientSession() as http,
+            http.ws_connect(base, params=query, protocols=("v5.channel.k8s.io",), ssl=False) as ws,
+        ):
+            assert ws.protocol == "v5.channel.k8s.io"
+            async for msg in ws:
+                if msg.type == aiohttp.WSMsgType.BINARY:
+                    got[msg.data[0]] = got.get(msg.data[0], b"") + msg.data[1:]
+        return got
+
+    ok = await run("sh", "-c", "echo out $POD_IP; echo err >&2")
+    assert ok[1].decode().split()[0] == "out" and ok[2] == b"err\n"
+    assert json.loads(ok[3])["status"] == "Success"
+    failed = await run("sh", "-c", "exit 4")
+    status = json.loads(failed[3])
+    assert status["reason"] == "NonZeroExitCode"
+    assert status["details"]["causes"][0]["message"] == "4"
+    async with aiohttp.ClientSession() as http:
+        missing = base.replace("/shell/", "/nope/")
+        async with http.get(missing, params={"command": "true"}, ssl=False) as resp:
+            assert resp.status == 404
