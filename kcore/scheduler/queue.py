@@ -98,6 +98,16 @@ class SchedulingQueue:
         qp.pod = pod
         self._activate_or_backoff(qp)
 
+    def refresh(self, pod: Pod) -> bool:
+        """Swap in a newer copy of a queued pod without moving it (a status-only change
+        cannot make it schedulable); False if the pod is not queued."""
+        key = key_of(pod)
+        for queue in (self.active, self.backoff, self.unschedulable, self.in_flight):
+            if key in queue:
+                queue[key].pod = pod
+                return True
+        return False
+
     def delete(self, key: str) -> None:
         self._drop_active(key)
         self.backoff.pop(key, None)

@@ -68,6 +68,11 @@ def _group_of(pod: Pod) -> Hashable | None:
     return (pod.metadata.namespace, owner, labels, msgspec.json.encode(pod.spec))
 
 
+def _status_only_change(old: Pod, new: Pod) -> bool:
+    """False when only status or bookkeeping changed (e.g. our own PodScheduled=False)."""
+    return old.spec == new.spec and old.metadata.labels == new.metadata.labels
+
+
 def _batchable(framework: Framework, result: ScheduleResult) -> bool:
     req = result.requirements
     if req is None or not framework.kernel_only or req.node_name or req.host_ports:
@@ -159,10 +164,10 @@ class Scheduler:
             self._cache.update_pod(new)
             if freed:
                 self.queue.move_all()
-        elif self._ours(new):
-            self.queue.add(new)
-        else:
+        elif not self._ours(new):
             self.queue.delete(key)
+        elif not (_status_only_change(old, new) and self.queue.refresh(new)):
+            self.queue.add(new)
 
     def on_pod_delete(self, pod: Pod) -> None:
         """A deleted pod (bound, or assumed with its binding in flight) frees its node."""

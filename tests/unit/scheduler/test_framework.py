@@ -281,3 +281,20 @@ def test_registry_refuses_duplicates() -> None:
         builtin_registry().register(type("X", (), {"NAME": "NodePorts"}))
     with pytest.raises(ValueError, match="no plugin named"):
         scheduler(_multi("Missing"))
+
+
+async def test_status_only_updates_do_not_retry_an_unschedulable_pod() -> None:
+    s = scheduler(nodes=1)
+    s.on_pod_add(pod("big", cpu="64"))
+    qp = s.queue.pop_nowait()
+    assert qp is not None
+    s.schedule_one(qp)
+    assert "default/big" in s.queue.unschedulable
+    old = qp.pod
+    new = pod("big", cpu="64")
+    new.status.message = "ours"
+    s.on_pod_update(old, new)
+    assert "default/big" in s.queue.unschedulable and s.queue.pop_nowait() is None
+    s.on_pod_update(new, pod("big", cpu="1"))  # a spec change may help: retried after backoff
+    assert "default/big" in s.queue.backoff and not s.queue.unschedulable
+    await s.close()

@@ -143,3 +143,14 @@ async def test_pop_waits_for_an_add(queue: SchedulingQueue) -> None:
     queue.add(pod("a"))
     got = await asyncio.wait_for(waiter, 5)
     assert got.key == "default/a"
+
+
+def test_refresh_swaps_the_pod_without_moving_it(queue: SchedulingQueue) -> None:
+    queue.add(pod("a"))
+    qp = queue.pop_nowait()
+    assert qp is not None
+    queue.requeue_unschedulable(qp, queue.cycle)
+    newer = pod("a", cpu="1")
+    assert queue.refresh(newer) and queue.unschedulable["default/a"].pod is newer
+    assert queue.pop_nowait() is None
+    assert not queue.refresh(pod("b"))
