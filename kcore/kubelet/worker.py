@@ -21,12 +21,13 @@ from pathlib import Path
 import aiohttp
 
 from kcore.api import codec, quantity, timeutil
-from kcore.api.core import Container, Pod, PodStatus, Probe, Service
+from kcore.api.core import Container, LifecycleHandler, Pod, PodStatus, Probe, Service
 from kcore.client.events import EventType
 from kcore.kubelet import status as podstatus
 from kcore.kubelet import volumes
 from kcore.kubelet.backoff import RestartBackoff
 from kcore.kubelet.envvars import EnvError, ObjectLookup, PodContext, container_env, expand
+from kcore.kubelet.lifecycle import run_hook
 from kcore.kubelet.podip import PodIPAllocator
 from kcore.kubelet.probes import Kind, Prober, make_check
 from kcore.kubelet.runtime import (
@@ -177,6 +178,8 @@ class PodWorker:
             self._current[name] = info
 
     def _claim_ip(self, found: list[ContainerInfo]) -> str:
+        if self.pod.spec.host_network:
+            return self.deps.node_ip  # a host-network pod has the node's address
         wanted = next((c.labels.get(labels.LABEL_POD_IP, "") for c in found), "")
         return self.deps.allocator().allocate(self.uid, wanted or self.pod.status.pod_ip)
 
@@ -307,6 +310,7 @@ class PodWorker:
             self.event("Warning", "Failed", f"Error: {e}")
             self.wake_later(time.time() + self.deps.crash_backoff.base)
             return
+        await self._post_start(c, cid)
         await self._record_start(c.name, cid)
         self.event("Normal", "Created", f"Created container {c.name}")
         self.event("Normal", "Started", f"Started container {c.name}")
@@ -503,6 +507,40 @@ class PodWorker:
         self._last_status = encoded
         self.pod.status = status
 
+    async def _stop_container(self, info: ContainerInfo, grace: int) -> None:
+        """preStop hook (within the grace period), then SIGTERM, SIGKILL after what is left."""
+        self.event("Normal", "Killing", f"Stopping container {info.container_name}")
+        c = _spec_of(self.pod, info.container_name)
+        if c is not None and c.lifecycle is not None and c.lifecycle.pre_stop is not None:
+            started = time.monotonic()
+            ok = await self._hook(c, info.id, c.lifecycle.pre_stop, float(grace))
+            if not ok:
+                self.event("Warning", "FailedPreStopHook", f"PreStop hook of {c.name} failed")
+            grace = max(2, grace - int(time.monotonic() - started))
+        await self.deps.runtime.stop(info.id, grace)
+
+    async def _hook(self, c: Container, cid: str, handler: LifecycleHandler, limit: float) -> bool:
+        return await run_hook(
+            handler,
+            container=c,
+            container_id=cid,
+            pod_ip=self.pod_ip,
+            runtime=self.deps.runtime,
+            session=self.deps.session,
+            limit=limit,
+        )
+
+    async def _post_start(self, c: Container, cid: str) -> None:
+        """Run postStart; a failure kills the container (restarted per policy)."""
+        if c.lifecycle is None or c.lifecycle.post_start is None:
+            return
+        if await self._hook(c, cid, c.lifecycle.post_start, float(DEFAULT_GRACE)):
+            return
+        self.event("Warning", "FailedPostStartHook", f"PostStart hook of {c.name} failed")
+        self._killed.add(cid)
+        await self.deps.runtime.stop(cid, 0)
+        self.wake()
+
     # -- termination ----------------------------------------------------------------------
 
     def grace_seconds(self) -> int:
@@ -517,9 +555,7 @@ class PodWorker:
         self._stop_probers(set())
         grace = self.grace_seconds()
         running = [i for i in self._current.values() if i.state == "running"]
-        for info in running:
-            self.event("Normal", "Killing", f"Stopping container {info.container_name}")
-        await asyncio.gather(*(self.deps.runtime.stop(i.id, grace) for i in running))
+        await asyncio.gather(*(self._stop_container(i, grace) for i in running))
         doomed = [*self._current.values(), *self._previous.values()]
         await asyncio.gather(*(self.deps.runtime.remove(i.id) for i in doomed))
         volumes.cleanup(self.deps.data_dir, self.uid)
@@ -527,6 +563,11 @@ class PodWorker:
         self.deps.crash_backoff.forget(self.uid + "/")
         self.deps.image_backoff.forget(self.uid + "/")
         await self.deps.finished(self.pod, not self.removed)
+
+
+def _spec_of(pod: Pod, name: str) -> Container | None:
+    every = [*pod.spec.init_containers, *pod.spec.containers]
+    return next((c for c in every if c.name == name), None)
 
 
 def _status_fingerprint(status: PodStatus) -> bytes:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 from conftest import StartKubelet, bind_to, busybox, node_containers, simple_pod, wait_for
@@ -15,7 +16,11 @@ from kcore.api.core import (
     EnvVar,
     EnvVarSource,
     Event,
+    ExecAction,
+    HostPathVolumeSource,
     HTTPGetAction,
+    Lifecycle,
+    LifecycleHandler,
     ObjectFieldSelector,
     Pod,
     Probe,
@@ -277,3 +282,39 @@ async def test_missing_image_gives_err_image_pull_and_others_still_run(
     assert {"ErrImagePull", "ImagePullBackOff"} <= reasons
     assert got.status.phase == "Pending"
     await wait_for(cluster.client, "fine", lambda p: running(p) and ready(p))
+
+
+async def test_lifecycle_hooks_and_host_network(
+    cluster: kcore.Cluster, start_kubelet: StartKubelet, tmp_path: Path
+) -> None:
+    kubelet = await start_kubelet()
+    shared = tmp_path / "hooks"
+    shared.mkdir()
+    hooks = Lifecycle(
+        post_start=LifecycleHandler(exec=ExecAction(command=["sh", "-c", "echo up > /h/post"])),
+        pre_stop=LifecycleHandler(exec=ExecAction(command=["sh", "-c", "echo $POD_IP > /h/pre"])),
+    )
+    c = busybox(
+        "c",
+        "sleep",
+        "3600",
+        lifecycle=hooks,
+        volume_mounts=[VolumeMount(name="h", mount_path="/h")],
+    )
+    pod = simple_pod(
+        "hooked",
+        c,
+        host_network=True,
+        termination_grace_period_seconds=5,
+        volumes=[Volume(name="h", host_path=HostPathVolumeSource(path=str(shared)))],
+    )
+    await cluster.client.create(bind_to(pod, kubelet.config.node_name))
+    got = await wait_for(cluster.client, "hooked", running)
+    assert got.status.pod_ip == kubelet.config.node_ip
+    assert (shared / "post").read_text() == "up\n"  # postStart ran before Running
+    await cluster.client.delete(Pod, "hooked", namespace="default")
+    for _ in range(200):
+        if (shared / "pre").exists():
+            break
+        await asyncio.sleep(0.1)
+    assert (shared / "pre").read_text().strip() == kubelet.config.node_ip
