@@ -42,9 +42,11 @@ async def running_manager(client: Client, **kw: object) -> AsyncIterator[Control
             await task
 
 
-@pytest.fixture
-async def env() -> AsyncIterator[Env]:
-    async with kcore.Cluster() as cluster:
+@pytest.fixture(params=["memory", "sqlite"])
+async def env(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Env]:
+    """The same controller tests on the memory store and on SQLite files."""
+    store = "memory://" if request.param == "memory" else f"sqlite:///{tmp_path / 'state.db'}"
+    async with kcore.Cluster(store=store) as cluster:
         client = cluster.new_client()
         async with (
             client,
