@@ -91,6 +91,7 @@ cdef extern from "<sys/socket.h>" nogil:
     enum:
         AF_INET
         SOCK_STREAM
+        SOCK_DGRAM
         SOCK_NONBLOCK
         SOCK_CLOEXEC
         SOL_SOCKET
@@ -109,6 +110,9 @@ cdef extern from "<sys/socket.h>" nogil:
     int bind(int fd, const sockaddr* addr, socklen_t n)
     int listen(int fd, int backlog)
     int accept4(int fd, sockaddr* addr, socklen_t* n, int flags)
+    ssize_t recvfrom(int fd, void* buf, size_t n, int flags, sockaddr* addr, socklen_t* alen)
+    ssize_t sendto(int fd, const void* buf, size_t n, int flags, const sockaddr* addr,
+                   socklen_t alen)
     int connect(int fd, const sockaddr* addr, socklen_t n)
     int shutdown(int fd, int how)
     ssize_t recv(int fd, void* buf, size_t n, int flags)
@@ -127,6 +131,7 @@ cdef extern from "<netinet/in.h>" nogil:
         uint16_t sin_port
         in_addr sin_addr
     uint16_t htons(uint16_t v)
+    uint16_t ntohs(uint16_t v)
     uint32_t htonl(uint32_t v)
     uint32_t ntohl(uint32_t v)
 
@@ -156,6 +161,13 @@ cdef enum:
     KIND_LISTENER = 1
     KIND_SIDE = 2
     KIND_WAKE = 3
+    KIND_UDP_LISTENER = 4
+    KIND_UDP_FLOW = 5
+    PROTO_TCP = 0
+    PROTO_UDP = 1
+    UDP_BUCKETS = 1024        # flow hash buckets per UDP listener
+    UDP_IDLE_MS = 30000       # a UDP flow without traffic this long is forgotten
+    UDP_BURST = 64            # datagrams moved per readiness event
     ST_CONNECTING = 1
     ST_OPEN = 2
     ST_DEAD = 3
@@ -198,10 +210,15 @@ cdef struct Service:
     int removed
 
 
+cdef struct Conn
+
+
 cdef struct Listener:
-    int kind                  # KIND_LISTENER; must stay first
+    int kind                  # KIND_LISTENER or KIND_UDP_LISTENER; must stay first
     int fd
     Service* svc
+    int64_t refs              # UDP: 1 while listening + 1 per flow (replies leave by fd)
+    Conn** flows              # UDP: flows by client address, touched by one worker only
 
 
 cdef struct Handle:
@@ -238,3 +255,7 @@ cdef struct Conn:
     Conn* prev
     Conn* next
     int on_list
+    int udp                   # a UDP flow: fd[1] is a connected datagram socket, no fd[0]
+    uint16_t client_port
+    Listener* lis             # UDP: where the client's datagrams came in
+    Conn* hnext               # UDP: next flow in the listener's bucket

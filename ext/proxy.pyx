@@ -60,6 +60,7 @@ cdef struct Worker:
     int64_t stop
     int64_t now
     int spare_fd              # held back for `shed`
+    char* ubuf                # one datagram in transit (UDP)
     int index
     int n_workers
     Shared* sh
@@ -341,6 +342,10 @@ cdef void conn_end(Worker* w, Conn* c, bint reset) noexcept nogil:
             c.fd[i] = -1
         dir_drop(w, &c.d[i])
     list_unlink(w, c)
+    if c.lis != NULL:
+        flow_unhash(c)
+        listener_unref(w.sh, c.lis)
+        c.lis = NULL
     pthread_mutex_lock(&w.sh.lock)
     if c.ep != NULL:
         c.ep.active -= 1
@@ -626,6 +631,148 @@ cdef void shed(Worker* w, Listener* lis) noexcept nogil:
     w.spare_fd = dup(w.wakefd)
 
 
+# ---------------------------------------------------------------- UDP flows
+
+cdef void listener_unref(Shared* sh, Listener* lis) noexcept nogil:
+    """Drop one reference; the last one closes the socket and frees the listener."""
+    if kc_add(&lis.refs, -1) != 1:
+        return
+    close(lis.fd)
+    pthread_mutex_lock(&sh.lock)
+    svc_unref(lis.svc)
+    pthread_mutex_unlock(&sh.lock)
+    free(lis.flows)
+    free(lis)
+
+
+cdef inline uint32_t flow_bucket(uint32_t ip, uint16_t port) noexcept nogil:
+    return ((ip * <uint32_t>2654435761u) ^ (port * <uint32_t>40503u)) & (UDP_BUCKETS - 1)
+
+
+cdef Conn* flow_find(Listener* lis, uint32_t ip, uint16_t port) noexcept nogil:
+    cdef Conn* c = lis.flows[flow_bucket(ip, port)]
+    while c != NULL and not (c.client_ip == ip and c.client_port == port):
+        c = c.hnext
+    return c
+
+
+cdef void flow_unhash(Conn* c) noexcept nogil:
+    cdef Conn** link = &c.lis.flows[flow_bucket(c.client_ip, c.client_port)]
+    while link[0] != NULL and link[0] != c:
+        link = &link[0].hnext
+    if link[0] == c:
+        link[0] = c.hnext
+    c.hnext = NULL
+
+
+cdef int64_t udp_idle(Worker* w) noexcept nogil:
+    return w.sh.idle_ms if w.sh.idle_ms > 0 else UDP_IDLE_MS
+
+
+cdef Conn* flow_open(Worker* w, Listener* lis, uint32_t ip, uint16_t port) noexcept nogil:
+    """A new flow from client ip:port to an endpoint picked for it (NULL: dropped)."""
+    cdef Service* s = lis.svc
+    cdef Endpoint* ep
+    cdef Conn* c
+    cdef sockaddr_in sa
+    cdef epoll_event ev
+    cdef int fd
+    pthread_mutex_lock(&w.sh.lock)
+    ep = pick(s, ip, w.now, NULL, 0)
+    if ep != NULL:
+        s.refs += 1
+    pthread_mutex_unlock(&w.sh.lock)
+    if ep == NULL:
+        kc_add(&s.counters[CTR_REJECTED], 1)
+        return NULL
+    c = conn_alloc(w)
+    if c == NULL:
+        drop_pick(w, s, ep)
+        return NULL
+    kc_add(&s.counters[CTR_CONNECTIONS], 1)
+    kc_add(&s.counters[CTR_ACTIVE], 1)
+    kc_store(&w.active, w.active + 1)
+    c.svc, c.ep, c.client_ip, c.client_port, c.udp = s, ep, ip, port, 1
+    c.state = ST_OPEN
+    c.h[1].kind = KIND_UDP_FLOW
+    c.lis = lis
+    kc_add(&lis.refs, 1)
+    c.hnext = lis.flows[flow_bucket(ip, port)]
+    lis.flows[flow_bucket(ip, port)] = c
+    list_append(w, c, 2, w.now + udp_idle(w))
+    memset(&sa, 0, sizeof(sa))
+    sa.sin_family = AF_INET
+    sa.sin_port = htons(ep.port)
+    sa.sin_addr.s_addr = htonl(ep.ip)
+    fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)
+    c.fd[1] = fd
+    ev.events = EPOLLIN
+    ev.data.ptr = &c.h[1]
+    if (fd < 0 or connect(fd, <sockaddr*>&sa, sizeof(sa)) != 0
+            or epoll_ctl(w.epfd, EPOLL_CTL_ADD, fd, &ev) != 0):
+        flow_failed(w, c)
+        return NULL
+    return c
+
+
+cdef void flow_failed(Worker* w, Conn* c) noexcept nogil:
+    """The endpoint refused (ICMP port unreachable): mark it down, forget the flow; the
+    client's next datagram opens a flow to another endpoint."""
+    kc_add(&c.svc.counters[CTR_CONNECT_ERRORS], 1)
+    pthread_mutex_lock(&w.sh.lock)
+    c.ep.down_until_ms = w.now + DOWN_MS
+    pthread_mutex_unlock(&w.sh.lock)
+    conn_end(w, c, False)
+
+
+cdef void on_datagrams(Worker* w, Listener* lis) noexcept nogil:
+    """Client datagrams: each goes out on its flow's socket, a flow opened on first sight."""
+    cdef sockaddr_in sa
+    cdef socklen_t alen
+    cdef ssize_t n
+    cdef Conn* c
+    cdef int _k
+    for _k in range(UDP_BURST):
+        alen = sizeof(sa)
+        n = recvfrom(lis.fd, w.ubuf, 65536, MSG_DONTWAIT, <sockaddr*>&sa, &alen)
+        if n < 0:
+            return
+        c = flow_find(lis, ntohl(sa.sin_addr.s_addr), ntohs(sa.sin_port))
+        if c == NULL:
+            c = flow_open(w, lis, ntohl(sa.sin_addr.s_addr), ntohs(sa.sin_port))
+            if c == NULL:
+                continue
+        kc_add(&c.svc.counters[CTR_BYTES_IN], n)
+        if send(c.fd[1], w.ubuf, <size_t>n, MSG_DONTWAIT) >= 0:
+            if c.deadline_ms != w.now + udp_idle(w):
+                list_append(w, c, 2, w.now + udp_idle(w))
+        elif errno == ECONNREFUSED:
+            flow_failed(w, c)
+
+
+cdef void on_replies(Worker* w, Conn* c) noexcept nogil:
+    """Endpoint datagrams: back to the client from the address it wrote to."""
+    cdef sockaddr_in sa
+    cdef ssize_t n
+    cdef int _k
+    if c.state == ST_DEAD:
+        return
+    memset(&sa, 0, sizeof(sa))
+    sa.sin_family = AF_INET
+    sa.sin_port = htons(c.client_port)
+    sa.sin_addr.s_addr = htonl(c.client_ip)
+    for _k in range(UDP_BURST):
+        n = recv(c.fd[1], w.ubuf, 65536, MSG_DONTWAIT)
+        if n < 0:
+            if errno == ECONNREFUSED:
+                flow_failed(w, c)
+            return
+        kc_add(&c.svc.counters[CTR_BYTES_OUT], n)
+        sendto(c.lis.fd, w.ubuf, <size_t>n, MSG_DONTWAIT, <sockaddr*>&sa, sizeof(sa))
+        if c.deadline_ms != w.now + udp_idle(w):
+            list_append(w, c, 2, w.now + udp_idle(w))
+
+
 # ---------------------------------------------------------------- the loop
 
 cdef void expire(Worker* w) noexcept nogil:
@@ -662,6 +809,10 @@ cdef void run_worker(Worker* w) noexcept nogil:
                 on_listener(w, <Listener*>evs[i].data.ptr)
             elif kind == KIND_SIDE:
                 on_side(w, <Handle*>evs[i].data.ptr, evs[i].events)
+            elif kind == KIND_UDP_LISTENER:
+                on_datagrams(w, <Listener*>evs[i].data.ptr)
+            elif kind == KIND_UDP_FLOW:
+                on_replies(w, <Conn*>(<Handle*>evs[i].data.ptr).conn)
             else:
                 read(w.wakefd, &junk, 8)
         expire(w)
@@ -692,24 +843,28 @@ cdef void worker_close_all(Worker* w) noexcept nogil:
     close(w.wakefd)
     if w.spare_fd >= 0:
         close(w.spare_fd)
+    free(w.ubuf)
     free(w.dead)
 
 
 # ---------------------------------------------------------------- Python face
 
-cdef int open_listener(uint32_t ip, uint16_t port) noexcept nogil:
+cdef int open_listener(uint32_t ip, uint16_t port, int proto) noexcept nogil:
     cdef sockaddr_in sa
     cdef int one = 1, err
-    cdef int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)
+    cdef int kind = SOCK_DGRAM if proto == PROTO_UDP else SOCK_STREAM
+    cdef int fd = socket(AF_INET, kind | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)
     if fd < 0:
         return -errno
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one))
-    set_nodelay(fd)  # accepted sockets inherit it
+    if proto == PROTO_TCP:
+        set_nodelay(fd)  # accepted sockets inherit it
     memset(&sa, 0, sizeof(sa))
     sa.sin_family = AF_INET
     sa.sin_port = htons(port)
     sa.sin_addr.s_addr = htonl(ip)
-    if bind(fd, <sockaddr*>&sa, sizeof(sa)) != 0 or listen(fd, 4096) != 0:
+    if (bind(fd, <sockaddr*>&sa, sizeof(sa)) != 0
+            or (proto == PROTO_TCP and listen(fd, 4096) != 0)):
         err = errno
         close(fd)
         return -err
@@ -731,6 +886,7 @@ cdef class Engine:
     cdef int n_workers
     cdef dict services        # key -> <size_t>Service*
     cdef dict listeners       # key -> {(ip, port): <size_t>Listener*}
+    cdef dict protocols       # key -> PROTO_TCP | PROTO_UDP
     cdef bint closed
 
     def __cinit__(self, int workers, double connect_timeout, double idle_timeout):
@@ -740,7 +896,7 @@ cdef class Engine:
         self.sh.connect_ms = max(1, <int64_t>(connect_timeout * 1000))
         self.sh.idle_ms = <int64_t>(idle_timeout * 1000) if idle_timeout > 0 else 0
         self.sh.next_uid = 1
-        self.services, self.listeners = {}, {}
+        self.services, self.listeners, self.protocols = {}, {}, {}
         self.ws = <Worker*>calloc(workers, sizeof(Worker))
         self.n_workers = workers
         for i in range(workers):
@@ -759,6 +915,7 @@ cdef class Engine:
         ev.data.ptr = &w.wake
         epoll_ctl(w.epfd, EPOLL_CTL_ADD, w.wakefd, &ev)
         w.spare_fd = dup(w.wakefd)
+        w.ubuf = <char*>malloc(65536)
         w.cap_dead = 64
         w.dead = <Conn**>malloc(64 * sizeof(Conn*))
         w.now = now_ms()
@@ -820,10 +977,14 @@ cdef class Engine:
             while kc_load(&self.ws[i].epoch) == e and kc_load(&self.ws[i].running):
                 _time.sleep(0.0001)
 
-    def upsert(self, str key, list listen, list endpoints, int policy, int64_t affinity_ms):
-        """Add or update a service: listeners first (so a bind error changes nothing)."""
+    def upsert(self, str key, list listen, list endpoints, int policy, int64_t affinity_ms,
+               int protocol=PROTO_TCP):
+        """Add or update a service: listeners first (so a bind error changes nothing).
+        `protocol` is 0 TCP, 1 UDP; a key that changes protocol is replaced."""
         self._check()
         cdef Service* s
+        if self.protocols.get(key, protocol) != protocol:
+            self.remove(key)
         old = self.listeners.get(key, {})
         want = {(int(ip), int(port)) for ip, port in listen}
         if key not in self.services:
@@ -832,7 +993,7 @@ cdef class Engine:
             self.services[key] = <size_t>s
         s = <Service*><size_t>self.services[key]
         try:
-            opened = self._open_listeners(s, [a for a in want if a not in old])
+            opened = self._open_listeners(s, [a for a in want if a not in old], protocol)
         except OSError:
             if key not in self.listeners:
                 self.remove(key)  # it was new: leave no trace
@@ -841,6 +1002,7 @@ cdef class Engine:
         gone = [old.pop(a) for a in list(old) if a not in want]
         old.update(opened)
         self.listeners[key] = old
+        self.protocols[key] = protocol
         self._close_listeners(gone)
 
     cdef _swap_endpoints(self, Service* s, list endpoints, int policy, int64_t affinity_ms):
@@ -886,27 +1048,35 @@ cdef class Engine:
         free(gone)
         free(old_aff)
 
-    cdef dict _open_listeners(self, Service* s, list addrs):
+    cdef dict _open_listeners(self, Service* s, list addrs, int proto):
+        # TCP listeners are in every worker's set (EPOLLEXCLUSIVE); a UDP listener is in one
+        # worker's only, which then owns its flow table without locks.
         cdef Listener* lis
         cdef epoll_event ev
         cdef int fd, i
         opened = {}
         for ip, port in addrs:
-            fd = open_listener(ip, port)
+            fd = open_listener(ip, port, proto)
             if fd < 0:
                 self._close_listeners(list(opened.values()))
                 raise OSError(-fd, f"listen on {ip >> 24 & 255}.{ip >> 16 & 255}."
                                    f"{ip >> 8 & 255}.{ip & 255}:{port}")
             lis = <Listener*>calloc(1, sizeof(Listener))
-            lis.kind, lis.fd, lis.svc = KIND_LISTENER, fd, s
+            lis.kind, lis.fd, lis.svc, lis.refs = KIND_LISTENER, fd, s, 1
             with nogil:
                 pthread_mutex_lock(&self.sh.lock)
                 s.refs += 1
                 pthread_mutex_unlock(&self.sh.lock)
-            ev.events = EPOLLIN | EPOLLEXCLUSIVE
             ev.data.ptr = lis
-            for i in range(self.n_workers):
-                epoll_ctl(self.ws[i].epfd, EPOLL_CTL_ADD, fd, &ev)
+            if proto == PROTO_UDP:
+                lis.kind = KIND_UDP_LISTENER
+                lis.flows = <Conn**>calloc(UDP_BUCKETS, sizeof(Conn*))
+                ev.events = EPOLLIN
+                epoll_ctl(self.ws[(ip ^ port) % self.n_workers].epfd, EPOLL_CTL_ADD, fd, &ev)
+            else:
+                ev.events = EPOLLIN | EPOLLEXCLUSIVE
+                for i in range(self.n_workers):
+                    epoll_ctl(self.ws[i].epfd, EPOLL_CTL_ADD, fd, &ev)
             opened[(ip, port)] = <size_t>lis
         return opened
 
@@ -921,13 +1091,8 @@ cdef class Engine:
                 epoll_ctl(self.ws[i].epfd, EPOLL_CTL_DEL, lis.fd, NULL)
         self._quiesce()
         for p in ptrs:
-            lis = <Listener*><size_t>p
-            close(lis.fd)
-            with nogil:
-                pthread_mutex_lock(&self.sh.lock)
-                svc_unref(lis.svc)
-                pthread_mutex_unlock(&self.sh.lock)
-            free(lis)
+            # A UDP listener lives on while flows still send replies from it.
+            listener_unref(&self.sh, <Listener*><size_t>p)
 
     def remove(self, str key):
         """Stop listening for `key`; its established connections run to their end."""
@@ -936,6 +1101,7 @@ cdef class Engine:
         if key not in self.services:
             return
         self._close_listeners(list(self.listeners.pop(key, {}).values()))
+        self.protocols.pop(key, None)
         s = <Service*><size_t>self.services.pop(key)
         with nogil:
             pthread_mutex_lock(&self.sh.lock)

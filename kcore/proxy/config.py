@@ -1,13 +1,14 @@
 """Service config: Services and Endpoints from informers, programmed into the proxy's table.
 
 `table_entries` is the translation, a pure function of one Service, its Endpoints and the
-node's IPs: one `ServicePort` per TCP port of the Service, keyed "namespace/name:port-name"
-(the port number when unnamed), listening on every IPv4 ClusterIP and, for NodePort and
-LoadBalancer Services, on each node IP at the nodePort, balancing over the ready addresses
-of the Endpoints subsets whose port carries the same name. ExternalName and headless
-Services get nothing. spec.sessionAffinity ClientIP sets the affinity timeout
-(sessionAffinityConfig.clientIP.timeoutSeconds, 10800 s by default); the annotation
-`proxy.kcore.io/policy: LeastConnections` picks least-connections over round-robin.
+node's IPs: one `ServicePort` per TCP or UDP port of the Service (SCTP is skipped), keyed
+"namespace/name:port-name" (the port number when unnamed), listening on every IPv4 ClusterIP
+and, for NodePort and LoadBalancer Services, on each node IP at the nodePort, balancing over
+the ready addresses of the Endpoints subsets whose port carries the same name and protocol.
+ExternalName and headless Services get nothing. spec.sessionAffinity ClientIP sets the
+affinity timeout (sessionAffinityConfig.clientIP.timeoutSeconds, 10800 s by default); the
+annotation `proxy.kcore.io/policy: LeastConnections` picks least-connections over
+round-robin.
 
 `ServiceConfig` keeps the table level-triggered and incremental: any change to a Service or
 its Endpoints recomputes that Service's entries from the informer caches and applies only the
@@ -61,11 +62,11 @@ def _affinity(svc: Service) -> float:
     return float(timeout or DEFAULT_AFFINITY_SECONDS)
 
 
-def _ready(eps: Endpoints | None, port_name: str) -> tuple[Address, ...]:
+def _ready(eps: Endpoints | None, port_name: str, protocol: str) -> tuple[Address, ...]:
     seen: dict[Address, None] = {}
     for subset in eps.subsets if eps else ():
         for p in subset.ports:
-            if p.name == port_name and p.protocol in ("", "TCP"):
+            if p.name == port_name and (p.protocol or "TCP") == protocol:
                 for a in subset.addresses:
                     if _ipv4(a.ip):
                         seen[Address(a.ip, p.port)] = None
@@ -86,16 +87,18 @@ def table_entries(
     node_ports = svc.spec.type in ("NodePort", "LoadBalancer")
     out: dict[str, ServicePort] = {}
     for port in svc.spec.ports:
-        if port.protocol not in ("", "TCP"):
+        protocol = port.protocol or "TCP"
+        if protocol not in ("TCP", "UDP"):
             continue
         listen = [Address(ip, port.port) for ip in ips]
         if node_ports and port.node_port:
             listen += [Address(ip, port.node_port) for ip in node_ips]
         out[_entry_key(svc, port)] = ServicePort(
             listen=tuple(listen),
-            endpoints=_ready(eps, port.name),
+            endpoints=_ready(eps, port.name, protocol),
             policy=_policy(svc),
             affinity_timeout=_affinity(svc),
+            protocol=protocol,  # type: ignore[arg-type]
         )
     return out
 

@@ -27,7 +27,7 @@ from types import TracebackType
 from typing import Self
 
 from kcore._ext.proxy import Engine
-from kcore.proxy.model import POLICY_CODES, Address, ServicePort, ServiceStats
+from kcore.proxy.model import POLICY_CODES, PROTOCOL_CODES, Address, ServicePort, ServiceStats
 
 
 class Proxy:
@@ -81,6 +81,7 @@ class Proxy:
                 [a.packed() for a in port.endpoints],
                 POLICY_CODES[port.policy],
                 round(port.affinity_timeout * 1000),
+                PROTOCOL_CODES[port.protocol],
             )
             self._table[key] = port
 

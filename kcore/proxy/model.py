@@ -15,6 +15,8 @@ import msgspec
 
 Policy = Literal["RoundRobin", "LeastConnections"]
 POLICY_CODES: dict[Policy, int] = {"RoundRobin": 0, "LeastConnections": 1}
+Protocol = Literal["TCP", "UDP"]
+PROTOCOL_CODES: dict[Protocol, int] = {"TCP": 0, "UDP": 1}
 
 
 class Address(NamedTuple):
@@ -42,13 +44,16 @@ class ServicePort(msgspec.Struct, frozen=True, kw_only=True):
     """What the proxy does for one Service port.
 
     `affinity_timeout` > 0 (seconds) pins each client IP to the endpoint it last got, for that
-    long after its last new connection (Kubernetes' sessionAffinity: ClientIP).
+    long after its last new connection (Kubernetes' sessionAffinity: ClientIP). For UDP a
+    "connection" is a flow: the datagrams of one client address, balanced when first seen and
+    forgotten after 30 s without traffic (or the proxy's idle timeout).
     """
 
     listen: tuple[Address, ...]
     endpoints: tuple[Address, ...] = ()
     policy: Policy = "RoundRobin"
     affinity_timeout: float = 0.0
+    protocol: Protocol = "TCP"
 
 
 class ServiceStats(msgspec.Struct, frozen=True, kw_only=True):

@@ -13,7 +13,7 @@ import pytest
 
 import kcore
 from kcore.api.codec import from_dict
-from kcore.api.core import Endpoints, Service
+from kcore.api.core import EndpointPort, Endpoints, Service
 from kcore.client import Client, SharedInformerFactory
 from kcore.proxy import Address, Proxy, ServicePort
 from kcore.proxy.config import ServiceConfig, table_entries
@@ -61,14 +61,22 @@ def test_node_port_affinity_policy_and_port_matching() -> None:
         ports=[
             {"name": "http", "port": 80, "nodePort": 30080},
             {"name": "dns", "port": 53, "protocol": "UDP"},
+            {"name": "sctp", "port": 9, "protocol": "SCTP"},
             {"name": "admin", "port": 81},
         ],
         sessionAffinity="ClientIP",
         sessionAffinityConfig={"clientIP": {"timeoutSeconds": 60}},
     )
     svc.metadata.annotations = {"proxy.kcore.io/policy": "LeastConnections"}
-    got = table_entries(svc, endpoints("web", [("127.64.0.5", 8080)]), ["127.0.1.1"])
-    assert set(got) == {"default/web:http", "default/web:admin"}
+    eps = endpoints("web", [("127.64.0.5", 8080)])
+    eps.subsets[0].ports.append(from_dict(EndpointPort, {"name": "dns", "port": 5353}))
+    eps.subsets[0].ports.append(
+        from_dict(EndpointPort, {"name": "dns", "port": 53, "protocol": "UDP"})
+    )
+    got = table_entries(svc, eps, ["127.0.1.1"])
+    assert set(got) == {"default/web:http", "default/web:admin", "default/web:dns"}
+    dns = got["default/web:dns"]
+    assert (dns.protocol, dns.endpoints) == ("UDP", (Address("127.64.0.5", 53),))
     http = got["default/web:http"]
     assert http.listen == (Address("127.32.0.20", 80), Address("127.0.1.1", 30080))
     assert (http.policy, http.affinity_timeout) == ("LeastConnections", 60.0)
