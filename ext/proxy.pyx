@@ -15,6 +15,12 @@ staged bytes are sent, so a slow reader stops the proxy reading the other side a
 control pushes back to the sender (memory stays flat). Bulk directions switch from recv/send
 through a 64 KiB buffer to splice() through a pipe after the first full buffer.
 
+UDP Services have one datagram socket per address, in one worker's set only, so that worker
+owns the listener's flow table (client address -> flow) without locks. A flow is a
+connected datagram socket to the endpoint picked for the client's first datagram; replies go
+back from the Service address; an ICMP refusal marks the endpoint down and forgets the flow,
+and a flow idle for 30 s is forgotten. Flows reuse the connection struct and lists.
+
 The table (services, their endpoints, balancing state) is shared by the workers under one
 mutex taken once per new connection and once per closed one, never per chunk; per-Service
 counters are relaxed atomics the Python thread reads without the lock. Listeners are removed
