@@ -17,6 +17,11 @@ One key per node. A sync:
    which is what Kubernetes' DefaultTolerationSeconds admission would have given them (kcore's
    API server does not add those tolerations).
 
+A node that never heartbeated (no Lease, no Ready condition: created by hand, or a hollow
+node in a test) is never marked Unknown, though its NoExecute taints still evict. Kubernetes
+would mark it Unknown (NodeStatusNeverUpdated) after the grace period, but every kcore kubelet
+posts Ready when it registers, so only nodes no kubelet runs for are spared.
+
 The node is requeued after `monitor_period` (or sooner, when a grace period or toleration
 ends), so expiry is noticed without any event.
 """
@@ -201,16 +206,23 @@ class NodeLifecycleController(QueueController):
         if node is None:
             self._health.pop(key, None)
             return
-        age = self._heartbeat_age(node)
-        if age > self.grace_period and ready_status(node) != "Unknown":
+        watched = self._ever_heartbeated(node)
+        age = self._heartbeat_age(node) if watched else 0.0
+        if watched and age > self.grace_period and ready_status(node) != "Unknown":
             node = await self._mark_unknown(node)
         if ready_status(node) == "Unknown":
             await self._mark_pods_not_ready(node)
         node = await self._sync_taints(node)
         wake = await self._evict(node)
+        if not watched and not wake:
+            return  # registration-only node (made by hand, hollow): events bring it back
         remaining = self.grace_period - age
         delays = [self.monitor_period, *([remaining + 0.01] if remaining > 0 else []), *wake]
         self.queue.add_after(key, max(min(delays), 0.01))
+
+    def _ever_heartbeated(self, node: Node) -> bool:
+        lease = self.leases.get(f"{LEASE_NAMESPACE}/{node.metadata.name}")
+        return lease is not None or ready_status(node) is not None
 
     def _heartbeat_age(self, node: Node) -> float:
         lease = self.leases.get(f"{LEASE_NAMESPACE}/{node.metadata.name}")

@@ -21,6 +21,7 @@ from kcore.api.coordination import Lease, LeaseSpec
 from kcore.api.core import (
     Node,
     NodeCondition,
+    NodeSpec,
     NodeStatus,
     Pod,
     PodCondition,
@@ -309,3 +310,30 @@ async def test_sync_requeues_node_before_grace_runs_out(rig: Rig) -> None:
     assert rig.ctl.queue.waiting() == 1
     rig.clock.step(5)  # the monitor period
     assert len(rig.ctl.queue) == 1
+
+
+async def test_node_that_never_heartbeated_is_not_marked_unknown(rig: Rig) -> None:
+    await rig.cluster.client.create(Node(metadata=ObjectMeta(name="bare")))
+    await rig.load()
+    await rig.ctl.sync("bare")
+    rig.clock.step(100)
+    await rig.ctl.sync("bare")
+    node = await _node(rig, "bare")
+    assert node.status.conditions == [] and node.spec.taints == []
+
+
+async def test_user_no_execute_taint_evicts_untolerating_pods(rig: Rig) -> None:
+    taint = Taint(key="maintenance", effect="NoExecute")
+    await rig.cluster.client.create(
+        Node(metadata=ObjectMeta(name="m"), spec=NodeSpec(taints=[taint]))
+    )
+    await _pod(rig, "goes", "m")
+    await _pod(
+        rig,
+        "stays",
+        "m",
+        tolerations=[{"key": "maintenance", "operator": "Exists", "effect": "NoExecute"}],
+    )
+    await rig.load()
+    await rig.ctl.sync("m")
+    assert await _pod_names(rig) == {"stays"}
