@@ -14,6 +14,9 @@ Packing: a seeded mixed workload (cpu-heavy, memory-heavy and balanced pods) pla
 one through the framework with NodeResourcesFit's MostAllocated strategy on identical nodes;
 the nodes used are compared with the lower bound max over resources of
 ceil(total requests / node capacity).
+
+In process: the scheduler's own work per pod (queue, framework, kernel, assume, a bind task
+that writes nothing) at 5,000 nodes, for distinct pods and for identical ones (batch kernel).
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from sched_helpers import pod as sim_pod
 from kcore.api.codec import to_dict
 from kcore.client.kubeconfig import load_kubeconfig
 from kcore.scheduler.config import parse_config
+from kcore.scheduler.framework import builtin_registry
 from kcore.scheduler.scheduler import Scheduler
 
 Run = Callable[[Awaitable[Any]], Any]
@@ -260,3 +264,58 @@ def test_bench_packing_most_allocated(benchmark: Any) -> None:
         {"nodes_used": used, "lower_bound": bound, "ratio": round(ratio, 3), "goal": 1.05},
     )
     assert ratio <= 1.05, f"{used} nodes used, lower bound {bound}"
+
+
+class _NoBind:
+    """A binder that binds nothing: measures the scheduler's own work, no API server."""
+
+    NAME = "NoBind"
+
+    def __init__(self, args: Any, handle: Any) -> None:
+        pass
+
+    async def bind(self, state: Any, pod: Any, node: str) -> None:
+        return None
+
+
+async def framework_loop(nodes: int, pods: int, *, identical: bool) -> float:
+    """Pods/s through queue -> framework -> kernel -> assume -> bind task, in process."""
+    config = parse_config(
+        {"profiles": [{"plugins": {"bind": {"disabled": [{"name": "DefaultBinder"}],
+                                            "enabled": [{"name": "NoBind"}]}}}]}
+    )  # fmt: skip
+    scheduler = Scheduler(
+        None, config=config, registry=builtin_registry().merged({"NoBind": _NoBind})
+    )
+    for i in range(nodes):
+        scheduler.on_node_add(sim_node(f"node-{i}"))
+    batch = [sim_pod(f"p{i}", memory="100Mi") for i in range(pods)]
+    for i, p in enumerate(batch):
+        p.metadata.uid = f"uid-{i}"
+        if not identical:
+            p.metadata.labels = {"i": str(i)}  # no two alike: one decision per pod
+    start = time.perf_counter()
+    for p in batch:
+        scheduler.on_pod_add(p)
+    while (qp := scheduler.queue.pop_nowait()) is not None:
+        scheduler.schedule_one(qp)
+        await asyncio.sleep(0)
+    for _ in range(100 * pods):  # let the bind tasks finish
+        if scheduler.bound >= pods:
+            break
+        await asyncio.sleep(0)
+    elapsed = time.perf_counter() - start
+    await scheduler.close()
+    return pods / elapsed
+
+
+@pytest.mark.parametrize("identical", [False, True], ids=["one-by-one", "batched"])
+def test_bench_framework_loop_5000_nodes(benchmark: Any, run: Run, identical: bool) -> None:
+    rate = benchmark.pedantic(
+        lambda: run(framework_loop(5000, 5000, identical=identical)), rounds=1, iterations=1
+    )
+    mode = "identical pods, batch kernel" if identical else "distinct pods, one decision each"
+    record(
+        f"scheduler loop in process, 5000 nodes ({mode})", benchmark, {"pods_per_s": round(rate)}
+    )
+    assert rate > 0
