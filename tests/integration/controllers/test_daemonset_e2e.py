@@ -138,11 +138,16 @@ async def test_daemonset_covers_nodes_follows_them_and_rolls() -> None:
             "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "busybox:2"}]}}}
         }
         await c.patch(DaemonSet, "agent", patch, namespace="default")
-        await eventually(
-            lambda: status_is(
-                c, "agent", updated_number_scheduled=3, number_available=3, number_ready=3
-            ),
-            within=60,
+        proc = await asyncio.create_subprocess_exec(
+            "kubectl", "--kubeconfig", str(cluster.kubeconfig), "rollout", "status",
+            "daemonset/agent", "--timeout=60s",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await proc.communicate()
+        assert proc.returncode == 0, err.decode()
+        assert b"successfully rolled out" in out
+        assert await status_is(
+            c, "agent", updated_number_scheduled=3, number_available=3, number_ready=3
         )
         watch_task.cancel()
         await asyncio.gather(watch_task, return_exceptions=True)
