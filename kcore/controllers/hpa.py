@@ -189,9 +189,9 @@ class HorizontalPodAutoscalerController(QueueController):
         return self.v2.get(ref)
 
     async def _reconcile(self, key: str, version: str, hpa: HorizontalPodAutoscalerV2) -> None:
-        info = _target_info(hpa)
         ns = hpa.metadata.namespace
         try:
+            info = _target_info(hpa)
             scale = await self.client.get_scale(info, hpa.spec.scale_target_ref.name, namespace=ns)
         except (StatusError, LookupError) as e:
             await self._fail(version, hpa, "FailedGetScale", str(e))
@@ -284,11 +284,10 @@ class HorizontalPodAutoscalerController(QueueController):
                 norm.limited_reason,
                 f"the desired replica count is limited ({norm.limited_reason})",
             )
-        reason = (
-            "cpu resource utilization (percentage of request) above target"
-            if norm.replicas > spec_replicas
-            else "All metrics below target"
-        )
+        reason = "All metrics below target"
+        if norm.replicas > spec_replicas:
+            name = next((m.resource.name for m in statuses if m.resource is not None), "cpu")
+            reason = f"{name} resource utilization (percentage of request) above target"
         return _Outcome(norm.replicas, statuses, limited=limited, reason=reason)
 
     async def _propose(

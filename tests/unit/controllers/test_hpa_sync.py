@@ -226,3 +226,30 @@ async def test_zero_replicas_disables_scaling(rig: Rig) -> None:
     assert await rig.replicas() == 0
     conds = {c.type: (c.status, c.reason) for c in (await _v2(rig)).status.conditions}
     assert conds["ScalingActive"] == ("False", "ScalingDisabled")
+
+
+async def test_target_without_scale_subresource_sets_able_to_scale_false(rig: Rig) -> None:
+    hpa = _hpa_v2(50)
+    hpa.spec.scale_target_ref.kind = "DaemonSet"
+    await rig.cluster.client.create(hpa)
+    await rig.load()
+    await rig.ctl.sync("v2/default/web")
+    conds = {c.type: (c.status, c.reason) for c in (await _v2(rig)).status.conditions}
+    assert conds["AbleToScale"] == ("False", "FailedGetScale")
+    assert rig.ctl.queue.waiting() == 1  # still resynced
+
+
+async def test_average_value_memory_target(rig: Rig) -> None:
+    metric = {
+        "type": "Resource",
+        "resource": {"name": "memory", "target": {"type": "AverageValue", "averageValue": "100Mi"}},
+    }
+    await rig.cluster.client.create(_hpa_v2(50, metrics=[metric]))
+    await _set_pods(rig, _pod("a"), _pod("b"))
+    rig.metrics.set("default", "a", "memory", 300 * 1024 * 1024 * 1000)  # milli-bytes
+    rig.metrics.set("default", "b", "memory", 100 * 1024 * 1024 * 1000)
+    await rig.load()
+    await rig.ctl.sync("v2/default/web")
+    assert await rig.replicas() == 4  # average 200Mi against 100Mi: twice the pods
+    res = (await _v2(rig)).status.current_metrics[0].resource
+    assert res is not None and res.current.average_value == str(200 * 1024 * 1024)
