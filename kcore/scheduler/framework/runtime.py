@@ -23,6 +23,7 @@ import numpy as np
 from kcore.api.core import Pod
 from kcore.scheduler import kernels
 from kcore.scheduler.config import ProfileConfig
+from kcore.scheduler.framework.compiled import QueryCache
 from kcore.scheduler.framework.interface import (
     EXTENSION_POINTS,
     CycleState,
@@ -84,6 +85,7 @@ class Framework:
             plugin.filter_enabled = plugin.NAME in filters
         self.profile = self._kernel_profile()
         self.python = {p: self._python_at(p) for p in points}
+        self.queries = QueryCache()
 
     def _python_at(self, point: str) -> list[Any]:
         found = [self._plugins[ref.name] for ref in self.points[point]]
@@ -111,27 +113,38 @@ class Framework:
 
     # -- filtering and scoring --------------------------------------------------------------
 
-    def pre_filter(self, state: CycleState, pod: Pod) -> Result:
-        for plugin in [*self.kernel_plugins, *self.python["pre_filter"]]:
-            status: Result = plugin.pre_filter(state, pod)
-            if not is_success(status):
-                assert status is not None
-                return status.with_plugin(plugin.NAME)
-        return None
-
     def compile(self, requirements: PodRequirements) -> Query:
         compiled_profile(self.table, self.profile)  # may add resource columns: first
         return compile_query(self.table, requirements)
 
-    def schedule(self, pod: Pod, *, rng: kernels.Rng | None = None) -> ScheduleResult:
-        state = CycleState()
-        status = self.pre_filter(state, pod)
-        if status is not None:
-            reasons = Counter({status.message: len(self.table)})
-            failure = FitFailure(fit_message(len(self.table), reasons), reasons, len(self.table))
-            return ScheduleResult(state, None, failure=failure, status=status)
+    def _prepare(self, state: CycleState, pod: Pod) -> tuple[PodRequirements, Query] | Status:
+        """pre_filter and compile, or the compiled query of an earlier pod with this spec."""
+        key = self.queries.key(pod, self.handle.cache)
+        compiled_profile(self.table, self.profile)  # may add resource columns: first
+        hit = self.queries.get(key, self.table)
+        plugins = (
+            self.python["pre_filter"] if hit else [*self.kernel_plugins, *self.python["pre_filter"]]
+        )
+        for plugin in plugins:
+            status: Result = plugin.pre_filter(state, pod)
+            if not is_success(status):
+                assert status is not None
+                return status.with_plugin(plugin.NAME)
+        if hit is not None:
+            return hit
         requirements = PodRequirements(**state.requirements)
         query = self.compile(requirements)
+        self.queries.put(key, self.table, requirements, query)
+        return requirements, query
+
+    def schedule(self, pod: Pod, *, rng: kernels.Rng | None = None) -> ScheduleResult:
+        state = CycleState()
+        prepared = self._prepare(state, pod)
+        if isinstance(prepared, Status):
+            reasons = Counter({prepared.message: len(self.table)})
+            failure = FitFailure(fit_message(len(self.table), reasons), reasons, len(self.table))
+            return ScheduleResult(state, None, failure=failure, status=prepared)
+        requirements, query = prepared
         profile = compiled_profile(self.table, self.profile)
         if self.kernel_only:
             decision = kernels.schedule(self.table, query, profile, rng=rng)

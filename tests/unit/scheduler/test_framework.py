@@ -298,3 +298,17 @@ async def test_status_only_updates_do_not_retry_an_unschedulable_pod() -> None:
     s.on_pod_update(new, pod("big", cpu="1"))  # a spec change may help: retried after backoff
     assert "default/big" in s.queue.backoff and not s.queue.unschedulable
     await s.close()
+
+
+def test_reused_queries_follow_label_and_taint_changes() -> None:
+    s = scheduler(nodes=1)
+    wants_c = pod("a", nodeSelector={"zone": "c"})
+    assert place(s, wants_c) is None
+    s.on_node_update(node("n0"), node("n0", labels={"zone": "c"}))  # no row added: same layout
+    assert place(s, pod("b", nodeSelector={"zone": "c"})) == "n0"
+    assert place(s, pod("c")) == "n0"
+    assert place(s, pod("d")) == "n0"  # same spec: the compiled query is reused
+    assert s.frameworks["default-scheduler"].queries.hits == 1
+    tainted = node("n0", labels={"zone": "c"}, taints=[{"key": "new", "effect": "NoSchedule"}])
+    s.on_node_update(node("n0"), tainted)
+    assert place(s, pod("c")) is None
