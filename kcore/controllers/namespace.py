@@ -8,6 +8,9 @@ for a namespace with a deletionTimestamp it deletes every remaining namespaced o
 the ordinary API (so graceful pod deletion and object finalizers apply), looks again every
 `RECHECK` seconds while anything remains, and once the namespace is empty removes the
 `kubernetes` finalizer through namespaces/NAME/finalize, upon which the API server drops it.
+
+It also keeps the system namespaces (default, kube-system, kube-public, kube-node-lease) in
+existence: one that is deleted is created again once it is gone, as Kubernetes' API server does.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import msgspec
 
 from kcore.api.core import Namespace, NamespaceSpec
 from kcore.api.errors import StatusError
+from kcore.api.meta import ObjectMeta
 from kcore.api.registry import ResourceInfo, all_resources
 from kcore.client import EventRecorder, SharedInformer, SharedInformerFactory
 from kcore.client.rest import Client
@@ -27,6 +31,7 @@ from kcore.controllers.base import QueueController
 log = logging.getLogger(__name__)
 FINALIZER = "kubernetes"
 RECHECK = 2.0
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 
 def namespaced_resources() -> list[ResourceInfo]:
@@ -51,8 +56,10 @@ class NamespaceController(QueueController):
         super().__init__(client, factory, recorder, **kw)
         self.namespaces: SharedInformer[Namespace] = factory.informer(Namespace)
         self.namespaces.add_event_handler(
-            on_add=self._maybe, on_update=lambda old, new: self._maybe(new)
+            on_add=self._maybe, on_update=lambda old, new: self._maybe(new), on_delete=self.enqueue
         )
+        for name in SYSTEM_NAMESPACES:
+            self.queue.add(name)
 
     def _maybe(self, ns: Namespace) -> None:
         if ns.metadata.deletion_timestamp:
@@ -60,7 +67,11 @@ class NamespaceController(QueueController):
 
     async def sync(self, key: str) -> None:
         ns = self.namespaces.get(key)
-        if ns is None or not ns.metadata.deletion_timestamp:
+        if ns is None:
+            if key in SYSTEM_NAMESPACES:
+                await self._recreate(key)
+            return
+        if not ns.metadata.deletion_timestamp:
             return
         remaining = 0
         for info in namespaced_resources():
@@ -89,6 +100,13 @@ class NamespaceController(QueueController):
                 if e.code not in (404, 409):
                     raise
         return len(items)
+
+    async def _recreate(self, name: str) -> None:
+        try:
+            await self.client.create(Namespace(metadata=ObjectMeta(name=name)))
+        except StatusError as e:
+            if e.code != 409:  # exists (the cache is behind) or still terminating
+                raise
 
     async def _finalize(self, ns: Namespace) -> None:
         if FINALIZER not in ns.spec.finalizers:

@@ -274,3 +274,14 @@ async def test_service_account_token_reads_the_api(env: Env) -> None:
         ]
 
     await eventually(cleaned)
+
+
+async def test_system_namespaces_come_back_after_deletion(env: Env) -> None:
+    gone = await env.client.delete(Namespace, "kube-public")
+    assert gone is None or gone.metadata.deletion_timestamp
+
+    async def back() -> bool:
+        ns = await _get(env, Namespace, "kube-public", None)
+        return ns is not None and not ns.metadata.deletion_timestamp
+
+    await eventually(back)
