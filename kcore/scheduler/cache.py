@@ -7,6 +7,8 @@ binding `forget`s it. Once the binding call returns, the assumed pod waits for t
 confirm it (an add or update with spec.nodeName); if no confirmation arrives within `ttl`
 seconds the assumption expires (`cleanup`). Pods bound to a node the cache does not know yet
 are kept aside and accounted when the node arrives. Terminated pods hold no resources.
+Preemptors waiting for their victims to leave are `nominate`d: while another pod is decided,
+the nominated pods that outrank it are accounted on their nodes (`with_nominated`).
 """
 
 from __future__ import annotations
