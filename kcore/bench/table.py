@@ -21,7 +21,8 @@ def ratio_text(row: Result) -> str:
     if row.ratio is None:
         return "n/a"
     marker = {True: "[green]better[/green]", False: "[red]worse[/red]", None: "even"}
-    return f"{row.ratio:.2f}x {marker[row.kcore_better]}"
+    shown = f"{row.ratio:.2f}" if row.ratio >= 0.1 else f"{row.ratio:.2g}"
+    return f"{shown}x {marker[row.kcore_better]}"
 
 
 def results_table(report: Report) -> Table:
