@@ -367,12 +367,20 @@ class Scheduler:
         try:
             while True:
                 qp = await self.queue.pop()
-                self.schedule_one(qp)
+                self._schedule_guarded(qp)
                 await asyncio.sleep(0)
         finally:
             housekeeping.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await housekeeping
+
+    def _schedule_guarded(self, qp: QueuedPod) -> None:
+        """A pod the plugins choke on (a bug, odd input) is retried later, never fatal."""
+        try:
+            self.schedule_one(qp)
+        except Exception:
+            log.exception("scheduling %s failed", qp.key)
+            self.queue.requeue_error(qp)
 
     async def _housekeeping(self) -> None:
         while True:

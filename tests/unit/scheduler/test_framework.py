@@ -312,3 +312,32 @@ def test_reused_queries_follow_label_and_taint_changes() -> None:
     tainted = node("n0", labels={"zone": "c"}, taints=[{"key": "new", "effect": "NoSchedule"}])
     s.on_node_update(node("n0"), tainted)
     assert place(s, pod("c")) is None
+
+
+class Crashes:
+    NAME: ClassVar[str] = "Crashes"
+
+    def __init__(self, args: Mapping[str, Any], handle: Handle) -> None:
+        pass
+
+    def filter(self, state: CycleState, p: Pod, info: NodeInfo) -> None:
+        raise RuntimeError("plugin bug")
+
+
+async def test_a_failing_plugin_never_stops_the_loop() -> None:
+    config = parse_config(
+        {"profiles": [{"plugins": {"multiPoint": {"enabled": [{"name": "Crashes"}]}}}]}
+    )
+    s = Scheduler(None, config=config, registry=_registry().merged({"Crashes": Crashes}))
+    s.on_node_add(node("n0"))
+    s.on_pod_add(pod("a"))
+    loop = asyncio.create_task(s.schedule_forever())
+    for _ in range(100):
+        await asyncio.sleep(0.01)
+        if "default/a" in s.queue.backoff:
+            break
+    assert "default/a" in s.queue.backoff and not loop.done()
+    loop.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await loop
+    await s.close()
