@@ -29,7 +29,6 @@ import msgspec
 
 from kcore.api import timeutil
 from kcore.api.core import Node, Pod
-from kcore.api.errors import StatusError
 from kcore.api.scheduling import PriorityClass
 from kcore.client import (
     ElectionTimings,
@@ -331,7 +330,7 @@ class Scheduler:
             self._event(victim, "Normal", "Preempted", message)
             if self._client is None:
                 continue
-            with contextlib.suppress(StatusError):
+            with contextlib.suppress(*REQUEST_FAILED):
                 await self._client.delete(
                     Pod, victim.metadata.name, namespace=victim.metadata.namespace
                 )
