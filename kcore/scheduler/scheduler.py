@@ -330,10 +330,12 @@ class Scheduler:
             self._event(victim, "Normal", "Preempted", message)
             if self._client is None:
                 continue
-            with contextlib.suppress(*REQUEST_FAILED):
+            try:
                 await self._client.delete(
                     Pod, victim.metadata.name, namespace=victim.metadata.namespace
                 )
+            except REQUEST_FAILED as exc:
+                log.info("victim %s not deleted: %s", key_of(victim), exc)
         self._event(pod, "Normal", "Preempting", f"Preempting {len(victims)} pod(s) on node {node}")
 
     def _event(self, pod: Pod, type_: Any, reason: str, message: str) -> None:
