@@ -304,27 +304,25 @@ class PodWorker:
         if spec is None:
             return
         try:
-            cid = await self.deps.runtime.run(spec)
+            info = await self.deps.runtime.run(spec)
         except RuntimeError_ as e:
             self._waiting[c.name] = ("RunContainerError", str(e))
             self.event("Warning", "Failed", f"Error: {e}")
             self.wake_later(time.time() + self.deps.crash_backoff.base)
             return
-        await self._post_start(c, cid)
-        await self._record_start(c.name, cid)
+        await self._post_start(c, info.id)
+        await self._record_start(c.name, info)
         self.event("Normal", "Created", f"Created container {c.name}")
         self.event("Normal", "Started", f"Started container {c.name}")
 
-    async def _record_start(self, name: str, cid: str) -> None:
+    async def _record_start(self, name: str, info: ContainerInfo) -> None:
         old = self._current.get(name)
         if old is not None:
             stale = self._previous.get(name)
             if stale is not None:
                 await self.deps.runtime.remove(stale.id)
             self._previous[name] = old
-        info = await self.deps.runtime.inspect(cid)
-        if info is not None:
-            self._current[name] = info
+        self._current[name] = info
         self._waiting.pop(name, None)
 
     async def _container_spec(

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import docker
 import docker.errors
 
+from kcore.api import timeutil
 from kcore.kubelet.runtime.types import (
     EXIT,
     LABEL_NODE,
@@ -91,6 +92,7 @@ class DockerRuntime:
         )
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="kubelet-docker")
         self._images: dict[str, str] = {}
+        self._inspecting: dict[str, asyncio.Future[str]] = {}
 
     async def _call(self, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
         loop = asyncio.get_running_loop()
@@ -135,9 +137,18 @@ class DockerRuntime:
         return present
 
     async def _present(self, image: str) -> str:
+        """The image's id if present ("" if not); concurrent asks share one inspect."""
         cached = self._images.get(image)
         if cached:
             return cached
+        pending = self._inspecting.get(image)
+        if pending is None:
+            pending = asyncio.ensure_future(self._inspect_image(image))
+            self._inspecting[image] = pending
+            pending.add_done_callback(lambda _: self._inspecting.pop(image, None))
+        return await asyncio.shield(pending)
+
+    async def _inspect_image(self, image: str) -> str:
         try:
             attrs = await self._call(self._api.inspect_image, image)
         except docker.errors.ImageNotFound:
@@ -147,16 +158,39 @@ class DockerRuntime:
         self._images[image] = str(attrs["Id"])
         return self._images[image]
 
-    async def run(self, spec: ContainerSpec) -> str:
-        """Create and start the container; its id. Raises RuntimeError_ with Docker's message."""
+    async def run(self, spec: ContainerSpec) -> ContainerInfo:
+        """Create and start the container. Raises RuntimeError_ with Docker's message.
+
+        The answer is what Docker just confirmed (created, started now), not a fresh inspect:
+        a container that dies at once is seen by the next inspect or relist.
+        """
         try:
-            return await self._call(self._create_and_start, spec)
+            cid = await self._call(self._create_and_start, spec)
         except docker.errors.APIError as e:
             raise RuntimeError_(str(e.explanation or e)) from None
+        now = timeutil.now()
+        return ContainerInfo(
+            id=cid,
+            labels=dict(spec.labels),
+            state="running",
+            image=spec.image,
+            image_id=self._images.get(spec.image, ""),
+            created_at=now,
+            started_at=now,
+        )
 
     def _create_and_start(self, spec: ContainerSpec) -> str:
-        with contextlib.suppress(docker.errors.NotFound):
+        try:
+            cid = self._create(spec)
+        except docker.errors.APIError as e:
+            if e.status_code != 409:  # a leftover of the same name: replace it
+                raise
             self._api.remove_container(spec.name, force=True)
+            cid = self._create(spec)
+        self._api.start(cid)
+        return cid
+
+    def _create(self, spec: ContainerSpec) -> str:
         host_config = self._api.create_host_config(
             network_mode="host",
             binds=[
@@ -180,9 +214,7 @@ class DockerRuntime:
             host_config=host_config,
             detach=True,
         )
-        cid = str(created["Id"])
-        self._api.start(cid)
-        return cid
+        return str(created["Id"])
 
     async def stop(self, container_id: str, grace_seconds: int) -> None:
         """SIGTERM, then SIGKILL after the grace period (Docker's stop does exactly this)."""

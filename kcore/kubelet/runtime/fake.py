@@ -11,10 +11,10 @@ from collections.abc import AsyncIterator
 
 from kcore.api import timeutil
 from kcore.kubelet.runtime.types import (
+    EXIT,
     LABEL_NODE,
     ContainerInfo,
     ContainerSpec,
-    EXIT,
     ImagePullError,
     LogOptions,
 )
@@ -43,7 +43,7 @@ class FakeRuntime:
             raise ImagePullError(f'failed to pull image "{image}": not found')
         return "sha256:" + image.encode().hex()[:64].ljust(64, "0")
 
-    async def run(self, spec: ContainerSpec) -> str:
+    async def run(self, spec: ContainerSpec) -> ContainerInfo:
         cid = f"{next(self._ids):064x}"
         now = timeutil.now()
         self._containers[cid] = ContainerInfo(
@@ -55,7 +55,7 @@ class FakeRuntime:
             created_at=now,
             started_at=now,
         )
-        return cid
+        return self._containers[cid]
 
     def exit(self, container_id: str, code: int, *, oom: bool = False) -> None:
         """Make a container end with `code` (tests of restart policies use this)."""
