@@ -28,7 +28,7 @@ from kcore.api.core import Endpoints, Service
 from kcore.api.core import ServicePort as ApiServicePort
 from kcore.client import SharedInformer, SharedInformerFactory, key_of
 from kcore.proxy.datapath import Proxy
-from kcore.proxy.model import Address, Policy, ServicePort
+from kcore.proxy.model import Address, Policy, Protocol, ServicePort
 
 log = logging.getLogger(__name__)
 
@@ -87,9 +87,9 @@ def table_entries(
     node_ports = svc.spec.type in ("NodePort", "LoadBalancer")
     out: dict[str, ServicePort] = {}
     for port in svc.spec.ports:
-        protocol = port.protocol or "TCP"
-        if protocol not in ("TCP", "UDP"):
+        if port.protocol not in ("", "TCP", "UDP"):
             continue
+        protocol: Protocol = "UDP" if port.protocol == "UDP" else "TCP"
         listen = [Address(ip, port.port) for ip in ips]
         if node_ports and port.node_port:
             listen += [Address(ip, port.node_port) for ip in node_ips]
@@ -98,7 +98,7 @@ def table_entries(
             endpoints=_ready(eps, port.name, protocol),
             policy=_policy(svc),
             affinity_timeout=_affinity(svc),
-            protocol=protocol,  # type: ignore[arg-type]
+            protocol=protocol,
         )
     return out
 
