@@ -341,3 +341,22 @@ async def test_a_failing_plugin_never_stops_the_loop() -> None:
     with pytest.raises(asyncio.CancelledError):
         await loop
     await s.close()
+
+
+async def test_failed_scheduling_message_at_5000_nodes() -> None:
+    s = scheduler(nodes=0)
+    for i in range(3000):
+        s.on_node_add(node(f"small-{i}", cpu="1"))
+    for i in range(2000):
+        s.on_node_add(node(f"t-{i}", taints=[{"key": "k", "value": "v", "effect": "NoSchedule"}]))
+    s.on_pod_add(pod("big", cpu="2"))
+    qp = s.queue.pop_nowait()
+    assert qp is not None
+    s.schedule_one(qp)
+    # reasons sorted as strings, as kube-scheduler's FitError does
+    assert s.queue.unschedulable["default/big"].reasons == (
+        "0/5000 nodes are available: 2000 node(s) had untolerated taint {k: v}, "
+        "3000 Insufficient cpu. preemption: 0/5000 nodes are available: "
+        "5000 No preemption victims found for incoming pod."
+    )
+    await s.close()
