@@ -4,7 +4,9 @@
 Pod informers, a pod change enqueues every Service in its namespace whose selector matched the
 pod before or after, and `endpoints_for(service)` resolves the pods to addresses. A pod
 counts once it has an IP and is neither finished nor being deleted; it is ready when its
-Ready condition is True (or the Service publishes not-ready addresses). Ports resolve per pod:
+Ready condition is True (or the Service publishes not-ready addresses). Pods being deleted
+are left out of Endpoints (unless the Service publishes not-ready addresses) and reported as
+terminating in EndpointSlices. Ports resolve per pod:
 a number is used as is, a name is looked up among the pod's container ports (pods without it
 are left out of that port set), as Kubernetes does. Pods with the same resolved ports share
 one subset. The Endpoints object (same name as the Service) is written only when it changes.
@@ -45,6 +47,7 @@ class PodEndpoint:
     ready: bool
     ports: PortKey
     service: str = ""
+    terminating: bool = False
 
     @property
     def ip(self) -> str:
@@ -82,17 +85,22 @@ def pod_ports(svc: Service, pod: Pod) -> PortKey | None:
     return tuple(out)
 
 
-def endpoints_for(svc: Service, pods: list[Pod]) -> list[PodEndpoint]:
-    """The pods of `svc` that are endpoints, sorted by IP then name."""
+def endpoints_for(svc: Service, pods: list[Pod], *, terminating: bool = False) -> list[PodEndpoint]:
+    """The pods of `svc` that are endpoints, sorted by IP then name. With `terminating`,
+    pods being deleted are included too (EndpointSlices report them; Endpoints do not)."""
     publish = bool(svc.spec.publish_not_ready_addresses)
     out = []
     for pod in pods:
-        if not pod.status.pod_ip or not cu.is_pod_active(pod):
+        if not pod.status.pod_ip or pod.status.phase in ("Succeeded", "Failed"):
+            continue
+        going = bool(pod.metadata.deletion_timestamp)
+        if going and not (terminating or publish):
             continue
         ports = pod_ports(svc, pod)
         if ports is None:
             continue
-        out.append(PodEndpoint(pod, publish or cu.is_pod_ready(pod), ports, svc.metadata.name))
+        ready = publish or cu.is_pod_ready(pod)
+        out.append(PodEndpoint(pod, ready, ports, svc.metadata.name, going))
     out.sort(key=lambda e: (e.ip, e.pod.metadata.name))
     return out
 

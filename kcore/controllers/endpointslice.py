@@ -4,7 +4,8 @@ For each Service with a selector: one slice per distinct set of resolved ports, 
 at most `MAX_ENDPOINTS` endpoints, named `<service>-<n>` so a sync can find and reuse its
 own slices; each carries the `kubernetes.io/service-name` and `managed-by` labels and a
 controller ownerReference to its Service (so deleting the Service removes them through the
-garbage collector too). Endpoints report ready/serving/terminating, nodeName and targetRef.
+garbage collector too). Endpoints report ready/serving/terminating (pods being deleted
+stay, serving while ready, as in Kubernetes 1.26+), nodeName and targetRef.
 A slice is written only when its content changes; slices no longer needed are deleted.
 """
 
@@ -44,7 +45,11 @@ def _service_index(slice_: EndpointSlice) -> list[str]:
 def _endpoint(ep: PodEndpoint) -> Endpoint:
     return Endpoint(
         addresses=[ep.ip],
-        conditions=EndpointConditions(ready=ep.ready, serving=ep.ready, terminating=False),
+        conditions=EndpointConditions(
+            ready=ep.ready and not ep.terminating,
+            serving=ep.ready,
+            terminating=ep.terminating,
+        ),
         hostname=ep.hostname or None,
         node_name=ep.pod.spec.node_name or None,
         target_ref=pod_reference(ep.pod),
@@ -116,7 +121,8 @@ class EndpointSliceController(ServicePodsController):
         if svc is None or not svc.spec.selector:
             await self._delete_all(list(current.values()))
             return
-        wanted = desired_slices(svc, endpoints_for(svc, self.selected_pods(svc)))
+        pods = self.selected_pods(svc)
+        wanted = desired_slices(svc, endpoints_for(svc, pods, terminating=True))
         for slice_ in wanted:
             have = current.pop(slice_.metadata.name, None)
             await self._write(svc, have, slice_)

@@ -174,3 +174,15 @@ def test_headless_service_addresses_carry_pod_hostnames() -> None:
     svc = service()
     slices = es.desired_slices(svc, endpoints_for(svc, [member]))
     assert slices[0].endpoints[0].hostname == "web-0"
+
+
+def test_terminating_pods_leave_endpoints_but_stay_in_slices() -> None:
+    going = pod("going", "127.64.0.5", deletionTimestamp="2026-01-01T00:00:00Z")
+    svc = service()
+    assert endpoints_for(svc, [going]) == []
+    (ep,) = es.desired_slices(svc, endpoints_for(svc, [going], terminating=True))[0].endpoints
+    assert (ep.conditions.ready, ep.conditions.serving, ep.conditions.terminating) == (
+        False,
+        True,
+        True,
+    )
