@@ -389,3 +389,18 @@ def test_least_connections_through_the_data_path(
     finally:
         for c in held:
             c.close()
+
+
+def test_many_services_added_and_removed(proxy: Proxy, backends: Callable[..., Backend]) -> None:
+    ep = backends(tag_then_echo, name="e").address
+    vips = [Address(f"127.33.{i // 200}.{i % 200 + 1}", 80) for i in range(400)]
+    for i, vip in enumerate(vips):
+        proxy.set_service(f"s{i}", ServicePort(listen=(vip,), endpoints=(ep,)))
+    for vip in vips[::97]:
+        with connect(vip) as c:
+            assert read_line(c) == b"e"
+    for i in range(len(vips)):
+        proxy.remove_service(f"s{i}")
+    assert proxy.services() == {}
+    with pytest.raises(ConnectionRefusedError):
+        connect(vips[0])
