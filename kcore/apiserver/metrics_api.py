@@ -3,7 +3,8 @@
 Nothing is stored. A get or list asks the kubelet of every node with a kubelet endpoint (or,
 for one pod, of its node) for /stats/summary, the way metrics-server scrapes them, and turns
 each summary into NodeMetrics (node cpu usageNanoCores, memory workingSetBytes) and
-PodMetrics (per container, for pods that exist and match the label selector). A kubelet that
+PodMetrics (per container, for pods that exist and match the label selector; a pod or node
+whose CPU rate is not known yet is left out, as metrics-server does). A kubelet that
 does not answer within a few seconds leaves its node and pods out, as metrics-server does;
 `kubectl top` then prints "metrics not available yet" for them.
 """
@@ -60,11 +61,21 @@ async def _items(ctx: Context, *, name: str) -> list[Obj]:
     summaries = await asyncio.gather(*(_summary(ctx, node) for node in nodes))
     found = [s for s in summaries if s is not None]
     if not ctx.info.namespaced:
-        return [_node_metrics(s) for s in found if "cpu" in s.get("node", {})]
+        return [_node_metrics(s) for s in found if _complete(s.get("node") or {})]
     pods = await _pods(ctx, name)
-    return [
-        _pod_metrics(p, pods[_key(p)]) for s in found for p in s.get("pods", []) if _key(p) in pods
-    ]
+    entries = [p for s in found for p in s.get("pods") or [] if _key(p) in pods]
+    return [_pod_metrics(p, pods[_key(p)]) for p in entries if _pod_complete(p)]
+
+
+def _complete(stats: dict[str, Any]) -> bool:
+    """A CPU rate needs two samples; until then metrics-server leaves the object out too."""
+    cpu, memory = stats.get("cpu") or {}, stats.get("memory") or {}
+    return "usageNanoCores" in cpu and "workingSetBytes" in memory
+
+
+def _pod_complete(pod: dict[str, Any]) -> bool:
+    containers = pod.get("containers") or []
+    return bool(containers) and all(_complete(c) for c in containers)
 
 
 async def _nodes(ctx: Context, name: str) -> list[Obj]:
