@@ -67,7 +67,7 @@ def _pair(ctx: Context, metric: str, unit: str, values: list[float], higher: boo
             metric=metric,
             unit=unit,
             kcore=values[0],
-            peer="etcd-server",
+            peer="etcd-server (HTTP gateway)",
             peer_value=values[1],
             higher_is_better=higher,
         )
