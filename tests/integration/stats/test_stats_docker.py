@@ -9,16 +9,18 @@ clearly busy lower bound; agreement with Docker is the 10% the issue asks for.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from conftest import RunContainer
 
 from kcore.kubelet.stats import ContainerRef, StatsProvider
 from kcore.kubelet.stats import columns as c
 
 pytestmark = [pytest.mark.docker]
+
+RunContainer = Callable[..., Any]  # the run_container fixture of this directory's conftest
 
 BURN = "while :; do :; done"
 HOLD_64MIB = "dd if=/dev/zero of=/mem/x bs=1M count=64 2>/dev/null; echo held; sleep 600"
