@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 from stats_cgtree import CgroupTree, Figures
@@ -62,3 +63,24 @@ async def test_discovery_without_kubelet(tree: CgroupTree, proc: Path) -> None:
     assert p.summary()["pods"] == []  # no pod names: only in /metrics/cadvisor
     assert f'id="/{tree.rel(A)}"' in p.prometheus_text()
     await p.stop()
+
+
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+async def test_descriptors_are_closed_on_untrack_and_stop(tree: CgroupTree, proc: Path) -> None:
+    ids = [f"{i:064x}" for i in range(10)]
+    for cid in ids:
+        tree.add(cid, Figures(usage=1))
+    before = _open_fds()
+    p = provider(tree, proc)
+    for cid in ids:
+        p.track(cid)
+    p.sample_once()
+    assert _open_fds() >= before + 10 * 5  # every file of every container held open
+    p.untrack(ids[0])
+    p.sample_once()
+    assert len(p.containers()) == 9
+    await p.stop()
+    assert _open_fds() == before
