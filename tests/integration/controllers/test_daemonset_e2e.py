@@ -11,11 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import msgspec
 import pytest
 from hollow import eventually
 from test_nodes import running
+from test_nodes_kubelet import kubelet
 
 import kcore
 from kcore.api import timeutil
@@ -27,6 +29,7 @@ from kcore.api.meta import ObjectMeta
 from kcore.client import Client, WatchEvent
 from kcore.controllers import _taints
 from kcore.controllers.daemonset import HASH_LABEL, DaemonSetController
+from kcore.scheduler.cli import embedded
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -196,3 +199,29 @@ async def _live(c: Client) -> list[Pod]:
 
 async def _pods_on(c: Client, node: str, n: int) -> bool:
     return sum(1 for p in await _live(c) if p.spec.node_name == node) == n
+
+
+async def test_real_scheduler_binds_daemon_pods_by_match_fields(tmp_path: Path) -> None:
+    """The real scheduler and real kubelets (fake runtime): one ready pod per node, each
+    placed on its pinned node; a NoSchedule taint the pods do not tolerate keeps one out."""
+    async with kcore.Cluster(data_dir=tmp_path / "cluster") as cluster:
+        c, mc = cluster.client, cluster.new_client()
+        async with (
+            mc,
+            embedded(cluster.kubeconfig),
+            running(mc, DaemonSetController),
+            kubelet(cluster, "dk-1", "127.0.1.211", tmp_path),
+            kubelet(cluster, "dk-2", "127.0.1.212", tmp_path),
+            kubelet(cluster, "dk-3", "127.0.1.213", tmp_path),
+        ):
+            node = await c.get(Node, "dk-3")
+            node.spec.taints = [Taint(key="dedicated", value="db", effect="NoSchedule")]
+            await c.update(node)
+            await c.create(daemon_set("agent", "busybox:1"))
+            await eventually(
+                lambda: status_is(c, "agent", desired_number_scheduled=2, number_ready=2),
+                within=60,
+            )
+            pods = await _live(c)
+            assert sorted(p.spec.node_name for p in pods) == ["dk-1", "dk-2"]
+            assert all(_taints.target_node_of(p) == p.spec.node_name for p in pods)
