@@ -411,50 +411,13 @@ class DeploymentController(QueueController):
         return (await self._scale(ro, new, du.new_rs_replicas(d, ro.all, size)))[0]
 
     async def _reconcile_old(self, ro: _Rollout) -> bool:
-        d, new = ro.d, ro.new
-        olds = du.active(ro.old)
-        if du.spec_total(olds) == 0:
-            return False
-        min_available = du.replicas_of(d) - du.max_unavailable(d)
-        new_unavailable = (
-            du.replicas_of(new) - min(new.status.available_replicas, du.replicas_of(new))
-            if new is not None
-            else 0
-        )
-        max_down = du.spec_total(ro.all) - min_available - new_unavailable
-        if max_down <= 0:
-            return False
-        cleaned = await self._cleanup_unhealthy(ro, max_down)
-        return cleaned + await self._scale_down_old(ro, min_available) > 0
-
-    async def _cleanup_unhealthy(self, ro: _Rollout, max_cleanup: int) -> int:
-        """Scale old ReplicaSets down by their unavailable pods first (they serve nobody)."""
-        total = 0
-        for rs in du.by_creation(du.active(ro.old)):
-            if total >= max_cleanup:
-                break
-            size = du.replicas_of(rs)
-            unhealthy = size - min(rs.status.available_replicas, size)
-            if unhealthy <= 0:
-                continue
-            step = min(max_cleanup - total, unhealthy)
-            await self._scale(ro, rs, size - step)
-            total += step
-        return total
-
-    async def _scale_down_old(self, ro: _Rollout, min_available: int) -> int:
-        available = du.available_total(ro.all)
-        if available <= min_available:
-            return 0
-        budget, total = available - min_available, 0
-        for rs in du.by_creation(du.active(ro.old)):
-            if total >= budget:
-                break
-            size = du.replicas_of(rs)
-            step = min(size, budget - total)
-            await self._scale(ro, rs, size - step)
-            total += step
-        return total
+        sizes = du.plan_old_scale_down(ro.d, ro.new, ro.old)
+        changed = False
+        for rs in du.by_creation(ro.old):
+            size = sizes[rs.metadata.name]
+            if size != du.replicas_of(rs):
+                changed = (await self._scale(ro, rs, size))[0] or changed
+        return changed
 
     async def _recreate(self, d: Deployment, rss: list[ReplicaSet]) -> None:
         ro = await self._sync_revision(d, rss, create=False)

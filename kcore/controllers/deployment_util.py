@@ -11,7 +11,7 @@ Progressing/Available conditions. `kubectl rollout status` reads exactly these.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import msgspec
@@ -168,6 +168,52 @@ def new_rs_replicas(d: Deployment, all_rss: Sequence[ReplicaSet | None], new_siz
     if current >= max_total:
         return new_size
     return new_size + min(max_total - current, desired - new_size)
+
+
+def plan_old_scale_down(
+    d: Deployment, new: ReplicaSet | None, olds: Sequence[ReplicaSet]
+) -> dict[str, int]:
+    """The sizes old ReplicaSets may shrink to now (Kubernetes' reconcileOldReplicaSets).
+
+    At most `spec total - minAvailable - unavailable new pods` go: first old pods that are not
+    available (they serve nobody), oldest ReplicaSet first, then available ones while more
+    than replicas - maxUnavailable stay available. Availability is read from ReplicaSet status
+    and capped at each ReplicaSet's size, so a scale-down not yet carried out still counts.
+    """
+    sizes = {rs.metadata.name: replicas_of(rs) for rs in olds}
+    order = by_creation(active(olds))
+    if not order:
+        return sizes
+    min_available = replicas_of(d) - max_unavailable(d)
+    new_size = replicas_of(new) if new is not None else 0
+    new_available = min(new.status.available_replicas, new_size) if new is not None else 0
+    max_down = sum(sizes.values()) + new_available - min_available
+    if max_down <= 0:
+        return sizes
+    _shrink(sizes, order, max_down, lambda rs, size: size - min(rs.status.available_replicas, size))
+    available = new_available + sum(
+        min(rs.status.available_replicas, sizes[rs.metadata.name]) for rs in order
+    )
+    if available > min_available:
+        _shrink(sizes, order, available - min_available, lambda rs, size: size)
+    return sizes
+
+
+def _shrink(
+    sizes: dict[str, int],
+    order: Sequence[ReplicaSet],
+    budget: int,
+    removable: Callable[[ReplicaSet, int], int],
+) -> None:
+    """Take up to `budget` replicas off the ReplicaSets in `order`, each at most `removable`."""
+    for rs in order:
+        if budget <= 0:
+            return
+        size = sizes[rs.metadata.name]
+        step = min(budget, removable(rs, size))
+        if step > 0:
+            sizes[rs.metadata.name] = size - step
+            budget -= step
 
 
 def is_saturated(d: Deployment, rs: ReplicaSet | None) -> bool:
