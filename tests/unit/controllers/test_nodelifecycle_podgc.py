@@ -24,7 +24,7 @@ async def _pod(c: kcore.Cluster, name: str, node: str = "", phase: str = "") -> 
     spec: dict[str, object] = {"containers": [{"name": "c", "image": "x"}]}
     if node:
         spec["nodeName"] = node
-    pod = await c.client.create(
+    pod: Pod = await c.client.create(
         from_dict(Pod, {"metadata": {"name": name, "namespace": "default"}, "spec": spec})
     )
     if phase:
