@@ -20,13 +20,13 @@ from typing import Any, TypeVar
 import aiohttp
 
 from kcore.api import codec
-from kcore.api.coordination import Lease
 from kcore.api.core import ConfigMap, Node, Pod, PodStatus, Secret, Service
 from kcore.api.errors import StatusError
 from kcore.client import Client, EventRecorder, SharedInformer, SharedInformerFactory
-from kcore.kubelet import mirror, node, sources, statsapi
+from kcore.kubelet import mirror, sources, statsapi
 from kcore.kubelet.backoff import RestartBackoff
 from kcore.kubelet.config import KubeletConfig
+from kcore.kubelet.heartbeat import NodeHeartbeat
 from kcore.kubelet.podip import PodIPAllocator, derived_cidr
 from kcore.kubelet.runtime import ContainerInfo, LogOptions, Runtime, make_runtime
 from kcore.kubelet.server import KubeletServer, LogNotFound
@@ -65,7 +65,7 @@ class Kubelet:
         self.config, self.client = config, client
         self.runtime = runtime or make_runtime(config.runtime)
         self.server = KubeletServer(self, host=config.node_ip, port=config.port)
-        self.node: Node | None = None
+        self.heartbeat: NodeHeartbeat | None = None
         self.workers: dict[str, PodWorker] = {}
         self._sources: dict[str, dict[str, Pod]] = defaultdict(dict)  # source -> uid -> pod
         self._allocator = PodIPAllocator(derived_cidr(config.node_name))
@@ -76,8 +76,6 @@ class Kubelet:
         self._gc_enabled = False
         self._session: aiohttp.ClientSession | None = None
         self._deps: WorkerDeps | None = None
-        self._runtime_version = ""
-        self._node_status_sent = 0.0
         self.stats: StatsProvider | None = None
         self.events = EventRecorder(client, component="kubelet", host=config.node_name)
 
@@ -114,9 +112,16 @@ class Kubelet:
             )
         await self._start_stats()
         await self.server.start(ctx)
-        self._runtime_version = f"{self.runtime.name}://{await self.runtime.version()}"
+        version = f"{self.runtime.name}://{await self.runtime.version()}"
         if cfg.register_node:
-            await self._register()
+            self.heartbeat = NodeHeartbeat(
+                cfg,
+                self.client,
+                port=self.server.port,
+                runtime_version=version,
+                on_node=self._use_pod_cidr,
+            )
+            await self.heartbeat.register()
         for info in await self.runtime.list_containers(cfg.node_name):
             self._adoptable[info.pod_uid].append(info)
         await self._start_api_source()
@@ -126,9 +131,9 @@ class Kubelet:
         self._adoptable.clear()
         self._gc_enabled = True
         self._spawn(self._relist_loop())
-        if cfg.register_node:
-            self._spawn(self._lease_loop())
-            self._spawn(self._node_status_loop())
+        if self.heartbeat is not None:
+            self._spawn(self.heartbeat.lease_loop())
+            self._spawn(self.heartbeat.status_loop())
 
     async def _start_stats(self) -> None:
         """The cgroup sampler behind /stats/summary and /metrics/* (real runtimes only)."""
@@ -190,76 +195,14 @@ class Kubelet:
 
     # -- node -----------------------------------------------------------------------------
 
-    async def _register(self) -> None:
-        wanted = node.node_object(
-            self.config, port=self.server.port, runtime_version=self._runtime_version
-        )
-        try:
-            self.node = await self.client.create(wanted)
-        except StatusError as e:
-            if e.code != 409:
-                raise
-            self.node = await self.client.get(Node, self.config.node_name)
-        await self._report_node_status()
+    @property
+    def node(self) -> Node | None:
+        return self.heartbeat.node if self.heartbeat is not None else None
 
     def _use_pod_cidr(self, n: Node) -> None:
         cidr = n.spec.pod_cidr
         if cidr and cidr != self._allocator.cidr and not self.workers:
             self._allocator = PodIPAllocator(cidr)
-
-    async def _report_node_status(self) -> None:
-        assert self.node is not None
-        cap, alloc = node.capacity(self.config)
-        status = node.node_status(
-            self.config,
-            self.node.status.conditions,
-            port=self.server.port,
-            runtime_version=self._runtime_version,
-            capacity=cap,
-            allocatable=alloc,
-        )
-        body = {"status": codec.to_dict(status)}
-        self.node = await self.client.patch(Node, self.config.node_name, body, subresource="status")
-        self._use_pod_cidr(self.node)
-        self._node_status_sent = asyncio.get_running_loop().time()
-
-    async def _node_status_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.config.status_period)
-            with contextlib.suppress(Exception):
-                await self._maybe_report_node_status()
-
-    async def _maybe_report_node_status(self) -> None:
-        assert self.node is not None
-        old = {c.type: c.status for c in self.node.status.conditions}
-        fresh = {c.type: c.status for c in node.conditions(self.config, [])}
-        age = asyncio.get_running_loop().time() - self._node_status_sent
-        if old != fresh or age >= self.config.status_report_period:
-            await self._report_node_status()
-
-    async def _lease_loop(self) -> None:
-        lease: Lease | None = None
-        while True:
-            try:
-                lease = await self._renew_lease(lease)
-            except Exception as e:
-                log.warning("lease renewal of %s failed: %s", self.config.node_name, e)
-                lease = None
-            await asyncio.sleep(self.config.lease_period)
-
-    async def _renew_lease(self, lease: Lease | None) -> Lease:
-        fresh = node.lease_object(self.config, self.node.metadata.uid if self.node else "")
-        if lease is None:
-            try:
-                return await self.client.create(fresh)
-            except StatusError as e:
-                if e.code != 409:
-                    raise
-            lease = await self.client.get(
-                Lease, self.config.node_name, namespace=node.LEASE_NAMESPACE
-            )
-        lease.spec = fresh.spec
-        return await self.client.update(lease)
 
     # -- sources --------------------------------------------------------------------------
 

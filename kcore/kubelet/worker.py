@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -29,7 +28,8 @@ from kcore.kubelet.backoff import RestartBackoff
 from kcore.kubelet.envvars import EnvError, ObjectLookup, PodContext, container_env, expand
 from kcore.kubelet.lifecycle import run_hook
 from kcore.kubelet.podip import PodIPAllocator
-from kcore.kubelet.probes import Kind, Prober, make_check
+from kcore.kubelet.probes import Kind
+from kcore.kubelet.probeset import PodProbes
 from kcore.kubelet.runtime import (
     ContainerInfo,
     ContainerSpec,
@@ -80,7 +80,9 @@ class PodWorker:
         self._current: dict[str, ContainerInfo] = {}
         self._previous: dict[str, ContainerInfo] = {}
         self._waiting: dict[str, tuple[str, str]] = {}
-        self._probers: dict[tuple[str, Kind], tuple[Prober, asyncio.Task[None]]] = {}
+        self._probes = PodProbes(
+            runtime=deps.runtime, session=deps.session, on_change=self._probe_changed
+        )
         self._killed: set[str] = set()
         self._image_failed_at: dict[str, float] = {}
         self._adopt(adopted)
@@ -124,7 +126,7 @@ class PodWorker:
 
     async def stop(self) -> None:
         """Stop the worker without touching its containers (kubelet shutdown)."""
-        self._stop_probers(set())
+        self._probes.stop()
         if self.task is not None:
             self.task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -240,7 +242,7 @@ class PodWorker:
                 starts.append(self._start(ctx, c, vols, restarts=0, init=False))
             elif info.state == "running" and info.id in self._killed:
                 continue
-            elif info.state == "running" and self._probe_failed(info.id):
+            elif info.state == "running" and self._probes.killing(info.id):
                 await self._kill(info, c)
             elif info.state == "created" or (
                 info.state == "exited" and self._should_restart(policy, info)
@@ -251,13 +253,6 @@ class PodWorker:
     @staticmethod
     def _should_restart(policy: str, info: ContainerInfo) -> bool:
         return policy == "Always" or (policy == "OnFailure" and info.exit_code != 0)
-
-    def _probe_failed(self, cid: str) -> bool:
-        return any(
-            prober.failed and kind in ("liveness", "startup")
-            for (pcid, kind), (prober, _) in self._probers.items()
-            if pcid == cid
-        )
 
     async def _kill(self, info: ContainerInfo, c: Container) -> None:
         """Liveness or startup failed: stop it; the next sync restarts it per policy."""
@@ -409,80 +404,38 @@ class PodWorker:
     # -- probes ---------------------------------------------------------------------------
 
     def _sync_probers(self) -> None:
-        running = {
-            info.id: name
-            for name, info in self._current.items()
-            if info.state == "running" and info.id not in self._killed
-        }
-        self._stop_probers(set(running))
-        if self.deps.runtime.hollow:
-            return
         specs = {c.name: c for c in self.pod.spec.containers}
-        for cid, name in running.items():
-            if name in specs:
-                self._start_probers(cid, specs[name])
+        running = {
+            info.id: specs[name]
+            for name, info in self._current.items()
+            if info.state == "running" and info.id not in self._killed and name in specs
+        }
+        self._probes.sync({} if self.deps.runtime.hollow else running, self.pod_ip)
 
-    def _start_probers(self, cid: str, c: Container) -> None:
-        wanted: list[tuple[Kind, Probe | None]] = [
-            ("startup", c.startup_probe),
-            ("liveness", c.liveness_probe),
-            ("readiness", c.readiness_probe),
-        ]
-        for kind, probe in wanted:
-            if probe is None or (cid, kind) in self._probers:
-                continue
-            check = make_check(
-                probe,
-                container=c,
-                container_id=cid,
-                pod_ip=self.pod_ip,
-                runtime=self.deps.runtime,
-                session=self.deps.session,
-            )
-            gate = functools.partial(self._started, cid) if kind != "startup" else _open_gate
-            changed = functools.partial(self._probe_changed, kind, c.name)
-            prober = Prober(kind, probe, check, on_change=changed, gate=gate)
-            task = asyncio.create_task(prober.run(), name=f"probe:{kind}:{c.name}")
-            self._probers[(cid, kind)] = (prober, task)
-
-    def _probe_changed(self, kind: Kind, name: str) -> None:
-        failing = [p for (_, k), (p, _) in self._probers.items() if k == kind and p.failed]
-        if failing:
+    def _probe_changed(self, kind: Kind, name: str, failed: bool) -> None:
+        if failed:
             self.event("Warning", "Unhealthy", f"{kind.capitalize()} probe of {name} failed")
         self.wake()
-
-    def _stop_probers(self, keep: set[str]) -> None:
-        for key in [k for k in self._probers if k[0] not in keep]:
-            self._probers.pop(key)[1].cancel()
-
-    def _verdict(self, cid: str, kind: Kind) -> bool:
-        entry = self._probers.get((cid, kind))
-        return True if entry is None else entry[0].result
-
-    def _started(self, cid: str) -> bool:
-        return self._verdict(cid, "startup")
 
     # -- status ---------------------------------------------------------------------------
 
     def _view(self, c: Container) -> podstatus.ContainerView:
         info = self._current.get(c.name)
         cid = info.id if info is not None else ""
-        probes_pending = (
-            info is not None and info.state == "running" and not self.deps.runtime.hollow
-        )
-        has = {k for (pc, k) in self._probers if pc == cid}
         return podstatus.ContainerView(
             spec=c,
             info=info,
             previous=self._previous.get(c.name),
             waiting=self._waiting.get(c.name),
-            ready=self._verdict(cid, "readiness")
-            if "readiness" in has or not (probes_pending and c.readiness_probe)
-            else False,
-            started=self._verdict(cid, "startup")
-            if "startup" in has or not (probes_pending and c.startup_probe)
-            else False,
+            ready=self._verdict(cid, "readiness", c.readiness_probe),
+            started=self._verdict(cid, "startup", c.startup_probe),
         )
+
+    def _verdict(self, cid: str, kind: Kind, probe: Probe | None) -> bool:
+        """A running probe's verdict; without one, pass unless a probe is yet to start."""
+        if self._probes.has(cid, kind):
+            return self._probes.verdict(cid, kind)
+        return probe is None or self.deps.runtime.hollow
 
     def status(self) -> PodStatus:
         return podstatus.build_status(
@@ -550,7 +503,7 @@ class PodWorker:
 
     async def _terminate(self) -> None:
         """SIGTERM every running container, SIGKILL after the grace period, remove them."""
-        self._stop_probers(set())
+        self._probes.stop()
         grace = self.grace_seconds()
         running = [i for i in self._current.values() if i.state == "running"]
         await asyncio.gather(*(self._stop_container(i, grace) for i in running))
@@ -570,10 +523,6 @@ def _spec_of(pod: Pod, name: str) -> Container | None:
 
 def _status_fingerprint(status: PodStatus) -> bytes:
     return codec.encode(status)
-
-
-def _open_gate() -> bool:
-    return True
 
 
 def _default_pull_policy(image: str) -> str:
