@@ -76,6 +76,8 @@ def _batchable(framework: Framework, result: ScheduleResult) -> bool:
     req = result.requirements
     if req is None or not framework.kernel_only or req.node_name or req.host_ports:
         return False
+    if result.state.data.get("python_scored"):
+        return False
     terms = (req.pod_affinity, req.pod_anti_affinity, req.existing_anti_affinity)
     return not any(terms) and not req.preferred_pod_affinity and not req.spread
 

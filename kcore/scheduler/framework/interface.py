@@ -110,9 +110,17 @@ class KernelPlugin:
     def pre_filter(self, state: CycleState, pod: Pod) -> Result:
         return None
 
+    PYTHON_SCORE: ClassVar[bool] = False
+    """True if the plugin also scores some pods in Python (`score_nodes`)."""
+
     @classmethod
     def implements(cls, point: str) -> bool:
-        return point in cls.POINTS or (point == "score" and cls.PROFILE_WEIGHT is not None)
+        scores = cls.PROFILE_WEIGHT is not None or cls.PYTHON_SCORE
+        return point in cls.POINTS or (point == "score" and scores)
+
+    def score_nodes(self, state: CycleState, pod: Pod) -> dict[str, int] | None:
+        """Normalized (0..100) scores for what the kernel cannot score, or None."""
+        return None
 
     def profile_fields(self, weight: int) -> dict[str, Any]:
         """Profile fields this plugin sets when it scores with `weight`."""

@@ -146,12 +146,27 @@ class Framework:
             return ScheduleResult(state, None, failure=failure, status=prepared)
         requirements, query = prepared
         profile = compiled_profile(self.table, self.profile)
-        if self.kernel_only:
+        extra = self._kernel_python_scores(state, pod)
+        if extra:
+            state.data["python_scored"] = True
+        if self.kernel_only and not extra:
             decision = kernels.schedule(self.table, query, profile, rng=rng)
             if decision.index >= 0:
                 return ScheduleResult(state, requirements, node=self.table.names[decision.index])
             return ScheduleResult(state, requirements, failure=self._failure(query, decision))
-        return self._with_python(state, pod, requirements, query, rng)
+        return self._with_python(state, pod, requirements, query, rng, extra)
+
+    def _kernel_python_scores(
+        self, state: CycleState, pod: Pod
+    ) -> list[tuple[int, dict[str, int]]]:
+        out = []
+        for plugin in self.kernel_plugins:
+            weight = self.weights.get(plugin.NAME, 0)
+            if plugin.PYTHON_SCORE and weight:
+                scores = plugin.score_nodes(state, pod)
+                if scores is not None:
+                    out.append((weight, scores))
+        return out
 
     def _failure(
         self, query: Query, decision: kernels.Decision, extra: Counter[str] | None = None
@@ -168,6 +183,7 @@ class Framework:
         requirements: PodRequirements,
         query: Query,
         rng: kernels.Rng | None,
+        extra: list[tuple[int, dict[str, int]]],
     ) -> ScheduleResult:
         profile = compiled_profile(self.table, self.profile)
         decision = kernels.schedule(self.table, query, profile, rng=rng, scores=True)
@@ -182,6 +198,9 @@ class Framework:
                 state, requirements, failure=self._failure(query, decision, rejected)
             )
         self._python_score(state, pod, totals)
+        for weight, scores in extra:
+            for name in totals:
+                totals[name] += weight * scores.get(name, 0)
         best = max(totals.values())
         ties = sorted(n for n, s in totals.items() if s == best)
         return ScheduleResult(state, requirements, node=random.choice(ties))

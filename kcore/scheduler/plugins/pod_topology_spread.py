@@ -5,17 +5,20 @@ selector matches, per domain of its topology key, over the eligible nodes: those
 every constraint's key and (nodeAffinityPolicy Honor, the default) matching the pod's
 nodeSelector and required node affinity. Every eligible domain is listed, zeros included, so
 the kernel's global minimum is right: a node passes when
-`count[domain] + selfMatch - min <= maxSkew`. ScheduleAnyway constraints do not score here.
+`count[domain] + selfMatch - min <= maxSkew`. ScheduleAnyway constraints score in Python
+(`score_nodes`), beside the kernel's totals, for the pods that have them.
 """
 
 from __future__ import annotations
+
+import math
 
 from kcore.api.core import Pod, TopologySpreadConstraint
 from kcore.api.labels import Operator, Selector, from_label_selector, new_requirement, nothing
 from kcore.scheduler import adapter
 from kcore.scheduler.framework.interface import CycleState, KernelPlugin
 from kcore.scheduler.framework.status import Result, Status
-from kcore.scheduler.query import Requirement, SpreadConstraint
+from kcore.scheduler.query import MAX_NODE_SCORE, Requirement, SpreadConstraint
 
 NAME = "PodTopologySpread"
 
@@ -67,6 +70,7 @@ def _selector(pod: Pod, c: TopologySpreadConstraint) -> Selector:
 
 class PodTopologySpread(KernelPlugin):
     NAME = NAME
+    PYTHON_SCORE = True
 
     def pre_filter(self, state: CycleState, pod: Pod) -> Result:
         hard = [
@@ -97,13 +101,14 @@ class PodTopologySpread(KernelPlugin):
             out[name] = labels
         return out
 
-    def _constraints(
-        self, pod: Pod, hard: list[TopologySpreadConstraint]
-    ) -> list[SpreadConstraint]:
-        eligible = self._eligible(pod, hard)
-        selectors = [_selector(pod, c) for c in hard]
+    def _counts(
+        self, pod: Pod, constraints: list[TopologySpreadConstraint]
+    ) -> tuple[dict[str, dict[str, str]], list[Selector], list[dict[str, int]]]:
+        """Eligible nodes (name -> labels), selectors, and matching pods per domain."""
+        eligible = self._eligible(pod, constraints)
+        selectors = [_selector(pod, c) for c in constraints]
         counts: list[dict[str, int]] = [
-            {labels[c.topology_key]: 0 for labels in eligible.values()} for c in hard
+            {labels[c.topology_key]: 0 for labels in eligible.values()} for c in constraints
         ]
         for other, node in self.handle.cache.placed():
             labels = eligible.get(node)
@@ -111,9 +116,15 @@ class PodTopologySpread(KernelPlugin):
                 continue
             if other.metadata.deletion_timestamp:
                 continue
-            for i, c in enumerate(hard):
+            for i, c in enumerate(constraints):
                 if selectors[i].matches(other.metadata.labels):
                     counts[i][labels[c.topology_key]] += 1
+        return eligible, selectors, counts
+
+    def _constraints(
+        self, pod: Pod, hard: list[TopologySpreadConstraint]
+    ) -> list[SpreadConstraint]:
+        _, selectors, counts = self._counts(pod, hard)
         return [
             SpreadConstraint(
                 topology_key=c.topology_key,
@@ -124,6 +135,38 @@ class PodTopologySpread(KernelPlugin):
             )
             for i, c in enumerate(hard)
         ]
+
+    def score_nodes(self, state: CycleState, pod: Pod) -> dict[str, int] | None:
+        """ScheduleAnyway constraints: fewer matching pods in a node's domains score higher.
+
+        Per node, raw = sum over constraints of count[domain] * log(domains + 2) + maxSkew - 1
+        (rounded); normalized as `100 * (max + min - raw) // max` (100 everywhere when max is
+        0); nodes lacking a constraint's key (or failing the pod's node affinity) score 0.
+        None when the pod has no ScheduleAnyway constraint (the kernel alone then decides).
+        """
+        soft = [
+            c
+            for c in pod.spec.topology_spread_constraints
+            if c.when_unsatisfiable == "ScheduleAnyway"
+        ]
+        if not soft:
+            return None
+        eligible, _, counts = self._counts(pod, soft)
+        weights = [math.log(len(counts[i]) + 2) for i in range(len(soft))]
+        raw = {
+            node: round(
+                sum(
+                    counts[i][labels[c.topology_key]] * weights[i] + max(1, c.max_skew) - 1
+                    for i, c in enumerate(soft)
+                )
+            )
+            for node, labels in eligible.items()
+        }
+        top, low = max(raw.values(), default=0), min(raw.values(), default=0)
+        out = dict.fromkeys(self.handle.cache.nodes, 0)
+        for node, value in raw.items():
+            out[node] = MAX_NODE_SCORE if top == 0 else MAX_NODE_SCORE * (top + low - value) // top
+        return out
 
 
 PLUGIN = PodTopologySpread

@@ -360,3 +360,23 @@ async def test_failed_scheduling_message_at_5000_nodes() -> None:
         "5000 No preemption victims found for incoming pod."
     )
     await s.close()
+
+
+def test_topology_spread_schedule_anyway_scores() -> None:
+    s = _zoned()  # web-0 on a1 (zone a); zone b has b1
+    s.cache.add_pod(pod("web-1", nodeName="a2", labels={"app": "web"}))
+    s.cache.add_pod(pod("heavy", cpu="2", nodeName="b1"))  # LeastAllocated alone prefers zone a
+    assert place(s, pod("plain", labels={"app": "web"})) in ("a1", "a2")
+    soft = [
+        {
+            "maxSkew": 1,
+            "topologyKey": "zone",
+            "whenUnsatisfiable": "ScheduleAnyway",
+            "labelSelector": {"matchLabels": {"app": "web"}},
+        }
+    ]
+    p = pod("web-2", labels={"app": "web"}, topologySpreadConstraints=soft)
+    assert place(s, p) == "b1"
+    plugin = s.frameworks["default-scheduler"].plugin("PodTopologySpread")
+    # raw: zone a 2 pods * ln(4) -> 3, zone b 0; normalized 100*(3+0-raw)//3
+    assert plugin.score_nodes(None, p) == {"a1": 0, "a2": 0, "b1": 100}
