@@ -97,3 +97,34 @@ def test_multipoint_enables_a_user_plugin_everywhere_it_fits() -> None:
 def test_bad_configs(doc: dict) -> None:
     with pytest.raises(ValueError):
         parse_config(doc)
+
+
+class Mine:
+    """A user plugin loaded by `kcore scheduler --plugin module:Class`."""
+
+    NAME = "Mine"
+
+    def __init__(self, args: object, handle: object) -> None:
+        pass
+
+    def filter(self, state: object, pod: object, node: object) -> None:
+        return None
+
+
+def test_cli_builds_a_scheduler_from_config_and_plugins(tmp_path: Path) -> None:
+    import argparse
+
+    from kcore.scheduler import cli
+
+    path = tmp_path / "sched.yaml"
+    path.write_text("profiles: [{plugins: {multiPoint: {enabled: [{name: Mine}]}}}]\n")
+    parser = argparse.ArgumentParser()
+    cli.add_parser(parser.add_subparsers())
+    args = parser.parse_args(
+        ["scheduler", "--kubeconfig", "k", "--config", str(path), "--plugin", f"{__name__}:Mine"]
+    )
+    assert args.leader_elect
+    scheduler = cli.build(None, args)  # type: ignore[arg-type]
+    framework = scheduler.frameworks["default-scheduler"]
+    assert [type(p).__name__ for p in framework.python["filter"]] == ["Mine"]
+    assert not framework.kernel_only
