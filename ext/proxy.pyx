@@ -969,8 +969,9 @@ cdef class Engine:
         pthread_mutex_destroy(&self.sh.lock)
 
     def __dealloc__(self):
+        # Running workers hold a reference (their bound `run`), so none runs by now.
         if not self.closed and self.ws != NULL:
-            self.stop()
+            self.close()
 
     cdef void _quiesce(self):
         # Wait until every worker has finished the batch it was in (or woke up empty).
