@@ -2,7 +2,8 @@
 
 An in-process cluster and one kubelet on real Docker run a pod with a CPU burner and a
 container holding 32 MiB in /dev/shm; `kubectl top pod --containers` must show the burner
-busy and the holder's working set, and `kubectl top node` must show the node.
+busy and the holder's working set, `kubectl top node` must show the node, and
+`kubectl describe node` the pod's requests under "Allocated resources".
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import docker.errors
 import pytest
 
 import kcore
-from kcore.api.core import Container, Pod, PodSpec
+from kcore.api.core import Container, Pod, PodSpec, ResourceRequirements
 from kcore.api.meta import ObjectMeta
 from kcore.kubelet import Kubelet, KubeletConfig
 
@@ -81,7 +82,8 @@ def _assert_no_leaks(node: str) -> None:
 
 def _container(name: str, command: str) -> Container:
     return Container(name=name, image=IMAGE, image_pull_policy="IfNotPresent",
-                     command=["sh", "-c", command])  # fmt: skip
+                     command=["sh", "-c", command],
+                     resources=ResourceRequirements(requests={"cpu": "250m"}))  # fmt: skip
 
 
 async def kubectl(cluster: kcore.Cluster, *args: str) -> tuple[int, str]:
@@ -130,3 +132,9 @@ async def test_kubectl_top_pod_and_node(cluster: kcore.Cluster, kubelet: Kubelet
     assert _millicores(line.split()[1]) > 0
     code, out = await kubectl(cluster, "get", "--raw", "/apis/metrics.k8s.io/v1beta1/pods")
     assert code == 0 and '"PodMetricsList"' in out
+    code, out = await kubectl(cluster, "describe", "node", kubelet.config.node_name)
+    assert code == 0, out
+    allocated = out[out.index("Allocated resources:") :]
+    assert [ln.split()[:2] for ln in allocated.splitlines() if ln.strip().startswith("cpu")] == [
+        ["cpu", "500m"]
+    ], allocated
