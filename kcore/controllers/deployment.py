@@ -364,29 +364,10 @@ class DeploymentController(QueueController):
         return None
 
     async def _scale_all_proportionally(self, ro: _Rollout) -> None:
-        d = ro.d
         live = du.active(ro.all)
-        desired = du.replicas_of(d)
-        allowed = desired + du.max_surge(d) if desired > 0 else 0
-        to_add = allowed - du.spec_total(live)
-        # grow the biggest-and-newest first, shrink the biggest-and-oldest first
-        newest = to_add > 0
-        live.sort(
-            key=lambda rs: (du.replicas_of(rs), rs.metadata.creation_timestamp),
-            reverse=True,
-        )
-        if not newest:
-            live.sort(key=lambda rs: (-du.replicas_of(rs), rs.metadata.creation_timestamp))
-        sizes, added = {}, 0
+        sizes, operation = du.plan_proportional(ro.d, live)
         for rs in live:
-            share = du.proportion(d, rs, to_add, added) if to_add else 0
-            sizes[rs.metadata.name] = du.replicas_of(rs) + share
-            added += share
-        if live and to_add:
-            first = live[0].metadata.name
-            sizes[first] = max(sizes[first] + to_add - added, 0)
-        for rs in live:
-            await self._scale(ro, rs, sizes[rs.metadata.name], "up" if newest else "down")
+            await self._scale(ro, rs, sizes[rs.metadata.name], operation)
 
     # -- strategies --------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ Progressing/Available conditions. `kubectl rollout status` reads exactly these.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -250,9 +251,38 @@ def proportion(d: Deployment, rs: ReplicaSet, to_add: int, added: int) -> int:
         except ValueError:
             annotated = d.status.replicas
         target = desired + max_surge(d)
-        fraction = round(size * target / annotated) - size if annotated else 0
+        # math.Round in Go rounds halves away from zero; Python's round() would go to even
+        fraction = math.floor(size * target / annotated + 0.5) - size if annotated else 0
     allowed = to_add - added
     return min(fraction, allowed) if to_add > 0 else max(fraction, allowed)
+
+
+def plan_proportional(d: Deployment, live: Sequence[ReplicaSet]) -> tuple[dict[str, int], str]:
+    """Sizes after a change of replicas mid-rollout, and "up"/"down" (Kubernetes' scale()).
+
+    The deployment may have replicas + maxSurge pods; the difference is shared among the
+    active ReplicaSets in proportion to their sizes (by their max-replicas annotation), the
+    rounding leftover going to the largest (newest when growing, oldest when shrinking).
+    """
+    desired = replicas_of(d)
+    allowed = desired + max_surge(d) if desired > 0 else 0
+    to_add = allowed - spec_total(live)
+    grow = to_add > 0
+    if grow:
+        order = sorted(
+            live, key=lambda rs: (replicas_of(rs), rs.metadata.creation_timestamp), reverse=True
+        )
+    else:
+        order = sorted(live, key=lambda rs: (-replicas_of(rs), rs.metadata.creation_timestamp))
+    sizes, added = {}, 0
+    for rs in order:
+        share = proportion(d, rs, to_add, added) if to_add else 0
+        sizes[rs.metadata.name] = replicas_of(rs) + share
+        added += share
+    if order and to_add:
+        first = order[0].metadata.name
+        sizes[first] = max(sizes[first] + to_add - added, 0)
+    return sizes, "up" if grow else "down"
 
 
 # -- status and conditions ---------------------------------------------------------------

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kcore.api import timeutil
 from kcore.api.apps import Deployment, DeploymentStatus, ReplicaSet
@@ -186,3 +188,29 @@ def test_rs_annotations_for_an_existing_rs_keep_its_replica_annotations() -> Non
     kept = {du.REVISION: "2", du.DESIRED_REPLICAS: "10", du.MAX_REPLICAS: "13"}
     ann = du.rs_annotations(d, kept, 2, replicas=False)
     assert (ann[du.DESIRED_REPLICAS], ann[du.MAX_REPLICAS]) == ("10", "13")
+
+
+@given(
+    sizes=st.lists(st.integers(1, 20), min_size=1, max_size=4),
+    before=st.integers(1, 30),
+    after=st.integers(0, 60),
+    surge=st.integers(0, 5),
+)
+def test_proportional_scaling_shares_the_change_exactly(
+    sizes: list[int], before: int, after: int, surge: int
+) -> None:
+    """No ReplicaSet goes negative and the sizes add up to replicas + maxSurge (the
+    annotations hold the last allowed total). Like Kubernetes', single shares may move
+    against the total when replicas and surge change together."""
+    d = deployment(after, surge, 1)
+    annotated = max(before + surge, sum(sizes))  # sizes never exceeded the last allowed total
+    live = []
+    for i, size in enumerate(sizes):
+        r = rs(f"rs-{i}", size, **{du.MAX_REPLICAS: str(annotated)})
+        r.metadata.creation_timestamp = f"2026-01-01T00:00:0{i}Z"
+        live.append(r)
+    planned, op = du.plan_proportional(d, live)
+    allowed = after + surge if after > 0 else 0
+    assert all(v >= 0 for v in planned.values())
+    assert sum(planned.values()) == allowed
+    assert op == ("up" if allowed > sum(sizes) else "down")
