@@ -276,3 +276,15 @@ async def test_gc_keeps_dependents_whose_owner_exists_but_is_not_cached(api: Cli
     gc._observe(info, child)
     await gc.sync(f"delete:{child.metadata.uid}")
     assert (await api.get(Pod, "child", namespace="default")).metadata.uid == child.metadata.uid
+
+
+async def test_replica_failure_condition_set_kept_and_cleared(api: Client) -> None:
+    factory, recorder = parts(api)
+    rsc = ReplicaSetController(api, factory, recorder)
+    rs = await make_rs(api, "web", 1)
+    conds = rsc._conditions(rs, "pods is forbidden: quota")
+    (cond,) = conds
+    assert (cond.type, cond.status, cond.reason) == ("ReplicaFailure", "True", "FailedCreate")
+    rs.status.conditions = conds
+    assert rsc._conditions(rs, "pods is forbidden: quota") == conds  # unchanged: same time
+    assert rsc._conditions(rs, None) == []
