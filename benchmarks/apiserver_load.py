@@ -27,10 +27,10 @@ import asyncio
 import base64
 import contextlib
 import json
-import multiprocessing
 import os
-import queue
+import pickle
 import re
+import selectors
 import shutil
 import subprocess
 import sys
@@ -48,8 +48,8 @@ import numpy as np
 NAMESPACE = "default"
 KUBE_PODS = f"/api/v1/namespaces/{NAMESPACE}/pods"
 ETCD_PREFIX = f"/registry/pods/{NAMESPACE}/"
-KUBE_STAMP = re.compile(rb'"name":"w-(\d+)-')
-ETCD_KEY = re.compile(rb'"key":"([A-Za-z0-9+/=]+)"')
+KUBE_STAMP = re.compile(rb'"name":\s*"w-(\d+)-')
+ETCD_KEY = re.compile(rb'"key":\s*"([A-Za-z0-9+/=]+)"')
 JOB_TIMEOUT = 600.0
 Kind = Literal["kube", "etcd"]
 
@@ -331,13 +331,22 @@ async def _watches(job: Job, ready: Callable[[], None]) -> Outcome:
     return out
 
 
-def _child(job: Job, results: Any, barrier: Any) -> None:
-    """Process entry: run the job on uvloop, put (pid, Outcome | error text) on `results`."""
+def child_main() -> None:
+    """Entry of a load-generator process: a pickled Job on stdin; b"R" on stdout once ready
+    (watch streams open), then wait for b"G"; finally the pickled Outcome. A failure before
+    ready answers b"E" and the pickled error text instead; after it, the text alone."""
     import uvloop
 
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    job: Job = pickle.load(stdin)
+    released = []
+
     def ready() -> None:
-        if barrier is not None:
-            barrier.wait(JOB_TIMEOUT)
+        stdout.write(b"R")
+        stdout.flush()
+        if stdin.read(1) != b"G":
+            raise RuntimeError("the parent went away before the start")
+        released.append(True)
 
     async def main() -> Outcome:
         if job.op == "watch":
@@ -346,46 +355,87 @@ def _child(job: Job, results: Any, barrier: Any) -> None:
         runner = {"creates": _creates, "paced": _paced, "list": _lists}[job.op]
         return await runner(job)
 
+    result: Outcome | str
     try:
-        results.put((os.getpid(), uvloop.run(main())))
+        result = uvloop.run(main())
     except BaseException as exc:
-        results.put((os.getpid(), f"{job.op} on {job.target.name}: {type(exc).__name__}: {exc}"))
+        result = f"{job.op} on {job.target.name}: {type(exc).__name__}: {exc}"
+        if not released:
+            stdout.write(b"E")
+    pickle.dump(result, stdout)
+    stdout.flush()
 
 
 def run_jobs(jobs: list[Job], tick: Callable[[], None] = lambda: None) -> list[Outcome]:
-    """Run each job in its own (spawned) process, all released together once every watch job
-    has its streams open; `tick` is called about twice a second while they run."""
-    ctx = multiprocessing.get_context("spawn")
-    results = ctx.Queue()
-    barrier = ctx.Barrier(len(jobs))
-    procs = [ctx.Process(target=_child, args=(job, results, barrier)) for job in jobs]
+    """Run each job in its own Python process, all released together once every one is ready
+    (watch jobs: streams open); `tick` is called about twice a second while they run.
+
+    Plain subprocesses with pickles over pipes rather than multiprocessing: nothing (such as
+    multiprocessing's resource tracker) outlives the run."""
+    code = (f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
+            "import apiserver_load; apiserver_load.child_main()")  # fmt: skip
+    procs = [subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE) for _ in jobs]  # fmt: skip
     try:
-        for p in procs:
-            p.start()
-        return _collect(procs, results, tick)
+        for proc, job in zip(procs, jobs, strict=True):
+            _send(proc, pickle.dumps(job))
+        bufs = _pump(procs, lambda b, eof: b[:1] == b"R" or eof, tick)
+        for b in bufs:
+            if b[:1] != b"R":
+                raise RuntimeError(pickle.loads(b[1:]) if b[:1] == b"E" else "a load process died")
+        for proc in procs:
+            _send(proc, b"G")
+        return [_outcome(b[1:]) for b in _pump(procs, lambda b, eof: eof, tick, bufs)]
     finally:
-        for p in procs:
-            if p.is_alive():
-                p.kill()
-            p.join()
-        results.close()
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+            for pipe in (proc.stdin, proc.stdout):
+                if pipe is not None:
+                    pipe.close()
 
 
-def _collect(procs: list[Any], results: Any, tick: Callable[[], None]) -> list[Outcome]:
-    by_pid: dict[int, Outcome] = {}
+def _send(proc: subprocess.Popen[bytes], data: bytes) -> None:
+    assert proc.stdin is not None
+    proc.stdin.write(data)
+    proc.stdin.flush()
+
+
+def _outcome(data: bytes) -> Outcome:
+    result = pickle.loads(data) if data else "a load process died without a result"
+    if isinstance(result, str):
+        raise RuntimeError(result)
+    assert isinstance(result, Outcome)
+    return result
+
+
+def _pump(
+    procs: list[subprocess.Popen[bytes]],
+    done: Callable[[bytes, bool], bool],
+    tick: Callable[[], None],
+    bufs: list[bytearray] | None = None,
+) -> list[bytearray]:
+    """Read every process's stdout until `done(buffer, at_eof)` holds for each of them."""
+    bufs = bufs if bufs is not None else [bytearray() for _ in procs]
+    eof = [False] * len(procs)
     deadline = time.monotonic() + JOB_TIMEOUT
-    while len(by_pid) < len(procs):
-        try:
-            pid, outcome = results.get(timeout=0.5)
-        except queue.Empty:
+    with selectors.DefaultSelector() as sel:
+        for i, proc in enumerate(procs):
+            assert proc.stdout is not None
+            sel.register(proc.stdout, selectors.EVENT_READ, i)
+        while not all(done(bytes(b), e) for b, e in zip(bufs, eof, strict=True)):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the load-generator processes timed out")
+            for key, _ in sel.select(timeout=0.5):
+                chunk = os.read(key.fileobj.fileno(), 1 << 16)  # type: ignore[union-attr]
+                if chunk:
+                    bufs[key.data] += chunk
+                else:
+                    eof[key.data] = True
+                    sel.unregister(key.fileobj)
             tick()
-            if time.monotonic() > deadline or any(p.exitcode not in (None, 0) for p in procs):
-                raise RuntimeError("a load-generator process died or timed out") from None
-            continue
-        if isinstance(outcome, str):
-            raise RuntimeError(outcome)
-        by_pid[pid] = outcome
-    return [by_pid[p.pid] for p in procs]
+    return bufs
 
 
 # --- the workloads, split over processes -------------------------------------------------------
