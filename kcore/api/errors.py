@@ -94,7 +94,9 @@ def not_found(resource: str, name: str, *, group: str = "") -> StatusError:
 
 def already_exists(resource: str, name: str, *, group: str = "") -> StatusError:
     what = _qualified(resource, group)
-    return StatusError(409, "AlreadyExists", f'{what} "{name}" already exists', name, group, resource)
+    return StatusError(
+        409, "AlreadyExists", f'{what} "{name}" already exists', name, group, resource
+    )
 
 
 def conflict(resource: str, name: str, detail: str, *, group: str = "") -> StatusError:
@@ -103,15 +105,19 @@ def conflict(resource: str, name: str, detail: str, *, group: str = "") -> Statu
     return StatusError(409, "Conflict", message, name, group, resource)
 
 
-STALE_OBJECT = "the object has been modified; please apply your changes to the latest version and try again"
+STALE_OBJECT = (
+    "the object has been modified; please apply your changes to the latest version and try again"
+)
 
 
 def invalid(kind: str, name: str, causes: list[Cause], *, group: str = "") -> StatusError:
     summary = ", ".join(f"{c.field}: {c.message}" for c in causes)
     if len(causes) > 1:
         summary = f"[{summary}]"
-    message = f'{kind}.{group} "{name}" is invalid: {summary}' if group else (
-        f'{kind} "{name}" is invalid: {summary}'
+    message = (
+        f'{kind}.{group} "{name}" is invalid: {summary}'
+        if group
+        else (f'{kind} "{name}" is invalid: {summary}')
     )
     return StatusError(422, "Invalid", message, name, group, kind, list(causes))
 

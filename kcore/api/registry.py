@@ -27,7 +27,14 @@ class ResourceInfo:
     # subresource name -> kind served there ("status": same kind, "scale": "Scale", ...)
     subresources: dict[str, str] = field(default_factory=dict)
     verbs: tuple[str, ...] = (
-        "create", "delete", "deletecollection", "get", "list", "patch", "update", "watch",
+        "create",
+        "delete",
+        "deletecollection",
+        "get",
+        "list",
+        "patch",
+        "update",
+        "watch",
     )
     # the `*List` Struct (kcore.api.kinds fills it for every built-in kind)
     list_type: builtins.type[Any] | None = None
