@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,8 @@ from conftest import StartKubelet, bind_to, busybox, node_containers, simple_pod
 import kcore
 from kcore.api import timeutil
 from kcore.api.core import (
+    ConfigMap,
+    ConfigMapVolumeSource,
     ContainerPort,
     EmptyDirVolumeSource,
     EnvVar,
@@ -25,10 +28,15 @@ from kcore.api.core import (
     Pod,
     Probe,
     ResourceRequirements,
+    Secret,
+    SecretKeySelector,
+    SecretVolumeSource,
+    TCPSocketAction,
     Volume,
     VolumeMount,
 )
 from kcore.api.errors import StatusError
+from kcore.api.meta import ObjectMeta
 
 
 def running(pod: Pod) -> bool:
@@ -318,3 +326,64 @@ async def test_lifecycle_hooks_and_host_network(
             break
         await asyncio.sleep(0.1)
     assert (shared / "pre").read_text().strip() == kubelet.config.node_ip
+
+
+async def test_config_map_and_secret_volumes_env_tcp_probe_and_cpu_limits(
+    cluster: kcore.Cluster, start_kubelet: StartKubelet, docker_client: Any
+) -> None:
+    kubelet = await start_kubelet()
+    await cluster.client.create(
+        ConfigMap(metadata=ObjectMeta(name="conf", namespace="default"), data={"greeting": "hi"})
+    )
+    secret = base64.b64encode(b"s3cret").decode()
+    await cluster.client.create(
+        Secret(metadata=ObjectMeta(name="creds", namespace="default"), data={"password": secret})
+    )
+    mounts = [
+        VolumeMount(name="conf", mount_path="/etc/conf"),
+        VolumeMount(name="creds", mount_path="/etc/creds"),
+    ]
+    env = [
+        EnvVar(
+            name="PASSWORD",
+            value_from=EnvVarSource(secret_key_ref=SecretKeySelector(name="creds", key="password")),
+        )
+    ]
+    script = (
+        'echo "$(cat /etc/conf/greeting) $(cat /etc/creds/password) $PASSWORD"; '
+        "exec httpd -f -p $POD_IP:9090"
+    )
+    c = busybox(
+        "app",
+        "sh",
+        "-c",
+        script,
+        volume_mounts=mounts,
+        env=env,
+        startup_probe=Probe(exec=ExecAction(command=["true"]), period_seconds=1),
+        readiness_probe=Probe(tcp_socket=TCPSocketAction(port=9090), period_seconds=1),
+        resources=ResourceRequirements(limits={"cpu": "250m", "memory": "64Mi"}),
+    )
+    pod = simple_pod(
+        "configured",
+        c,
+        termination_grace_period_seconds=1,
+        volumes=[
+            Volume(name="conf", config_map=ConfigMapVolumeSource(name="conf")),
+            Volume(name="creds", secret=SecretVolumeSource(secret_name="creds")),
+        ],
+    )
+    await cluster.client.create(bind_to(pod, kubelet.config.node_name))
+    got = await wait_for(cluster.client, "configured", ready)
+    assert got.status.container_statuses[0].started
+    for _ in range(50):
+        log = await cluster.client.logs("configured", namespace="default")
+        if log:
+            break
+        await asyncio.sleep(0.1)
+    assert log.strip() == "hi s3cret s3cret"
+    cid = got.status.container_statuses[0].container_id.removeprefix("docker://")
+    host = docker_client.api.inspect_container(cid)["HostConfig"]
+    assert host["CpuQuota"] == 25_000 and host["CpuPeriod"] == 100_000
+    assert host["CpuShares"] == 256 and host["Memory"] == 64 * 1024 * 1024
+    assert host["NetworkMode"] == "host"
