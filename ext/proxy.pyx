@@ -34,7 +34,7 @@ the plain-Python reference of `pick`).
 
 from libc.stdint cimport int64_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free, malloc, realloc
-from libc.string cimport memset
+from libc.string cimport memcpy, memset
 
 from proxy cimport *
 
@@ -67,6 +67,7 @@ cdef struct Worker:
     int64_t now
     int spare_fd              # held back for `shed`
     char* ubuf                # one datagram in transit (UDP)
+    char* scratch             # one TCP chunk in transit, BUF_SIZE bytes
     int index
     int n_workers
     Shared* sh
@@ -278,13 +279,11 @@ cdef Conn* conn_alloc(Worker* w) noexcept nogil:
         w.n_pool -= 1
         b0, b1 = c.d[0].buf, c.d[1].buf
     else:
+        # Staging buffers come on first need (most chunks go straight through the worker's
+        # scratch buffer); a pooled connection keeps the ones it had.
         c = <Conn*>malloc(sizeof(Conn))
-        b0 = <char*>malloc(BUF_SIZE)
-        b1 = <char*>malloc(BUF_SIZE)
-        if c == NULL or b0 == NULL or b1 == NULL:
-            free(c)
-            free(b0)
-            free(b1)
+        b0 = b1 = NULL
+        if c == NULL:
             return NULL
     memset(c, 0, sizeof(Conn))
     c.d[0].buf, c.d[1].buf = b0, b1
@@ -408,23 +407,36 @@ cdef int flush_dir(Worker* w, Conn* c, Dir* d, int dst) noexcept nogil:
     return 1
 
 
-cdef ssize_t fill_dir(Conn* c, Dir* d, int src) noexcept nogil:
-    """Stage the next chunk from side `src`; a direction that fills a whole buffer is bulk
-    and moves to a pipe (splice) from its next chunk on."""
-    cdef ssize_t n
-    d.off = 0
-    d.in_pipe = d.pipe_w >= 0
-    if d.in_pipe:
-        return splice(c.fd[src], NULL, d.pipe_w, NULL, PIPE_SIZE,
-                      SPLICE_F_MOVE | SPLICE_F_NONBLOCK)
-    n = recv(c.fd[src], d.buf, BUF_SIZE, 0)
-    if n == BUF_SIZE:
-        dir_splice_on(d)  # best effort: without a pipe the buffer keeps working
-    return n
+cdef int pass_on(Worker* w, Conn* c, Dir* d, int dst, ssize_t n) noexcept nogil:
+    """Send the `n` bytes just read into the scratch buffer to side `dst`; what does not fit
+    is staged in the direction's own buffer. 1: go on, 0: `dst` is full, -1: error."""
+    cdef ssize_t sent = send(c.fd[dst], w.scratch, <size_t>n, MSG_NOSIGNAL)
+    if sent == n:
+        return 1
+    if sent < 0:
+        if errno != EAGAIN and errno != EINTR:
+            return -1
+        if errno == EAGAIN:
+            c.wr[dst] = 0
+        sent = 0
+    else:
+        c.wr[dst] = 0  # a short send: the socket is full
+    if d.buf == NULL:
+        d.buf = <char*>malloc(BUF_SIZE)
+        if d.buf == NULL:
+            return -1
+    memcpy(d.buf, w.scratch + sent, <size_t>(n - sent))
+    d.off, d.len, d.in_pipe = 0, <size_t>(n - sent), 0
+    kc_add(&w.sh.buffered, <int64_t>d.len)
+    return 1 if c.wr[dst] else 0
 
 
 cdef int move(Worker* w, Conn* c, int src) noexcept nogil:
-    """Move bytes from side `src` to the other until one of them would block; -1 on error."""
+    """Move bytes from side `src` to the other until one of them would block; -1 on error.
+
+    A bulk direction (one that filled a whole chunk) splices through its pipe from then on;
+    otherwise a chunk goes through the worker's scratch buffer and is staged only if the
+    other side cannot take all of it."""
     cdef int dst = 1 - src, r
     cdef Dir* d = &c.d[src]
     cdef ssize_t n
@@ -440,15 +452,26 @@ cdef int move(Worker* w, Conn* c, int src) noexcept nogil:
             return 0
         if not c.rd[src]:
             return 0
-        n = fill_dir(c, d, src)
+        if d.pipe_w >= 0:
+            n = splice(c.fd[src], NULL, d.pipe_w, NULL, PIPE_SIZE,
+                       SPLICE_F_MOVE | SPLICE_F_NONBLOCK)
+        else:
+            n = recv(c.fd[src], w.scratch, BUF_SIZE, 0)
         if n > 0:
-            d.len = <size_t>n
-            kc_add(&w.sh.buffered, n)
             kc_add(&c.svc.counters[CTR_BYTES_IN + src], n)
-            if n < BUF_SIZE and not d.in_pipe and not c.hup[src]:
+            if d.pipe_w >= 0:
+                d.off, d.len, d.in_pipe = 0, <size_t>n, 1
+                kc_add(&w.sh.buffered, n)
+                continue
+            if n < BUF_SIZE and not c.hup[src]:
                 # A short recv drained the socket; the next arrival raises a new edge, so
                 # skip the recv that would only say EAGAIN (not after a FIN: no edge then).
                 c.rd[src] = 0
+            elif n == BUF_SIZE:
+                dir_splice_on(d)  # best effort: without a pipe the scratch path goes on
+            r = pass_on(w, c, d, dst, n)
+            if r <= 0:
+                return r
         elif n == 0:
             c.eof[src] = 1
         elif errno == EAGAIN:
@@ -850,6 +873,7 @@ cdef void worker_close_all(Worker* w) noexcept nogil:
     if w.spare_fd >= 0:
         close(w.spare_fd)
     free(w.ubuf)
+    free(w.scratch)
     free(w.dead)
 
 
@@ -922,6 +946,7 @@ cdef class Engine:
         epoll_ctl(w.epfd, EPOLL_CTL_ADD, w.wakefd, &ev)
         w.spare_fd = dup(w.wakefd)
         w.ubuf = <char*>malloc(65536)
+        w.scratch = <char*>malloc(BUF_SIZE)
         w.cap_dead = 64
         w.dead = <Conn**>malloc(64 * sizeof(Conn*))
         w.now = now_ms()
