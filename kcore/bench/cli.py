@@ -1,5 +1,6 @@
-"""`kcore bench SCENARIO [--quick] [--json PATH] [--plot DIR]`: argparse wiring for the bench
-subcommand. kcore/cli.py calls `add_parser` to register it and `run` to execute it.
+"""`kcore bench SCENARIO [--quick] [--json PATH] [--plot DIR] [--markdown PATH]`: argparse
+wiring for the bench subcommand. kcore/cli.py calls `add_parser` to register it and `run` to
+execute it.
 
 Exit status: 0 when every scenario ran, 1 when any failed or was unavailable (the figures of
 the others are still printed and written).
@@ -18,7 +19,7 @@ from kcore.bench.harness import SCENARIO_MODULES, ScenarioFn, load, run_scenario
 from kcore.bench.machine import machine_facts
 from kcore.bench.plots import write_plots
 from kcore.bench.results import Report, write_json
-from kcore.bench.table import print_report
+from kcore.bench.table import markdown, print_report
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -31,6 +32,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--quick", action="store_true", help="small sizes (all: under 10 minutes)")
     p.add_argument("--json", type=Path, default=None, help="write the results as JSON here")
     p.add_argument("--plot", type=Path, default=None, help="write PNG plots into this directory")
+    p.add_argument("--markdown", type=Path, default=None, help="write the table as Markdown")
 
 
 def selected(scenario: str) -> list[str]:
@@ -51,6 +53,9 @@ def run(args: argparse.Namespace, loader: Callable[[str], ScenarioFn] = load) ->
         if args.json is not None:
             write_json(report, args.json)
             console.print(f"results written to {args.json}")
+        if args.markdown is not None:
+            args.markdown.parent.mkdir(parents=True, exist_ok=True)
+            args.markdown.write_text(markdown(report))
     if args.plot is not None and report.series:
         for path in write_plots(report.series, args.plot):
             console.print(f"plot written to {path}")

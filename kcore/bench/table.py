@@ -51,6 +51,21 @@ def results_table(report: Report) -> Table:
     return table
 
 
+def markdown(report: Report) -> str:
+    """The results as a Markdown table (for a README), published peers marked with *."""
+    lines = [
+        "| scenario | metric | unit | kcore | peer | peer value | kcore/peer |",
+        "|---|---|---|---:|---|---:|---:|",
+    ]
+    for row in report.results:
+        peer = row.peer if row.peer_source == "measured" else f"{row.peer}*"
+        verdict = {True: "better", False: "worse", None: ""}[row.kcore_better]
+        ratio = "n/a" if row.ratio is None else f"{row.ratio:.3g}x {verdict}".strip()
+        lines.append(f"| {row.scenario} | {row.metric} | {row.unit} | {figure(row.kcore)} | "
+                     f"{peer} | {figure(row.peer_value)} | {ratio} |")  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
 def machine_line(report: Report) -> str:
     m = report.machine
     memory = int(m.get("memory_bytes", 0)) / (1 << 30)

@@ -77,3 +77,16 @@ def test_every_plot_kind_draws(tmp_path: Path) -> None:
     paths = write_plots(series, tmp_path)
     assert [p.name for p in paths] == ["line.png", "cdf.png", "bar.png"]
     assert all(p.stat().st_size > 1000 for p in paths)
+
+
+def test_markdown_table_marks_published_peers(tmp_path: Path) -> None:
+    def published(ctx: Context) -> None:
+        ctx.add(result(scenario="s", metric="pods/s", unit="pods/s", kcore=1000, peer="k8s",
+                       peer_value=500, higher_is_better=True, peer_source="published",
+                       source="a config file"))  # fmt: skip
+
+    args = parse(["bench", "scheduler", "--markdown", str(tmp_path / "t.md")])
+    assert cli.run(args, loader={"scheduler": published}.__getitem__) == 0
+    lines = (tmp_path / "t.md").read_text().splitlines()
+    assert lines[0].startswith("| scenario |")
+    assert lines[2] == "| s | pods/s | pods/s | 1,000 | k8s* | 500 | 2x better |"
