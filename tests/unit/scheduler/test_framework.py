@@ -380,3 +380,22 @@ def test_topology_spread_schedule_anyway_scores() -> None:
     plugin = s.frameworks["default-scheduler"].plugin("PodTopologySpread")
     # raw: zone a 2 pods * ln(4) -> 3, zone b 0; normalized 100*(3+0-raw)//3
     assert plugin.score_nodes(None, p) == {"a1": 0, "a2": 0, "b1": 100}
+
+
+def test_extended_resources_and_pod_count() -> None:
+    s = scheduler(nodes=0)
+    gpu_node = node("gpu", pods=2)
+    gpu_node.status.allocatable["example.com/gpu"] = "2"
+    s.on_node_add(gpu_node)
+    s.on_node_add(node("plain"))
+    wants = pod("g")
+    wants.spec.containers[0].resources.requests["example.com/gpu"] = "1"
+    assert place(s, wants) == "gpu"
+    greedy = pod("g3")
+    greedy.spec.containers[0].resources.requests["example.com/gpu"] = "3"
+    assert message(s, greedy) == "0/2 nodes are available: 2 Insufficient example.com/gpu."
+    for i in range(2):
+        s.cache.add_pod(pod(f"x{i}", nodeName="gpu"))
+    assert message(s, wants) == (
+        "0/2 nodes are available: 1 Insufficient example.com/gpu, 1 Too many pods."
+    )
