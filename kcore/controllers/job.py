@@ -19,7 +19,8 @@ job-name); the controller owns the pods it creates with a controller ownerRefere
 Indexed completion mode: each pod gets a completion index (annotation and label
 batch.kubernetes.io/job-completion-index, env JOB_COMPLETION_INDEX); the Job completes when
 every index 0..completions-1 has a succeeded pod; completedIndexes is written as ranges.
-Pod recreation after a failure is immediate (no exponential backoff delay).
+After failures, a replacement waits `backoff_base * 2^(failures-1)` seconds (10 s doubling,
+capped at 6 min) from the last failure, as Kubernetes delays it.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ log = logging.getLogger(__name__)
 INDEX_KEY = "batch.kubernetes.io/job-completion-index"
 JOB_LABELS = ("batch.kubernetes.io/job-name", "job-name")
 UID_LABELS = ("batch.kubernetes.io/controller-uid", "controller-uid")
+DEFAULT_BACKOFF = 10.0
+MAX_BACKOFF = 360.0
 
 
 @dataclass(slots=True)
@@ -56,6 +59,7 @@ class Counts:
     succeeded: list[Pod] = field(default_factory=list)
     failed: int = 0
     ready: int = 0
+    failed_pods: list[Pod] = field(default_factory=list)
 
 
 def count_pods(job: Job, pods: list[Pod]) -> Counts:
@@ -66,12 +70,25 @@ def count_pods(job: Job, pods: list[Pod]) -> Counts:
             out.succeeded.append(pod)
         elif pod.status.phase == "Failed":
             out.failed += 1
+            out.failed_pods.append(pod)
         elif not pod.metadata.deletion_timestamp:
             out.active.append(pod)
             out.ready += cu.is_pod_ready(pod)
         if on_failure:
             out.failed += cu.restarts(pod)
     return out
+
+
+def finished_at(pod: Pod) -> float:
+    """When a finished pod's last container ended (else its last condition change)."""
+    stamps = [
+        cs.state.terminated.finished_at
+        for cs in pod.status.container_statuses
+        if cs.state.terminated is not None and cs.state.terminated.finished_at
+    ]
+    stamps += [c.last_transition_time for c in pod.status.conditions if c.last_transition_time]
+    stamps = stamps or [pod.metadata.creation_timestamp or timeutil.now()]
+    return max(timeutil.to_timestamp(s) for s in stamps if s)
 
 
 def pod_index(pod: Pod) -> int | None:
@@ -143,10 +160,14 @@ class JobController(QueueController):
         recorder: EventRecorder,
         *,
         wall: Callable[[], float] = time.time,
+        backoff_base: float = DEFAULT_BACKOFF,
+        backoff_cap: float = MAX_BACKOFF,
         **kw: Any,
     ) -> None:
         super().__init__(client, factory, recorder, **kw)
         self.wall = wall
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
         self.expectations = cu.Expectations()
         self.jobs = factory.informer(Job)
         self.pods = factory.informer(Pod, indexers={CONTROLLER_UID_INDEX: controller_uid_index})
@@ -243,11 +264,24 @@ class JobController(QueueController):
         want = wanted_active(job, counts)
         have = len(counts.active)
         if want > have:
+            wait = self._backoff_left(counts)
+            if wait > 0:
+                self.enqueue_after(job, wait)
+                return 0
             return await self._create(key, job, self._indexes_to_create(job, counts, want - have))
         if want < have:
             victims = sorted(counts.active, key=cu.deletion_rank)[: have - want]
             return -await self._delete(key, job, victims)
         return 0
+
+    def _backoff_left(self, counts: Counts) -> float:
+        """Seconds before a replacement may start: base * 2^(failures-1), capped, from the
+        last failure (Kubernetes' pod failure backoff)."""
+        if not counts.failed_pods or self.backoff_base <= 0:
+            return 0.0
+        delay = min(self.backoff_base * 2.0 ** (len(counts.failed_pods) - 1), self.backoff_cap)
+        last = max(finished_at(p) for p in counts.failed_pods)
+        return last + delay - self.wall()
 
     def _indexes_to_create(self, job: Job, counts: Counts, count: int) -> list[int | None]:
         count = min(count, cu.BURST_REPLICAS)

@@ -1,7 +1,7 @@
 """Jobs end to end: kcore.Cluster + Job controller + simulated scheduler/kubelets (`Placer`).
 
-Pods whose image is "ok" succeed, "fail" fail. `kubectl wait --for=condition=complete` is
-the real client waiting on the Job.
+Pods whose image is "ok" succeed, "fail" fail; the failure backoff starts at 0.2 s here.
+`kubectl wait --for=condition=complete` is the real client waiting on the Job.
 """
 
 from __future__ import annotations
@@ -48,7 +48,8 @@ async def env() -> AsyncIterator[kcore.Cluster]:
     async with kcore.Cluster() as cluster:
         await cluster.client.create(Node(metadata=ObjectMeta(name="node-0")))
         mc = cluster.new_client()
-        async with mc, running(mc, JobController), Placer(cluster.client, outcome):
+        ctl = lambda c, f, r: JobController(c, f, r, backoff_base=0.2)  # noqa: E731
+        async with mc, running(mc, ctl), Placer(cluster.client, outcome):
             yield cluster
 
 

@@ -16,7 +16,7 @@ import kcore
 from kcore.api import timeutil
 from kcore.api.batch import Job
 from kcore.api.codec import from_dict
-from kcore.api.core import ContainerStatus, Pod
+from kcore.api.core import ContainerStatus, Pod, PodCondition
 from kcore.client import EventRecorder, SharedInformerFactory
 from kcore.controllers import job as jc
 
@@ -110,7 +110,9 @@ async def rig() -> AsyncIterator[Rig]:
         now = [WALL0]
         factory = SharedInformerFactory(cluster.client)
         recorder = EventRecorder(cluster.client, component="test")
-        ctl = jc.JobController(cluster.client, factory, recorder, wall=lambda: now[0])
+        ctl = jc.JobController(
+            cluster.client, factory, recorder, wall=lambda: now[0], backoff_base=0
+        )
         yield Rig(cluster, ctl, recorder, now)
         ctl.queue.shutdown()
         await recorder.close()
@@ -189,3 +191,24 @@ async def test_indexed_job_gives_each_index_once(rig: Rig) -> None:
     got = await rig.sync()
     assert got.status.completed_indexes == "0-2"
     assert any(c.type == "Complete" for c in got.status.conditions)
+
+
+async def test_replacement_after_failure_waits_for_backoff(rig: Rig) -> None:
+    rig.ctl.backoff_base = 10.0
+    await rig.cluster.client.create(_job("j", completions=1, backoff_limit=5))
+    await rig.sync()
+    (pod,) = await rig.active()
+    pod.status.phase = "Failed"
+    pod.status.conditions = [
+        PodCondition(
+            type="Ready", status="False", last_transition_time=timeutil.from_timestamp(WALL0)
+        )
+    ]
+    await rig.cluster.client.update_status(pod)
+    rig.now[0] = WALL0 + 4
+    got = await rig.sync()
+    assert await rig.active() == [] and got.status.failed == 1
+    assert rig.ctl.queue.waiting() == 1  # woken when the 10 s are up
+    rig.now[0] = WALL0 + 10
+    await rig.sync()
+    assert len(await rig.active()) == 1
