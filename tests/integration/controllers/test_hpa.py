@@ -135,25 +135,31 @@ async def test_hpa_scales_deployment_up_under_load_and_down_after_window() -> No
         assert rescales and rescales[0].involved_object.kind == "HorizontalPodAutoscaler"
 
 
-async def test_v1_hpa_from_kubectl_autoscale_shape() -> None:
+async def test_kubectl_autoscale_makes_a_v1_hpa_that_scales() -> None:
     metrics = StaticMetricsSource()
     async with env(metrics) as cluster, load(cluster.client, metrics, "web") as level:
         c = cluster.client
         await c.create(deployment("web", 1))
-        body = {
-            "metadata": {"name": "web", "namespace": "default"},
-            "spec": {
-                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
-                "minReplicas": 1,
-                "maxReplicas": 3,
-                "targetCPUUtilizationPercentage": 40,
-            },
-        }
-        await c.create(from_dict(HorizontalPodAutoscaler, body))
+        out = await kubectl(
+            cluster, "autoscale", "deployment", "web", "--cpu-percent=40", "--max=3"
+        )
+        assert "autoscaled" in out
         level[0] = 100
         await eventually(lambda: _at_least(c, "web", 3), within=60)
         got = await eventually(lambda: _v1_with_cpu(c, "web"), within=30)
         assert got.status.current_cpu_utilization_percentage == 100
+        table = await kubectl(cluster, "get", "hpa", "web")
+        assert "100%/40%" in table, table
+
+
+async def kubectl(cluster: kcore.Cluster, *args: str) -> str:
+    proc = await asyncio.create_subprocess_exec(
+        "kubectl", "--kubeconfig", str(cluster.kubeconfig), *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await proc.communicate()
+    assert proc.returncode == 0, err.decode()
+    return out.decode()
 
 
 async def _at_least(c: Client, name: str, n: int) -> bool:
