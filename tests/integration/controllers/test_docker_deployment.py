@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import subprocess
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 
 import aiohttp
 import docker
+import docker.errors
 import pytest
 from conftest import running_manager
 from hollow import eventually
@@ -172,3 +174,76 @@ def _containers(node: str) -> list[str]:
         return names
     finally:
         d.close()
+
+
+@pytest.fixture
+def second_image() -> Any:
+    """A second tag of the test image (no registry here: `set image` needs a local one)."""
+    tag = "kcore-test/busybox:controllers-2"
+    d = docker.from_env()
+    d.images.get(IMAGE).tag(tag)
+    yield tag
+    with contextlib.suppress(docker.errors.APIError):
+        d.images.remove(tag)  # only the tag: IMAGE still names the layers
+    d.close()
+
+
+async def _kubectl(cluster: kcore.Cluster, *args: str) -> str:
+    proc = await asyncio.to_thread(
+        subprocess.run,
+        ["kubectl", f"--kubeconfig={cluster.kubeconfig}", *args],
+        capture_output=True,
+        text=True,
+        timeout=150,
+    )
+    assert proc.returncode == 0, f"kubectl {' '.join(args)}: {proc.stderr}"
+    return proc.stdout
+
+
+@pytest.mark.kubectl
+async def test_kubectl_set_image_and_undo_on_docker(tmp_path: Path, second_image: str) -> None:
+    async with control_plane(tmp_path) as (cluster, kubelet):
+        client = cluster.client
+        await client.create(web_deployment("v1"))
+        out = await _kubectl(cluster, "rollout", "status", "deployment/web", "--timeout=120s")
+        assert "successfully rolled out" in out
+
+        factory = SharedInformerFactory(client)
+        pods = factory.informer(Pod)
+        lowest = [5]
+
+        def observe(_: Pod, __: Pod) -> None:
+            lowest[0] = min(lowest[0], sum(_ready(p) for p in pods.list("default")))
+
+        pods.add_event_handler(on_update=observe)
+        factory.start()
+        await factory.wait_for_sync()
+        try:
+            await _kubectl(cluster, "set", "image", "deployment/web", f"web={second_image}")
+            out = await _kubectl(cluster, "rollout", "status", "deployment/web", "--timeout=120s")
+            assert "successfully rolled out" in out
+            now = (await client.list(Pod, namespace="default")).items
+            live = [p for p in now if not p.metadata.deletion_timestamp]
+        finally:
+            await factory.stop()
+        assert lowest[0] >= 4, f"ready pods fell to {lowest[0]} with maxUnavailable=1"
+        assert {p.spec.containers[0].image for p in live} == {second_image}
+
+        await _kubectl(cluster, "rollout", "undo", "deployment/web")
+        await _kubectl(cluster, "rollout", "status", "deployment/web", "--timeout=120s")
+
+        async def back_on_first() -> bool:
+            now = (await client.list(Pod, namespace="default")).items
+            running = [p for p in now if not p.metadata.deletion_timestamp]
+            return len(running) == 5 and {p.spec.containers[0].image for p in running} == {IMAGE}
+
+        await eventually(back_on_first, within=60)
+        await client.delete(Deployment, "web", namespace="default")
+
+        async def all_gone() -> bool:
+            left = (await client.list(Pod, namespace="default")).items
+            return not left and not kubelet.workers
+
+        await eventually(all_gone, within=90)
+        found = await asyncio.to_thread(_containers, kubelet.config.node_name)
+        assert not found, f"containers left behind: {found}"
