@@ -12,7 +12,8 @@ expectations are satisfied: creates the missing pods (slow-start batches), delet
 pods, surplus pods and pods on nodes that no longer qualify or exist; with RollingUpdate,
 deletes old-template pods within maxUnavailable (unavailable old pods first; maxSurge is not
 implemented); and always writes status. The template revision is the `controller-revision-hash`
-label (FNV of the template, as Deployments use; kcore writes no ControllerRevision objects).
+label (FNV of the template, as Deployments use), and each template is kept as a
+ControllerRevision (`_dshistory`) for `kubectl rollout history/undo`.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Any
 import msgspec
 
 from kcore.api import codec
-from kcore.api.apps import DaemonSet
+from kcore.api.apps import ControllerRevision, DaemonSet
 from kcore.api.core import (
     Affinity,
     Node,
@@ -44,6 +45,7 @@ from kcore.client import EventRecorder, SharedInformerFactory
 from kcore.client.rest import Client
 from kcore.controllers import _taints
 from kcore.controllers import controller_utils as cu
+from kcore.controllers._dshistory import History
 from kcore.controllers.base import QueueController
 from kcore.controllers.deployment_util import template_hash
 from kcore.controllers.replicaset import CONTROLLER_UID_INDEX, controller_uid_index
@@ -129,6 +131,10 @@ class DaemonSetController(QueueController):
         self.dss = factory.informer(DaemonSet)
         self.nodes = factory.informer(Node)
         self.pods = factory.informer(Pod, indexers={CONTROLLER_UID_INDEX: controller_uid_index})
+        self.revisions = factory.informer(
+            ControllerRevision, indexers={CONTROLLER_UID_INDEX: controller_uid_index}
+        )
+        self.history = History(client, self.revisions, self._revisions_of)
         self.dss.add_event_handler(
             on_add=self.enqueue, on_update=lambda o, n: self.enqueue(n), on_delete=self._ds_gone
         )
@@ -138,6 +144,9 @@ class DaemonSetController(QueueController):
         self.pods.add_event_handler(
             on_add=self._pod_added, on_update=self._pod_updated, on_delete=self._pod_deleted
         )
+
+    def _revisions_of(self, uid: str) -> list[ControllerRevision]:
+        return self.revisions.indexer.by_index(CONTROLLER_UID_INDEX, uid)
 
     # -- handlers ----------------------------------------------------------------------------
 
@@ -199,6 +208,9 @@ class DaemonSetController(QueueController):
         for pod in sorted(pods, key=lambda p: p.metadata.creation_timestamp or ""):
             by_node[_taints.target_node_of(pod)].append(pod)
         revision = template_hash(ds.spec.template, ds.status.collision_count)
+        if not ds.metadata.deletion_timestamp:
+            in_use = {p.metadata.labels.get(HASH_LABEL, "") for p in pods}
+            await self.history.sync(ds, revision, in_use)
         if self.expectations.satisfied(key) and not ds.metadata.deletion_timestamp:
             await self._manage(key, ds, by_node, revision)
             if ds.spec.update_strategy.type in ("", "RollingUpdate"):

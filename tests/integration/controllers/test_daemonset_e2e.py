@@ -141,14 +141,8 @@ async def test_daemonset_covers_nodes_follows_them_and_rolls() -> None:
             "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "busybox:2"}]}}}
         }
         await c.patch(DaemonSet, "agent", patch, namespace="default")
-        proc = await asyncio.create_subprocess_exec(
-            "kubectl", "--kubeconfig", str(cluster.kubeconfig), "rollout", "status",
-            "daemonset/agent", "--timeout=60s",
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        out, err = await proc.communicate()
-        assert proc.returncode == 0, err.decode()
-        assert b"successfully rolled out" in out
+        out = await kubectl(cluster, "rollout", "status", "daemonset/agent", "--timeout=60s")
+        assert "successfully rolled out" in out
         assert await status_is(
             c, "agent", updated_number_scheduled=3, number_available=3, number_ready=3
         )
@@ -158,6 +152,29 @@ async def test_daemonset_covers_nodes_follows_them_and_rolls() -> None:
         images = {p.spec.containers[0].image for p in await _live(c)}
         assert images == {"busybox:2"}
         assert len({p.metadata.labels[HASH_LABEL] for p in await _live(c)}) == 1
+
+        history = await kubectl(cluster, "rollout", "history", "daemonset/agent")
+        assert [line.split()[0] for line in history.splitlines()[2:] if line.strip()] == ["1", "2"]
+        await kubectl(cluster, "rollout", "undo", "daemonset/agent")
+        await kubectl(cluster, "rollout", "status", "daemonset/agent", "--timeout=60s")
+        await eventually(lambda: _images_are(c, {"busybox:1"}))
+        history = await kubectl(cluster, "rollout", "history", "daemonset/agent")
+        assert [line.split()[0] for line in history.splitlines()[2:] if line.strip()] == ["2", "3"]
+
+
+async def _images_are(c: Client, images: set[str]) -> bool:
+    live = await _live(c)
+    return len(live) == 3 and {p.spec.containers[0].image for p in live} == images
+
+
+async def kubectl(cluster: kcore.Cluster, *args: str) -> str:
+    proc = await asyncio.create_subprocess_exec(
+        "kubectl", "--kubeconfig", str(cluster.kubeconfig), *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await proc.communicate()
+    assert proc.returncode == 0, err.decode()
+    return out.decode()
 
 
 _WORST: dict[str, int] = {}

@@ -17,7 +17,7 @@ import pytest
 
 import kcore
 from kcore.api import timeutil
-from kcore.api.apps import DaemonSet
+from kcore.api.apps import ControllerRevision, DaemonSet
 from kcore.api.codec import from_dict
 from kcore.api.core import Node, NodeSpec, Pod, PodCondition, Taint, Toleration
 from kcore.api.meta import ObjectMeta
@@ -128,6 +128,7 @@ class Rig:
             (self.ctl.dss, DaemonSet),
             (self.ctl.nodes, Node),
             (self.ctl.pods, Pod),
+            (self.ctl.revisions, ControllerRevision),
         ):
             page = await c.list(kind)
             await informer.replace(list(page.items), page.resource_version)
@@ -271,3 +272,30 @@ async def test_rolling_update_respects_max_unavailable(rig: Rig) -> None:
     await rig.sync()
     st = (await rig.ds()).status
     assert (st.updated_number_scheduled, st.number_available) == (3, 3)
+
+
+async def _revisions(rig: Rig) -> dict[str, int]:
+    page = await rig.cluster.client.list(ControllerRevision, namespace="default")
+    return {r.metadata.labels[dsc.HASH_LABEL]: r.revision for r in page.items}
+
+
+async def test_controller_revisions_follow_the_template(rig: Rig) -> None:
+    await rig.cluster.client.create(_ds("d", node_selector={"disk": "ssd"}))
+    await rig.sync()
+    first = await _revisions(rig)
+    assert list(first.values()) == [1]
+    rev = (await rig.cluster.client.list(ControllerRevision, namespace="default")).items[0]
+    assert rev.metadata.name == f"d-{next(iter(first))}"
+    assert rev.metadata.owner_references[0].kind == "DaemonSet"
+    assert rev.data["spec"]["template"]["$patch"] == "replace"
+    image = {"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "busybox:2"}]}}}}
+    await rig.cluster.client.patch(DaemonSet, "d", image, namespace="default")
+    await rig.sync()
+    second = await _revisions(rig)
+    assert sorted(second.values()) == [1, 2]
+    back = {"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "busybox:1"}]}}}}
+    await rig.cluster.client.patch(DaemonSet, "d", back, namespace="default")
+    await rig.sync()
+    third = await _revisions(rig)
+    old_hash = next(iter(first))
+    assert third[old_hash] == 3  # going back renumbers the old revision as the newest
