@@ -52,7 +52,7 @@ from kcore.api.errors import StatusError
 from kcore.api.labels import parse
 from kcore.api.metrics import PodMetrics
 from kcore.client import EventRecorder, SharedInformerFactory
-from kcore.client.rest import Client
+from kcore.client.rest import REQUEST_FAILED, Client
 from kcore.controllers import _hpa_calc as calc
 from kcore.controllers.base import QueueController
 
@@ -82,7 +82,14 @@ class ClientMetricsSource:
         self.client = client
 
     async def pod_usage(self, namespace: str, selector: str, resource: str) -> dict[str, int]:
-        page = await self.client.list(PodMetrics, namespace=namespace, label_selector=selector)
+        """Raises MetricError when metrics.k8s.io cannot answer (not served, unreachable)."""
+        try:
+            page = await self.client.list(PodMetrics, namespace=namespace, label_selector=selector)
+        except REQUEST_FAILED as e:
+            raise calc.MetricError(
+                f"unable to get metrics for resource {resource}: unable to fetch metrics "
+                f"from resource metrics API: {e}"
+            ) from e
         return {m.metadata.name: _usage(m, resource) for m in page.items}
 
 

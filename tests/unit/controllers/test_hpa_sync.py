@@ -19,7 +19,11 @@ from kcore.api.codec import from_dict
 from kcore.api.core import Event, Pod
 from kcore.client import EventRecorder, RateLimitingQueue, SharedInformerFactory
 from kcore.client.clock import FakeClock
-from kcore.controllers.hpa import HorizontalPodAutoscalerController, StaticMetricsSource
+from kcore.controllers.hpa import (
+    ClientMetricsSource,
+    HorizontalPodAutoscalerController,
+    StaticMetricsSource,
+)
 
 
 @dataclass
@@ -253,3 +257,14 @@ async def test_average_value_memory_target(rig: Rig) -> None:
     assert await rig.replicas() == 4  # average 200Mi against 100Mi: twice the pods
     res = (await _v2(rig)).status.current_metrics[0].resource
     assert res is not None and res.current.average_value == str(200 * 1024 * 1024)
+
+
+async def test_served_metrics_without_kubelets_leave_scaling_inactive(rig: Rig) -> None:
+    rig.ctl.metrics = ClientMetricsSource(rig.cluster.client)  # metrics.k8s.io, no kubelets
+    await rig.cluster.client.create(_hpa_v2(50))
+    await _set_pods(rig, _pod("a"))
+    await rig.load()
+    await rig.ctl.sync("v2/default/web")
+    assert await rig.replicas() == 2
+    conds = {c.type: (c.status, c.reason) for c in (await _v2(rig)).status.conditions}
+    assert conds["ScalingActive"] == ("False", "FailedGetResourceMetric")
