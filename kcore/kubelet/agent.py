@@ -27,6 +27,7 @@ from kcore.kubelet import mirror, sources, statsapi
 from kcore.kubelet.backoff import RestartBackoff
 from kcore.kubelet.config import KubeletConfig
 from kcore.kubelet.heartbeat import NodeHeartbeat
+from kcore.kubelet.podfeed import PodFeed, Subscriber
 from kcore.kubelet.podip import PodIPAllocator, derived_cidr
 from kcore.kubelet.runtime import ContainerInfo, LogOptions, Runtime, make_runtime
 from kcore.kubelet.server import KubeletServer, LogNotFound
@@ -60,9 +61,15 @@ async def _get_or_none(client: Client, kind: type[T], namespace: str, name: str)
 
 class Kubelet:
     def __init__(
-        self, config: KubeletConfig, client: Client, *, runtime: Runtime | None = None
+        self,
+        config: KubeletConfig,
+        client: Client,
+        *,
+        runtime: Runtime | None = None,
+        feed: PodFeed | None = None,
     ) -> None:
-        self.config, self.client = config, client
+        """`feed`: a process-wide pods informer to subscribe to instead of a watch of our own."""
+        self.config, self.client, self._feed = config, client, feed
         self.runtime = runtime or make_runtime(config.runtime)
         self.server = KubeletServer(self, host=config.node_ip, port=config.port)
         self.heartbeat: NodeHeartbeat | None = None
@@ -154,6 +161,8 @@ class Kubelet:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+        if self._feed is not None:
+            self._feed.unsubscribe(self.config.node_name)
         await asyncio.gather(*(w.stop() for w in self.workers.values()))
         await self._factory.stop()
         await self.events.close()
@@ -207,10 +216,17 @@ class Kubelet:
     # -- sources --------------------------------------------------------------------------
 
     async def _start_api_source(self) -> None:
-        pods = self._factory.informer(Pod, field_selector=f"spec.nodeName={self.config.node_name}")
-        pods.add_event_handler(
-            on_add=self._api_pod, on_update=lambda _, p: self._api_pod(p), on_delete=self._api_gone
-        )
+        if self._feed is not None:
+            self._feed.subscribe(self.config.node_name, Subscriber(self._api_pod, self._api_gone))
+        else:
+            pods = self._factory.informer(
+                Pod, field_selector=f"spec.nodeName={self.config.node_name}"
+            )
+            pods.add_event_handler(
+                on_add=self._api_pod,
+                on_update=lambda _, p: self._api_pod(p),
+                on_delete=self._api_gone,
+            )
         if not self.runtime.hollow:
             self._services = self._factory.informer(Service)
         self._factory.start()

@@ -23,6 +23,7 @@ from pathlib import Path
 from kcore.client import Client
 from kcore.kubelet.agent import Kubelet
 from kcore.kubelet.config import KubeletConfig
+from kcore.kubelet.podfeed import PodFeed
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -69,9 +70,11 @@ async def embedded(
         kubeconfig, user_agent="kcore-kubelet", max_connections=2 * nodes + 20
     )
     async with client:
+        feed = PodFeed(client)
+        await feed.start()
         for first in range(1, nodes + 1, 100):
             batch = [
-                Kubelet(_embedded_config(data_dir, i, runtime), client)
+                Kubelet(_embedded_config(data_dir, i, runtime), client, feed=feed)
                 for i in range(first, min(first + 100, nodes + 1))
             ]
             results = await asyncio.gather(*(k.start() for k in batch), return_exceptions=True)
@@ -84,6 +87,7 @@ async def embedded(
             yield kubelets
         finally:
             await asyncio.gather(*(k.stop() for k in kubelets), return_exceptions=True)
+            await feed.stop()
 
 
 def _embedded_config(data_dir: Path, index: int, runtime: str) -> KubeletConfig:

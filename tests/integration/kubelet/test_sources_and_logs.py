@@ -231,3 +231,30 @@ async def test_exec_over_the_channel_websocket(
         missing = base.replace("/shell/", "/nope/")
         async with http.get(missing, params={"command": "true"}, ssl=False) as resp:
             assert resp.status == 404
+
+
+async def test_embedded_hollow_kubelets_share_one_pod_feed(
+    cluster: kcore.Cluster, tmp_path: Path
+) -> None:
+    from kcore.kubelet import cli as kubelet_cli
+
+    async with kubelet_cli.embedded(
+        cluster.kubeconfig, tmp_path, nodes=3, runtime="fake"
+    ) as kubelets:
+        assert [k.config.node_name for k in kubelets] == [f"kcore-node-{i}" for i in (1, 2, 3)]
+        assert [k.config.node_ip for k in kubelets] == ["127.0.1.1", "127.0.1.2", "127.0.1.3"]
+        for i in (1, 2, 3):
+            pod = simple_pod(f"on-{i}", busybox("c", "sleep", "1"))
+            await cluster.client.create(bind_to(pod, f"kcore-node-{i}"))
+        for i in (1, 2, 3):
+            got = await wait_for(cluster.client, f"on-{i}", running)
+            assert got.status.host_ip == f"127.0.1.{i}"
+        assert [len(k.workers) for k in kubelets] == [1, 1, 1]
+        await cluster.client.delete(Pod, "on-2", namespace="default")
+        for _ in range(100):
+            if not kubelets[1].workers:
+                break
+            await asyncio.sleep(0.05)
+        assert [len(k.workers) for k in kubelets] == [1, 0, 1]
+    for i in (1, 3):
+        await cluster.client.delete(Pod, f"on-{i}", namespace="default", grace_period_seconds=0)
