@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import statistics
 import tempfile
 import time
@@ -31,8 +32,8 @@ from kcore.kubelet import Kubelet, KubeletConfig
 
 PODS = 50
 IMAGE = "kcore-test/busybox:1"
-NODE = "bench-node-1"
-LABEL = "io.kcore.test=pod-startup-bench"
+NODE = f"bench-node-{os.getpid()}"  # concurrent runs on one Docker engine stay apart
+LABEL = f"io.kcore.test=pod-startup-bench-{os.getpid()}"
 
 
 def _pod(i: int) -> Pod:
