@@ -17,6 +17,7 @@ import os
 import statistics
 import tempfile
 import time
+from collections.abc import Awaitable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,10 @@ async def _create_and_wait(
     return seen[f"bench-{i}"] - started
 
 
+async def _all_at_once(waits: Iterable[Awaitable[float]]) -> list[float]:
+    return list(await asyncio.gather(*waits))
+
+
 async def _kcore_latencies(tmp: Path, *, burst: bool = False) -> list[float]:
     async with kcore.Cluster(data_dir=tmp / "cluster") as cluster:
         cfg = KubeletConfig(node_name=NODE, node_ip="127.0.1.200", port=0, data_dir=tmp / "kubelet")
@@ -87,10 +92,7 @@ async def _kcore_latencies(tmp: Path, *, burst: bool = False) -> list[float]:
             watcher = asyncio.create_task(_watch_running(cluster.client, seen, arrived))
             await asyncio.sleep(0.5)
             waits = (_create_and_wait(cluster.client, i, seen, arrived) for i in range(PODS))
-            if burst:
-                latencies = list(await asyncio.gather(*waits))
-            else:
-                latencies = [await w for w in waits]
+            latencies = await _all_at_once(waits) if burst else [await w for w in waits]
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
