@@ -285,12 +285,14 @@ class DaemonSetController(QueueController):
         async def create_one() -> bool:
             node = next(queue)
             try:
-                await self.client.create(self._new_pod(ds, node, revision))
+                pod = await self.client.create(self._new_pod(ds, node, revision))
             except StatusError as e:
                 self.expectations.creation_observed(key)
                 self.recorder.event(ds, "Warning", "FailedCreate", f"Error creating: {e.message}")
                 return False
-            self.recorder.event(ds, "Normal", "SuccessfulCreate", f"Created pod for node {node}")
+            self.recorder.event(
+                ds, "Normal", "SuccessfulCreate", f"Created pod: {pod.metadata.name}"
+            )
             return True
 
         created = await cu.slow_start_batches(len(nodes), create_one)
