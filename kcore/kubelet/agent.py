@@ -127,6 +127,7 @@ class Kubelet:
                 port=self.server.port,
                 runtime_version=version,
                 on_node=self._use_pod_cidr,
+                images=self.runtime.images,
             )
             await self.heartbeat.register()
         for info in await self.runtime.list_containers(cfg.node_name):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from kcore.api import codec
 from kcore.api.coordination import Lease
@@ -33,11 +33,13 @@ class NodeHeartbeat:
         port: int,
         runtime_version: str,
         on_node: Callable[[Node], None] = lambda _: None,
+        images: Callable[[], Awaitable[list[tuple[list[str], int]]]] | None = None,
     ) -> None:
         self.config, self.client = config, client
         self.port, self.runtime_version = port, runtime_version
         self.node: Node | None = None
         self._on_node = on_node
+        self._images = images
         self._reported_at = 0.0
 
     async def register(self) -> Node:
@@ -64,6 +66,7 @@ class NodeHeartbeat:
             runtime_version=self.runtime_version,
             capacity=cap,
             allocatable=alloc,
+            images=await self._images() if self._images is not None else [],
         )
         body = {"status": codec.to_dict(status)}
         self.node = await self.client.patch(Node, self.config.node_name, body, subresource="status")

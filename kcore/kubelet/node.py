@@ -11,11 +11,13 @@ from __future__ import annotations
 import os
 import platform
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from kcore.api import timeutil
 from kcore.api.coordination import Lease, LeaseSpec
 from kcore.api.core import (
+    ContainerImage,
     DaemonEndpoint,
     Node,
     NodeAddress,
@@ -191,8 +193,12 @@ def node_status(
     runtime_version: str,
     capacity: dict[str, str],
     allocatable: dict[str, str],
+    images: Sequence[tuple[list[str], int]] = (),
 ) -> NodeStatus:
+    """The whole status; images largest first, at most 50 (Kubernetes' nodeStatusMaxImages)."""
+    biggest = sorted(images, key=lambda i: -i[1])[:50]
     return NodeStatus(
+        images=[ContainerImage(names=names, size_bytes=size) for names, size in biggest],
         capacity=dict(capacity),
         allocatable=dict(allocatable),
         conditions=conditions(cfg, old),

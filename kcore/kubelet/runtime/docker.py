@@ -106,6 +106,17 @@ class DockerRuntime:
         info = await self._call(self._api.version)
         return str(info.get("Version", "unknown"))
 
+    async def images(self) -> list[tuple[list[str], int]]:
+        """Local images as (repo tags and digests, size), for the Node's status.images."""
+        rows = await self._call(self._api.images)
+        found = []
+        for row in rows:
+            names = [*(row.get("RepoDigests") or []), *(row.get("RepoTags") or [])]
+            names = [n for n in names if "<none>" not in n]
+            if names:
+                found.append((names, int(row.get("Size") or 0)))
+        return found
+
     async def list_containers(self, node: str) -> list[ContainerInfo]:
         rows = await self._call(
             self._api.containers, all=True, filters={"label": f"{LABEL_NODE}={node}"}

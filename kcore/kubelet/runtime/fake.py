@@ -32,6 +32,9 @@ class FakeRuntime:
     async def version(self) -> str:
         return "fake-1.0"
 
+    async def images(self) -> list[tuple[list[str], int]]:
+        return []
+
     async def list_containers(self, node: str) -> list[ContainerInfo]:
         return [c for c in self._containers.values() if c.labels.get(LABEL_NODE) == node]
 

@@ -55,6 +55,7 @@ async def test_node_registers_with_machine_facts_and_renews_its_lease(
         "PIDPressure": "False",
     }
     assert node.metadata.labels["kubernetes.io/hostname"] == name
+    assert any("kcore-test/busybox:1" in image.names for image in status.images)
 
     first = await _lease(cluster, name)
     assert first.spec.holder_identity == name and first.spec.lease_duration_seconds == 40
