@@ -19,6 +19,8 @@ job-name); the controller owns the pods it creates with a controller ownerRefere
 Indexed completion mode: each pod gets a completion index (annotation and label
 batch.kubernetes.io/job-completion-index, env JOB_COMPLETION_INDEX); the Job completes when
 every index 0..completions-1 has a succeeded pod; completedIndexes is written as ranges.
+A finished Job with ttlSecondsAfterFinished is deleted (background propagation) once that
+many seconds have passed (Kubernetes' TTL-after-finished controller, folded in here).
 After failures, a replacement waits `backoff_base * 2^(failures-1)` seconds (10 s doubling,
 capped at 6 min) from the last failure, as Kubernetes delays it.
 """
@@ -143,6 +145,14 @@ def finished(job: Job) -> bool:
     )
 
 
+def finish_time(job: Job) -> str:
+    """When the Job finished: completionTime, or its Failed condition's transition."""
+    if job.status.completion_time:
+        return job.status.completion_time
+    failed = [c for c in job.status.conditions if c.type == "Failed" and c.status == "True"]
+    return failed[0].last_transition_time if failed else ""
+
+
 def _selector(job: Job) -> Selector:
     try:
         return from_label_selector(job.spec.selector) if job.spec.selector else nothing()
@@ -223,6 +233,7 @@ class JobController(QueueController):
         counts = count_pods(job, pods)
         if finished(job):
             await self._delete(key, job, counts.active)
+            await self._expire(job)
             return
         start = job.status.start_time or timeutil.from_timestamp(self.wall())
         failure = self._failure(job, counts, start)
@@ -237,6 +248,28 @@ class JobController(QueueController):
         outcome = ("Complete", "", "") if complete else None
         await self._write_status(job, counts, start, outcome, change)
         self._requeue_for_deadline(job, start)
+
+    async def _expire(self, job: Job) -> None:
+        """ttlSecondsAfterFinished: delete the finished Job (and, through GC, its pods)."""
+        ttl = job.spec.ttl_seconds_after_finished
+        stamp = finish_time(job)
+        if ttl is None or not stamp:
+            return
+        left = timeutil.to_timestamp(stamp) + ttl - self.wall()
+        if left > 0:
+            self.enqueue_after(job, left)
+            return
+        try:
+            await self.client.delete(
+                Job,
+                job.metadata.name,
+                namespace=job.metadata.namespace,
+                propagation_policy="Background",
+                preconditions={"uid": job.metadata.uid},
+            )
+        except StatusError as e:
+            if e.code not in (404, 409):
+                raise
 
     def _failure(self, job: Job, counts: Counts, start: str) -> tuple[str, str, str] | None:
         limit = job.spec.backoff_limit if job.spec.backoff_limit is not None else 6

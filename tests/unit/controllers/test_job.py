@@ -91,6 +91,18 @@ class Rig:
         got: Job = await c.get(Job, name, namespace="default")
         return got
 
+    async def sync_gone(self, name: str = "j") -> None:
+        """Sync a Job the controller should delete; assert it is gone (or going)."""
+        c = self.cluster.client
+        for informer, kind in ((self.ctl.jobs, Job), (self.ctl.pods, Pod)):
+            page = await c.list(kind)
+            await informer.replace(list(page.items), page.resource_version)
+        await self.ctl.sync(f"default/{name}")
+        left = [
+            j for j in (await c.list(Job, namespace="default")).items if j.metadata.name == name
+        ]
+        assert not left or left[0].metadata.deletion_timestamp
+
     async def pods(self, phase: str | None = None) -> list[Pod]:
         page = await self.cluster.client.list(Pod, namespace="default")
         live = [p for p in page.items if not p.metadata.deletion_timestamp]
@@ -212,3 +224,16 @@ async def test_replacement_after_failure_waits_for_backoff(rig: Rig) -> None:
     rig.now[0] = WALL0 + 10
     await rig.sync()
     assert len(await rig.active()) == 1
+
+
+async def test_ttl_after_finished_deletes_the_job(rig: Rig) -> None:
+    await rig.cluster.client.create(_job("j", completions=1, ttl_seconds_after_finished=60))
+    await rig.sync()
+    (pod,) = await rig.active()
+    await rig.finish(pod, "Succeeded")
+    done = await rig.sync()
+    assert done.status.completion_time == timeutil.from_timestamp(WALL0)
+    rig.now[0] = WALL0 + 30
+    await rig.sync()  # still there: half the TTL
+    rig.now[0] = WALL0 + 61
+    await rig.sync_gone()
