@@ -10,6 +10,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from proxy_testing import Backend, tag_then_echo
 
 import kcore
 from kcore.api.codec import from_dict
@@ -18,8 +19,6 @@ from kcore.client import Client, SharedInformerFactory
 from kcore.proxy import Address, Proxy, ServicePort
 from kcore.proxy.config import ServiceConfig, table_entries
 from kcore.proxy.daemon import ProxyServer
-
-from .conftest import Backend, tag_then_echo
 
 
 def service(name: str = "web", **spec: Any) -> Service:

@@ -13,11 +13,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from proxy_testing import Backend, echo, free_port, tag_then_echo
 
 from kcore.proxy import Address, Proxy, ServicePort
 from kcore.proxy.metrics import render
-
-from .conftest import Backend, echo, free_port, tag_then_echo
 
 VIP = Address("127.32.0.10", 8080)
 

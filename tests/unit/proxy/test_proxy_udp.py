@@ -8,10 +8,9 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+from proxy_testing import free_port
 
 from kcore.proxy import Address, Proxy, ServicePort
-
-from .conftest import free_port
 
 VIP = Address("127.32.0.53", 5353)
 
