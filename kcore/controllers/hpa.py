@@ -123,8 +123,12 @@ class _Outcome:
 
     desired: int
     current_metrics: list[MetricStatus] = field(default_factory=list)
-    active: tuple[str, str, str] = ("True", "ValidMetricFound", "the HPA was able to compute")
-    limited: tuple[str, str, str] = ("False", "DesiredWithinRange", "the desired count is within")
+    active: tuple[str, str, str] = (
+        "True", "ValidMetricFound", "the HPA was able to successfully calculate a replica count"
+    )  # fmt: skip
+    limited: tuple[str, str, str] = (
+        "False", "DesiredWithinRange", "the desired count is within the acceptable range"
+    )  # fmt: skip
     reason: str = ""
 
 
@@ -205,7 +209,7 @@ class HorizontalPodAutoscalerController(QueueController):
             return
         spec_replicas = int(scale.get("spec", {}).get("replicas", 0))
         current = int(scale.get("status", {}).get("replicas", 0))
-        outcome = await self._decide(key, hpa, spec_replicas, current, scale)
+        outcome = await self._decide(key, hpa, spec_replicas, scale)
         rescaled = False
         if outcome.desired != spec_replicas:
             try:
@@ -229,73 +233,41 @@ class HorizontalPodAutoscalerController(QueueController):
         return self.histories.setdefault(key, calc.History())
 
     async def _decide(
-        self, key: str, hpa: HorizontalPodAutoscalerV2, spec_replicas: int, current: int, scale: Any
+        self, key: str, hpa: HorizontalPodAutoscalerV2, spec_replicas: int, scale: Any
     ) -> _Outcome:
         lo, hi = hpa.spec.min_replicas or 1, hpa.spec.max_replicas
-        if spec_replicas == 0 and lo != 0:
-            return _Outcome(
-                0,
-                active=(
-                    "False",
-                    "ScalingDisabled",
-                    "scaling is disabled since the replica count of the target is zero",
-                ),
-            )
-        if spec_replicas > hi:
-            return _Outcome(
-                hi,
-                reason="Current number of replicas above Spec.MaxReplicas",
-                limited=(
-                    "True",
-                    "TooManyReplicas",
-                    "the desired replica count is more than the maximum replica count",
-                ),
-            )
-        if spec_replicas < lo:
-            return _Outcome(
-                lo,
-                reason="Current number of replicas below Spec.MinReplicas",
-                limited=(
-                    "True",
-                    "TooFewReplicas",
-                    "the desired replica count is less than the minimum replica count",
-                ),
-            )
+        bounded = _out_of_bounds(spec_replicas, lo, hi)
+        if bounded is not None:
+            return bounded
         selector = str(scale.get("status", {}).get("selector", ""))
         proposal, statuses, error = await self._propose(hpa, spec_replicas, selector)
         if proposal is None:
             return _Outcome(spec_replicas, statuses, active=("False", *error))
-        behavior = calc.Behavior.of(hpa.spec.behavior, self.downscale_stabilization)
-        now = self.queue.clock.now()
-        if key not in self.histories:  # first sight: the current size counts as recommended
-            self.histories[key] = calc.History(recommendations=[(now, spec_replicas)])
-        history = self._history(key)
-        history.prune(now, max(behavior.longest_window, 600))
-        norm = calc.normalize(
-            history,
-            behavior,
-            desired=proposal,
-            current=spec_replicas,
-            min_replicas=lo,
-            max_replicas=hi,
-            now=now,
-        )
-        limited = (
-            "False",
-            "DesiredWithinRange",
-            "the desired count is within the acceptable range",
-        )
+        norm = self._normalize(key, hpa, proposal, spec_replicas)
+        limited = WITHIN_RANGE
         if norm.limited_reason != "DesiredWithinRange":
-            limited = (
-                "True",
-                norm.limited_reason,
-                f"the desired replica count is limited ({norm.limited_reason})",
-            )
+            message = f"the desired replica count is limited ({norm.limited_reason})"
+            limited = ("True", norm.limited_reason, message)
         reason = "All metrics below target"
         if norm.replicas > spec_replicas:
             name = next((m.resource.name for m in statuses if m.resource is not None), "cpu")
             reason = f"{name} resource utilization (percentage of request) above target"
         return _Outcome(norm.replicas, statuses, limited=limited, reason=reason)
+
+    def _normalize(
+        self, key: str, hpa: HorizontalPodAutoscalerV2, proposal: int, current: int
+    ) -> calc.Normalized:
+        behavior = calc.Behavior.of(hpa.spec.behavior, self.downscale_stabilization)
+        now = self.queue.clock.now()
+        if key not in self.histories:  # first sight: the current size counts as recommended
+            self.histories[key] = calc.History(recommendations=[(now, current)])
+        history = self.histories[key]
+        history.prune(now, max(behavior.longest_window, 600))
+        lo, hi = hpa.spec.min_replicas or 1, hpa.spec.max_replicas
+        return calc.normalize(
+            history, behavior, desired=proposal, current=current,
+            min_replicas=lo, max_replicas=hi, now=now,
+        )  # fmt: skip
 
     async def _propose(
         self, hpa: HorizontalPodAutoscalerV2, current: int, selector: str
@@ -427,6 +399,36 @@ class HorizontalPodAutoscalerController(QueueController):
         except StatusError as e:
             if e.code not in (404, 409):
                 raise
+
+
+Condition = tuple[str, str, str]  # status, reason, message
+WITHIN_RANGE: Condition = (
+    "False", "DesiredWithinRange", "the desired count is within the acceptable range"
+)  # fmt: skip
+DISABLED: Condition = (
+    "False", "ScalingDisabled", "scaling is disabled since the replica count of the target is zero"
+)  # fmt: skip
+TOO_MANY: Condition = (
+    "True", "TooManyReplicas", "the desired replica count is more than the maximum replica count"
+)  # fmt: skip
+TOO_FEW: Condition = (
+    "True", "TooFewReplicas", "the desired replica count is less than the minimum replica count"
+)  # fmt: skip
+
+
+def _out_of_bounds(replicas: int, lo: int, hi: int) -> _Outcome | None:
+    """Kubernetes' shortcuts before any metric is read: scaling off at 0, clamp to min/max."""
+    if replicas == 0 and lo != 0:
+        return _Outcome(0, active=DISABLED)
+    if replicas > hi:
+        return _Outcome(
+            hi, reason="Current number of replicas above Spec.MaxReplicas", limited=TOO_MANY
+        )
+    if replicas < lo:
+        return _Outcome(
+            lo, reason="Current number of replicas below Spec.MinReplicas", limited=TOO_FEW
+        )
+    return None
 
 
 def _key(version: str, obj: Any) -> str:
