@@ -366,48 +366,49 @@ class DaemonSetController(QueueController):
 
     # -- status ------------------------------------------------------------------------------
 
+    def _status(self, ds: DaemonSet, by_node: dict[str, list[Pod]], revision: str) -> Any:
+        """Kubernetes' per-node tally: desired/current/ready/available/updated on nodes that
+        should run the pod, misscheduled on nodes that should not but have one."""
+        want, now = template_pod(ds), time.time()
+        desired = current = misscheduled = ready = available = updated = 0
+        for node in self.nodes.list():
+            pods = [p for p in by_node.get(node.metadata.name, []) if _alive(p)]
+            if not node_should_run(want, node)[0]:
+                misscheduled += 1 if pods else 0
+                continue
+            desired += 1
+            if pods:
+                current += 1
+                ready += cu.is_pod_ready(pods[0])
+                available += self._available(ds, pods[0], now)
+                updated += any(p.metadata.labels.get(HASH_LABEL) == revision for p in pods)
+        return msgspec.structs.replace(
+            ds.status,
+            desired_number_scheduled=desired,
+            current_number_scheduled=current,
+            number_misscheduled=misscheduled,
+            number_ready=ready,
+            number_available=available,
+            number_unavailable=desired - available,
+            updated_number_scheduled=updated,
+            observed_generation=ds.metadata.generation,
+        )
+
     async def _write_status(
         self, ds: DaemonSet, by_node: dict[str, list[Pod]], revision: str
     ) -> None:
-        want, now = template_pod(ds), time.time()
-        counts = dict.fromkeys(
-            ("desired", "current", "misscheduled", "ready", "available", "updated"), 0
-        )
-        for node in self.nodes.list():
-            run = node_should_run(want, node)[0]
-            pods = [p for p in by_node.get(node.metadata.name, []) if _alive(p)]
-            if not run:
-                counts["misscheduled"] += 1 if pods else 0
-                continue
-            counts["desired"] += 1
-            if not pods:
-                continue
-            counts["current"] += 1
-            counts["ready"] += cu.is_pod_ready(pods[0])
-            counts["available"] += self._available(ds, pods[0], now)
-            counts["updated"] += any(p.metadata.labels.get(HASH_LABEL) == revision for p in pods)
-        status = msgspec.structs.replace(
-            ds.status,
-            desired_number_scheduled=counts["desired"],
-            current_number_scheduled=counts["current"],
-            number_misscheduled=counts["misscheduled"],
-            number_ready=counts["ready"],
-            number_available=counts["available"],
-            number_unavailable=counts["desired"] - counts["available"],
-            updated_number_scheduled=counts["updated"],
-            observed_generation=ds.metadata.generation,
-        )
+        status = self._status(ds, by_node, revision)
         if status == ds.status:
             return
         try:
             await self.client.update_status(msgspec.structs.replace(ds, status=status))
         except StatusError as e:
-            if e.code not in (404, 409):
-                raise
             if e.code == 409:
                 self.enqueue(ds)
+            elif e.code != 404:
+                raise
             return
-        if ds.spec.min_ready_seconds > 0 and counts["ready"] != counts["available"]:
+        if ds.spec.min_ready_seconds > 0 and status.number_ready != status.number_available:
             self.enqueue_after(ds, ds.spec.min_ready_seconds)
 
 
