@@ -36,7 +36,7 @@ from typing import Any
 import msgspec
 
 from kcore.api import codec, timeutil
-from kcore.api.batch import Job, JobCondition
+from kcore.api.batch import Job, JobCondition, JobStatus
 from kcore.api.core import EnvVar, Pod
 from kcore.api.errors import StatusError
 from kcore.api.labels import Selector, from_label_selector, nothing
@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 INDEX_KEY = "batch.kubernetes.io/job-completion-index"
 JOB_LABELS = ("batch.kubernetes.io/job-name", "job-name")
 UID_LABELS = ("batch.kubernetes.io/controller-uid", "controller-uid")
+Outcome = tuple[str, str, str]  # condition type, reason, message
 DEFAULT_BACKOFF = 10.0
 MAX_BACKOFF = 360.0
 
@@ -271,7 +272,7 @@ class JobController(QueueController):
             if e.code not in (404, 409):
                 raise
 
-    def _failure(self, job: Job, counts: Counts, start: str) -> tuple[str, str, str] | None:
+    def _failure(self, job: Job, counts: Counts, start: str) -> Outcome | None:
         limit = job.spec.backoff_limit if job.spec.backoff_limit is not None else 6
         if counts.failed > limit:
             return ("Failed", "BackoffLimitExceeded", "Job has reached the specified backoff limit")
@@ -391,43 +392,35 @@ class JobController(QueueController):
 
     # -- status ------------------------------------------------------------------------------
 
-    async def _write_status(
-        self,
-        job: Job,
-        counts: Counts,
-        start: str,
-        outcome: tuple[str, str, str] | None,
-        change: int = 0,
-    ) -> None:
+    def _status(
+        self, job: Job, counts: Counts, start: str, outcome: Outcome | None, change: int
+    ) -> JobStatus:
         now = timeutil.from_timestamp(self.wall())
-        conditions = list(job.status.conditions)
-        completion_time = job.status.completion_time
-        failed = outcome is not None and outcome[0] == "Failed"
-        active = 0 if failed else len(counts.active) + change
+        conditions, completion_time = list(job.status.conditions), job.status.completion_time
         if outcome is not None:
-            kind, reason, message = outcome
-            conditions = _with_condition(conditions, kind, reason, message, now)
-            if kind == "Complete":
+            conditions = _with_condition(conditions, *outcome, now)
+            if outcome[0] == "Complete":
                 completion_time = completion_time or now
-            self.recorder.event(
-                job,
-                "Warning" if kind == "Failed" else "Normal",
-                reason or "Completed",
-                message or "Job completed",
-            )
-        status = msgspec.structs.replace(
+        indexed = is_indexed(job)
+        failed = outcome is not None and outcome[0] == "Failed"
+        return msgspec.structs.replace(
             job.status,
             start_time=start,
-            active=active,
+            active=0 if failed else len(counts.active) + change,
             ready=counts.ready,
-            succeeded=succeeded_count(job, counts) if is_indexed(job) else len(counts.succeeded),
+            succeeded=succeeded_count(job, counts) if indexed else len(counts.succeeded),
             failed=counts.failed,
             conditions=conditions,
             completion_time=completion_time,
             completed_indexes=format_ranges(completed_indexes(job, counts.succeeded))
-            if is_indexed(job)
+            if indexed
             else "",
         )
+
+    async def _write_status(
+        self, job: Job, counts: Counts, start: str, outcome: Outcome | None, change: int = 0
+    ) -> None:
+        status = self._status(job, counts, start, outcome, change)
         if status == job.status:
             return
         try:
@@ -437,6 +430,13 @@ class JobController(QueueController):
                 self.enqueue(job)
             elif e.code != 404:
                 raise
+            return
+        if outcome is not None:
+            kind, reason, message = outcome
+            if kind == "Failed":
+                self.recorder.event(job, "Warning", reason, message)
+            else:
+                self.recorder.event(job, "Normal", "Completed", "Job completed")
 
 
 def _with_condition(
