@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import AsyncGenerator, Coroutine
+from collections.abc import AsyncGenerator, AsyncIterator, Coroutine
 from typing import Any, TypeVar
 
 import aiohttp
@@ -30,6 +30,7 @@ from kcore.kubelet.heartbeat import NodeHeartbeat
 from kcore.kubelet.podfeed import PodFeed, Subscriber
 from kcore.kubelet.podip import PodIPAllocator, derived_cidr
 from kcore.kubelet.runtime import ContainerInfo, LogOptions, Runtime, make_runtime
+from kcore.kubelet.runtime.types import ExecInput
 from kcore.kubelet.server import KubeletServer, LogNotFound
 from kcore.kubelet.stats import StatsProvider
 from kcore.kubelet.tls import ensure_cert, server_context
@@ -446,17 +447,23 @@ class Kubelet:
         return worker
 
     async def open_exec(
-        self, namespace: str, pod: str, container: str, command: list[str]
+        self,
+        namespace: str,
+        pod: str,
+        container: str,
+        command: list[str],
+        *,
+        stdin: asyncio.Queue[ExecInput] | None,
+        tty: bool,
     ) -> AsyncGenerator[tuple[int, bytes], None]:
         info = self._worker_named(namespace, pod).container_for_logs(container, previous=False)
         if info is None or info.state != "running":
             raise LogNotFound(f'container "{container}" in pod "{pod}" is not running')
-        return self._exec_stream(info.id, command)
+        return self._exec_stream(self.runtime.exec_stream(info.id, command, stdin=stdin, tty=tty))
 
     async def _exec_stream(
-        self, cid: str, command: list[str]
+        self, stream: AsyncIterator[tuple[int, bytes]]
     ) -> AsyncGenerator[tuple[int, bytes], None]:
-        stream = self.runtime.exec_stream(cid, command)
         try:
             async for item in stream:
                 yield item

@@ -5,24 +5,26 @@ HTTP pod source, shown in the API as mirror pods) and DELETE /pods/NS/NAME;
 GET /containerLogs/NS/POD/CONTAINER with follow, tailLines, sinceSeconds, timestamps and
 previous — what the API server's pods/log proxies to; GET /exec/NS/POD/CONTAINER?command=..
 upgraded to a websocket speaking the channel protocol of kubectl (v4/v5.channel.k8s.io:
-binary frames prefixed with a stream byte, 1 stdout, 2 stderr, 3 the final Status); stdin
-and tty are not supported. Other parts of the kubelet (the stats
+binary frames prefixed with a stream byte: 0 stdin, 1 stdout, 2 stderr, 3 the final Status,
+4 terminal resize, 255 (v5) stream close). Other parts of the kubelet (the stats
 sampler) add routes with `add_routes` before `start`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 from typing import Protocol
 
+import aiohttp
 import msgspec
 from aiohttp import web
 
 from kcore.api import codec
 from kcore.api.core import Pod, PodList
 from kcore.kubelet.runtime import LogOptions
-from kcore.kubelet.runtime.types import EXIT
+from kcore.kubelet.runtime.types import EXIT, ExecInput
 
 CHANNEL_PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io", "channel.k8s.io")
 
@@ -54,7 +56,14 @@ class ServerBackend(Protocol):
     async def post_pods(self, manifest: str) -> list[Pod]: ...
     async def delete_posted_pod(self, namespace: str, name: str) -> bool: ...
     async def open_exec(
-        self, namespace: str, pod: str, container: str, command: list[str]
+        self,
+        namespace: str,
+        pod: str,
+        container: str,
+        command: list[str],
+        *,
+        stdin: asyncio.Queue[ExecInput] | None,
+        tty: bool,
     ) -> AsyncGenerator[tuple[int, bytes], None]: ...
     async def open_logs(
         self, namespace: str, pod: str, container: str, previous: bool, options: LogOptions
@@ -72,6 +81,22 @@ def _int(value: str | None) -> int | None:
 
 def _flag(value: str | None) -> bool:
     return value is not None and value.lower() in ("1", "true", "yes", "")
+
+
+async def _read_input(ws: web.WebSocketResponse, stdin: asyncio.Queue[ExecInput]) -> None:
+    """Client frames: 0 stdin bytes, 4 a resize ({"Width", "Height"}), 255+0 stdin closed."""
+    async for msg in ws:
+        if msg.type != aiohttp.WSMsgType.BINARY or not msg.data:
+            continue
+        channel, data = msg.data[0], msg.data[1:]
+        if channel == 0:
+            stdin.put_nowait(bytes(data))
+        elif channel == 4:
+            size = msgspec.json.decode(data)
+            stdin.put_nowait((int(size.get("Width", 80)), int(size.get("Height", 24))))
+        elif channel == 255 and data[:1] == b"\x00":
+            stdin.put_nowait(None)
+    stdin.put_nowait(None)
 
 
 class KubeletServer:
@@ -139,15 +164,22 @@ class KubeletServer:
         command = request.query.getall("command", [])
         if not command:
             raise web.HTTPBadRequest(text="you must specify at least one command")
-        info = request.match_info
+        info, q = request.match_info, request.query
+        stdin: asyncio.Queue[ExecInput] | None = asyncio.Queue() if _flag(q.get("stdin")) else None
         try:
             stream = await self.backend.open_exec(
-                info["namespace"], info["pod"], info["container"], list(command)
+                info["namespace"],
+                info["pod"],
+                info["container"],
+                list(command),
+                stdin=stdin,
+                tty=_flag(q.get("tty")),
             )
         except LogNotFound as e:
             raise web.HTTPNotFound(text=str(e)) from None
         ws = web.WebSocketResponse(protocols=CHANNEL_PROTOCOLS)
         await ws.prepare(request)
+        reader = asyncio.create_task(_read_input(ws, stdin)) if stdin is not None else None
         try:
             async for channel, data in stream:
                 if channel == EXIT:
@@ -155,6 +187,9 @@ class KubeletServer:
                 else:
                     await ws.send_bytes(bytes([channel]) + data)
         finally:
+            if reader is not None:
+                reader.cancel()
+                await asyncio.gather(reader, return_exceptions=True)
             await stream.aclose()
             await ws.close()
         return ws

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -17,6 +18,7 @@ from typing import Any, TypeVar
 
 import docker
 import docker.errors
+from docker.utils.socket import frames_iter
 
 from kcore.api import timeutil
 from kcore.kubelet.runtime.types import (
@@ -24,6 +26,7 @@ from kcore.kubelet.runtime.types import (
     LABEL_NODE,
     ContainerInfo,
     ContainerSpec,
+    ExecInput,
     ImagePullError,
     LogOptions,
     RuntimeError_,
@@ -244,9 +247,18 @@ class DockerRuntime:
             return -1
 
     async def exec_stream(
-        self, container_id: str, command: list[str]
+        self,
+        container_id: str,
+        command: list[str],
+        *,
+        stdin: asyncio.Queue[ExecInput] | None = None,
+        tty: bool = False,
     ) -> AsyncIterator[tuple[int, bytes]]:
-        """Run `command`; its output as (1 stdout | 2 stderr, bytes), then (EXIT, code)."""
+        """Run `command`; its output as (1 stdout | 2 stderr, bytes), then (EXIT, code).
+
+        With `stdin`, bytes from the queue go to the command's standard input, None closes
+        it and (width, height) resizes its terminal.
+        """
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[tuple[int, bytes]] = asyncio.Queue()
         closed = threading.Event()
@@ -255,9 +267,13 @@ class DockerRuntime:
             if not closed.is_set():
                 loop.call_soon_threadsafe(queue.put_nowait, item)
 
+        exec_id, sock = await self._call(
+            self._exec_open, container_id, command, stdin is not None, tty
+        )
         threading.Thread(
-            target=self._pump_exec, args=(container_id, command, put), daemon=True
+            target=self._pump_exec, args=(exec_id, sock, tty, put), daemon=True
         ).start()
+        feeder = asyncio.create_task(self._feed_exec(exec_id, sock, stdin)) if stdin else None
         try:
             while True:
                 channel, data = await queue.get()
@@ -266,20 +282,44 @@ class DockerRuntime:
                     return
         finally:
             closed.set()
+            if feeder is not None:
+                feeder.cancel()
+                await asyncio.gather(feeder, return_exceptions=True)
+            with contextlib.suppress(OSError):
+                sock.close()
+
+    def _exec_open(
+        self, container_id: str, command: list[str], stdin: bool, tty: bool
+    ) -> tuple[str, Any]:
+        exec_id = self._api.exec_create(
+            container_id, command, stdout=True, stderr=True, stdin=stdin, tty=tty
+        )
+        return str(exec_id["Id"]), self._api.exec_start(exec_id, socket=True, tty=tty)
+
+    async def _feed_exec(self, exec_id: str, sock: Any, stdin: asyncio.Queue[ExecInput]) -> None:
+        raw = getattr(sock, "_sock", sock)
+        while True:
+            item = await stdin.get()
+            if item is None:
+                with contextlib.suppress(OSError):
+                    raw.shutdown(socket.SHUT_WR)
+                return
+            if isinstance(item, tuple):
+                width, height = item
+                with contextlib.suppress(docker.errors.APIError):
+                    await self._call(self._api.exec_resize, exec_id, height=height, width=width)
+                continue
+            await self._call(raw.sendall, item)
 
     def _pump_exec(
-        self, container_id: str, command: list[str], put: Callable[[tuple[int, bytes]], None]
+        self, exec_id: str, sock: Any, tty: bool, put: Callable[[tuple[int, bytes]], None]
     ) -> None:
         try:
-            exec_id = self._api.exec_create(container_id, command, stdout=True, stderr=True)
-            for out, err in self._api.exec_start(exec_id, stream=True, demux=True):
-                if out:
-                    put((1, out))
-                if err:
-                    put((2, err))
+            for stream, data in frames_iter(sock, tty):
+                put((stream, data))
             code = self._api.exec_inspect(exec_id).get("ExitCode")
             put((EXIT, str(code if code is not None else -1).encode()))
-        except docker.errors.DockerException as e:
+        except (OSError, docker.errors.DockerException) as e:
             put((2, str(e).encode()))
             put((EXIT, b"-1"))
 

@@ -6,6 +6,7 @@ Running at once, exec probes succeed, logs are empty. No Docker is touched.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import AsyncIterator
 
@@ -15,6 +16,7 @@ from kcore.kubelet.runtime.types import (
     LABEL_NODE,
     ContainerInfo,
     ContainerSpec,
+    ExecInput,
     ImagePullError,
     LogOptions,
 )
@@ -82,7 +84,12 @@ class FakeRuntime:
         yield b""  # an async generator that yields nothing
 
     async def exec_stream(
-        self, container_id: str, command: list[str]
+        self,
+        container_id: str,
+        command: list[str],
+        *,
+        stdin: asyncio.Queue[ExecInput] | None = None,
+        tty: bool = False,
     ) -> AsyncIterator[tuple[int, bytes]]:
         yield (EXIT, b"0")
 

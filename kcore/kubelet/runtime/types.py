@@ -7,6 +7,7 @@ their labels, so everything the kubelet must remember about a container lives in
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
@@ -21,6 +22,7 @@ LABEL_INIT = "io.kcore.container.init"
 LABEL_POD_IP = "io.kcore.pod.ip"
 LABEL_MANAGED = "io.kcore.managed"
 
+ExecInput = bytes | tuple[int, int] | None  # stdin data | (width, height) resize | EOF
 EXIT = 3  # exec_stream's last item: (EXIT, exit code as ASCII); 1 and 2 are stdout/stderr
 
 State = Literal["created", "running", "exited", "unknown"]
@@ -116,6 +118,11 @@ class Runtime(Protocol):
     async def exec(self, container_id: str, command: list[str], limit: float) -> int: ...
     def logs(self, container_id: str, options: LogOptions) -> AsyncIterator[bytes]: ...
     def exec_stream(
-        self, container_id: str, command: list[str]
+        self,
+        container_id: str,
+        command: list[str],
+        *,
+        stdin: asyncio.Queue[ExecInput] | None = None,
+        tty: bool = False,
     ) -> AsyncIterator[tuple[int, bytes]]: ...
     async def close(self) -> None: ...

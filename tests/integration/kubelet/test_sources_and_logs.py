@@ -227,6 +227,22 @@ async def test_exec_over_the_channel_websocket(
     status = json.loads(failed[3])
     assert status["reason"] == "NonZeroExitCode"
     assert status["details"]["causes"][0]["message"] == "4"
+    # stdin: what the client sends reaches the command; closing stdin (v5) ends `cat`
+    query = [("command", "cat"), ("stdin", "1"), ("stdout", "1")]
+    echoed = b""
+    async with (
+        aiohttp.ClientSession() as http,
+        http.ws_connect(base, params=query, protocols=("v5.channel.k8s.io",), ssl=False) as ws,
+    ):
+        await ws.send_bytes(b"\x00hello kubelet\n")
+        await ws.send_bytes(b"\x04" + json.dumps({"Width": 100, "Height": 30}).encode())
+        await ws.send_bytes(b"\xff\x00")
+        async for msg in ws:
+            if msg.type == aiohttp.WSMsgType.BINARY and msg.data[0] == 1:
+                echoed += msg.data[1:]
+            elif msg.type == aiohttp.WSMsgType.BINARY and msg.data[0] == 3:
+                assert json.loads(msg.data[1:])["status"] == "Success"
+    assert echoed == b"hello kubelet\n"
     async with aiohttp.ClientSession() as http:
         missing = base.replace("/shell/", "/nope/")
         async with http.get(missing, params={"command": "true"}, ssl=False) as resp:
