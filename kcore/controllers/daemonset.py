@@ -10,10 +10,11 @@ tolerates. New pods are not bound here: as in Kubernetes they carry a required n
 A sync claims pods (ownerReferences; orphans matching the selector are adopted), then, if
 expectations are satisfied: creates the missing pods (slow-start batches), deletes failed
 pods, surplus pods and pods on nodes that no longer qualify or exist; with RollingUpdate,
-deletes old-template pods within maxUnavailable (unavailable old pods first; maxSurge is not
-implemented); and always writes status. The template revision is the `controller-revision-hash`
-label (FNV of the template, as Deployments use), and each template is kept as a
-ControllerRevision (`_dshistory`) for `kubectl rollout history/undo`.
+deletes old-template pods within maxUnavailable (unavailable old pods first) or, with
+maxSurge, starts new pods beside old ones on up to maxSurge nodes and retires each old pod
+once its replacement is available; and always writes status. The template revision is the
+`controller-revision-hash` label (FNV of the template, as Deployments use), and each
+template is kept as a ControllerRevision (`_dshistory`) for `kubectl rollout history/undo`.
 """
 
 from __future__ import annotations
@@ -107,6 +108,14 @@ def pin_to_node(pod: Pod, node_name: str) -> None:
     )
     affinity.node_affinity = node_affinity
     pod.spec.affinity = affinity
+
+
+def allows_surge(ds: DaemonSet) -> bool:
+    """RollingUpdate with a non-zero maxSurge."""
+    rolling = ds.spec.update_strategy.rolling_update
+    if ds.spec.update_strategy.type not in ("", "RollingUpdate") or rolling is None:
+        return False
+    return rolling.max_surge not in (None, 0, "0", "0%")
 
 
 def _selector(ds: DaemonSet) -> Selector:
@@ -242,9 +251,11 @@ class DaemonSetController(QueueController):
                 return None
             raise
 
-    def _plan(self, ds: DaemonSet, by_node: dict[str, list[Pod]]) -> tuple[list[str], list[Pod]]:
+    def _plan(
+        self, ds: DaemonSet, by_node: dict[str, list[Pod]], revision: str
+    ) -> tuple[list[str], list[Pod]]:
         """Nodes that need a pod, and pods to delete (failed, surplus, misplaced, orphaned)."""
-        want = template_pod(ds)
+        want, now = template_pod(ds), time.time()
         create: list[str] = []
         delete: list[Pod] = []
         names = set()
@@ -259,7 +270,7 @@ class DaemonSetController(QueueController):
             if run and not alive:
                 create.append(node.metadata.name)
             elif keep and len(alive) > 1:
-                delete += alive[1:]
+                delete += self._surplus(ds, alive, revision, now)
             elif not keep:
                 delete += alive
         for node_name, pods in by_node.items():
@@ -267,10 +278,24 @@ class DaemonSetController(QueueController):
                 delete += [p for p in pods if not p.metadata.deletion_timestamp]
         return create, delete
 
+    def _surplus(self, ds: DaemonSet, alive: list[Pod], revision: str, now: float) -> list[Pod]:
+        """Extra pods on one node (oldest first in `alive`). Without surge only the oldest
+        stays; with surge an old and a new pod may share the node until the new one is
+        available (or the old one is not even ready): Kubernetes' podsShouldBeOnNode."""
+        if not allows_surge(ds):
+            return alive[1:]
+        new = next((p for p in alive if p.metadata.labels.get(HASH_LABEL) == revision), None)
+        old = next((p for p in alive if p.metadata.labels.get(HASH_LABEL) != revision), None)
+        extra = [p for p in alive if p is not new and p is not old]
+        if new is not None and old is not None:
+            retire = not cu.is_pod_ready(old) or self._available(ds, new, now)
+            extra += [old] if retire else []
+        return extra
+
     async def _manage(
         self, key: str, ds: DaemonSet, by_node: dict[str, list[Pod]], revision: str
     ) -> None:
-        create, delete = self._plan(ds, by_node)
+        create, delete = self._plan(ds, by_node, revision)
         create = create[: cu.BURST_REPLICAS]
         delete = delete[: cu.BURST_REPLICAS]
         if delete:
@@ -334,6 +359,9 @@ class DaemonSetController(QueueController):
     ) -> None:
         if not self.expectations.satisfied(key):
             return  # the sync's own creations/deletions are in flight
+        if allows_surge(ds):
+            await self._surge_update(key, ds, by_node, revision)
+            return
         want, now = template_pod(ds), time.time()
         desired, old_unavailable, candidates, unavailable = 0, [], [], 0
         for node in self.nodes.list():
@@ -359,6 +387,34 @@ class DaemonSetController(QueueController):
         victims = old_unavailable + candidates[:room]
         if victims:
             await self._delete(key, ds, victims)
+
+    async def _surge_update(
+        self, key: str, ds: DaemonSet, by_node: dict[str, list[Pod]], revision: str
+    ) -> None:
+        """maxSurge: start the new pod beside the old one (at most maxSurge nodes at once,
+        at once where the old pod is unavailable anyway); the old goes once the new is
+        available (`_surplus`)."""
+        want, now = template_pod(ds), time.time()
+        desired, surging = 0, 0
+        urgent: list[str] = []
+        candidates: list[str] = []
+        for node in self.nodes.list():
+            if not node_should_run(want, node)[0]:
+                continue
+            desired += 1
+            pods = [p for p in by_node.get(node.metadata.name, []) if _alive(p)]
+            new = [p for p in pods if p.metadata.labels.get(HASH_LABEL) == revision]
+            old = [p for p in pods if p.metadata.labels.get(HASH_LABEL) != revision]
+            if old and not new:
+                available = self._available(ds, old[0], now)
+                (candidates if available else urgent).append(node.metadata.name)
+            elif old and not self._available(ds, new[0], now):
+                surging += 1
+        rolling = ds.spec.update_strategy.rolling_update
+        surge = cu.int_or_percent(rolling.max_surge if rolling else 0, desired, round_up=True)
+        create = urgent + candidates[: max(surge - surging, 0)]
+        if create:
+            await self._create(key, ds, create, revision)
 
     @staticmethod
     def _available(ds: DaemonSet, pod: Pod, now: float) -> bool:

@@ -299,3 +299,38 @@ async def test_controller_revisions_follow_the_template(rig: Rig) -> None:
     third = await _revisions(rig)
     old_hash = next(iter(first))
     assert third[old_hash] == 3  # going back renumbers the old revision as the newest
+
+
+async def test_rolling_update_with_max_surge_never_leaves_a_node_without_a_ready_pod(
+    rig: Rig,
+) -> None:
+    ds = _ds("d", max_unavailable=0)
+    assert ds.spec.update_strategy.rolling_update is not None
+    ds.spec.update_strategy.rolling_update.max_surge = 1
+    await rig.cluster.client.patch(Node, "n3", {"metadata": {"labels": {"disk": "ssd"}}})
+    await rig.cluster.client.create(ds)
+    await rig.sync()
+    await rig.run_pods()
+    await rig.sync()
+    old = {p.metadata.labels[dsc.HASH_LABEL] for p in await rig.pods()}
+    image = {"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "busybox:2"}]}}}}
+    await rig.cluster.client.patch(DaemonSet, "d", image, namespace="default")
+    most_per_node = 0
+    for _ in range(15):
+        await rig.sync()
+        pods = await rig.pods()
+        per_node: dict[str, int] = {}
+        for p in pods:
+            node = _taints.target_node_of(p)
+            per_node[node] = per_node.get(node, 0) + 1
+        ready_nodes = {p.spec.node_name for p in pods if p.status.phase == "Running"}
+        assert ready_nodes == {"n1", "n2", "n3"}  # maxUnavailable=0: never a gap
+        most_per_node = max(most_per_node, *per_node.values())
+        assert sum(1 for n in per_node.values() if n > 1) <= 1  # maxSurge=1
+        await rig.finish_deletions()
+        await rig.run_pods()
+        hashes = {p.metadata.labels[dsc.HASH_LABEL] for p in await rig.pods()}
+        if hashes.isdisjoint(old) and len(await rig.pods()) == 3:
+            break
+    assert hashes.isdisjoint(old)
+    assert most_per_node == 2  # the new pod did start beside the old one
