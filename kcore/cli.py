@@ -1,8 +1,10 @@
-"""The `kcore` command: `kcore up` (all-in-one control plane) and `kcore apiserver`.
+"""The `kcore` command: `kcore up` (all-in-one: API server, controller manager, kubelets,
+scheduler, proxy), each part alone (`kcore apiserver|controller-manager|kubelet|scheduler|proxy`)
+and `kcore bench`.
 
-Both keep their state in the data dir (credentials, SQLite store, admin kubeconfig), print
-`export KUBECONFIG=...` once serving, and stop cleanly on SIGINT/SIGTERM; a restart with the same
-data dir resumes the same cluster.
+`kcore up` and `kcore apiserver` keep their state in the data dir (credentials, SQLite store,
+admin kubeconfig), print `export KUBECONFIG=...` once serving, and stop cleanly on
+SIGINT/SIGTERM; a restart with the same data dir resumes the same cluster.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from kcore.apiserver.app import start_apiserver
 from kcore.bench import cli as bench_cli
 from kcore.controllers import cli as controllers_cli
 from kcore.kubelet import cli as kubelet_cli
+from kcore.proxy import cli as proxy_cli
 from kcore.scheduler import cli as scheduler_cli
 
 
@@ -56,6 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     bench_cli.add_parser(sub)
     controllers_cli.add_parser(sub)
     scheduler_cli.add_parser(sub)
+    proxy_cli.add_parser(sub)
     return parser
 
 
@@ -85,6 +89,10 @@ async def _serve(args: argparse.Namespace) -> int:
                     )
                 )
                 await parts.enter_async_context(scheduler_cli.embedded(running.kubeconfig))
+                node_ips = [kubelet_cli.node_ip(i) for i in range(1, args.nodes + 1)]
+                await parts.enter_async_context(
+                    proxy_cli.embedded(running.kubeconfig, node_ips=node_ips)
+                )
             await stop.wait()
     finally:
         await running.stop()
@@ -107,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
         return int(uvloop.run(scheduler_cli.run(args)))
     if args.command == "controller-manager":
         return int(uvloop.run(controllers_cli.run(args)))
+    if args.command == "proxy":
+        return int(uvloop.run(proxy_cli.run(args)))
     return int(uvloop.run(_serve(args)))
 
 

@@ -43,7 +43,7 @@ class QueueController:
         self.client = client
         self.factory = factory
         self.recorder = recorder
-        self.queue: RateLimitingQueue[str] = queue or RateLimitingQueue()
+        self.queue: RateLimitingQueue[str] = queue if queue is not None else RateLimitingQueue()
 
     def enqueue(self, obj: Any) -> None:
         self.queue.add(key_of(obj))

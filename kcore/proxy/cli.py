@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import signal
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from kcore.client import Client
@@ -58,3 +60,16 @@ async def run(args: argparse.Namespace) -> int:
         finally:
             await server.stop()
     return 0
+
+
+@contextlib.asynccontextmanager
+async def embedded(kubeconfig: Path, *, node_ips: list[str]) -> AsyncIterator[ProxyServer]:
+    """The host's proxy inside `kcore up`: ClusterIPs, and NodePorts on the given node IPs;
+    /metrics on a free loopback port."""
+    async with Client.from_kubeconfig(kubeconfig, user_agent="kcore-proxy") as client:
+        server = ProxyServer(client, node_ips=node_ips, metrics_port=0)
+        await server.start()
+        try:
+            yield server
+        finally:
+            await server.stop()
