@@ -21,6 +21,7 @@ import docker.errors
 from docker.utils.socket import frames_iter
 
 from kcore.api import timeutil
+from kcore.kubelet.runtime.engine import EngineClient, EngineError, socket_path
 from kcore.kubelet.runtime.types import (
     EXIT,
     LABEL_NODE,
@@ -96,12 +97,16 @@ class DockerRuntime:
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="kubelet-docker")
         self._images: dict[str, str] = {}
         self._inspecting: dict[str, asyncio.Future[str]] = {}
+        self._engine: EngineClient | None = None
+        self._socket = (base_url or "").removeprefix("unix://") or socket_path()
 
     async def _call(self, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, lambda: fn(*args, **kw))
 
     async def close(self) -> None:
+        if self._engine is not None:
+            await self._engine.close()
         self._pool.shutdown(wait=False, cancel_futures=True)
         await asyncio.to_thread(self._api.close)
 
@@ -179,9 +184,9 @@ class DockerRuntime:
         a container that dies at once is seen by the next inspect or relist.
         """
         try:
-            cid = await self._call(self._create_and_start, spec)
-        except docker.errors.APIError as e:
-            raise RuntimeError_(str(e.explanation or e)) from None
+            cid = await self._create_and_start_async(spec)
+        except EngineError as e:
+            raise RuntimeError_(str(e)) from None
         now = timeutil.now()
         return ContainerInfo(
             id=cid,
@@ -193,42 +198,23 @@ class DockerRuntime:
             started_at=now,
         )
 
-    def _create_and_start(self, spec: ContainerSpec) -> str:
+    async def _create_and_start_async(self, spec: ContainerSpec) -> str:
+        engine = self._engine_client()
         try:
-            cid = self._create(spec)
-        except docker.errors.APIError as e:
-            if e.status_code != 409:  # a leftover of the same name: replace it
+            cid = await engine.create(spec)
+        except EngineError as e:
+            if e.status != 409:  # a leftover of the same name: replace it
                 raise
-            self._api.remove_container(spec.name, force=True)
-            cid = self._create(spec)
-        self._api.start(cid)
+            await engine.remove(spec.name)
+            cid = await engine.create(spec)
+        await engine.start(cid)
         return cid
 
-    def _create(self, spec: ContainerSpec) -> str:
-        host_config = self._api.create_host_config(
-            network_mode="host",
-            binds=[
-                f"{m.host_path}:{m.container_path}:{'ro' if m.read_only else 'rw'}"
-                for m in spec.mounts
-            ],
-            cpu_quota=spec.cpu_quota or None,
-            cpu_period=100_000 if spec.cpu_quota else None,
-            cpu_shares=spec.cpu_shares or None,
-            mem_limit=spec.memory or None,
-            memswap_limit=spec.memory or None,
-        )
-        created = self._api.create_container(
-            spec.image,
-            name=spec.name,
-            entrypoint=spec.entrypoint,
-            command=spec.args,
-            environment=spec.env,
-            working_dir=spec.working_dir or None,
-            labels=spec.labels,
-            host_config=host_config,
-            detach=True,
-        )
-        return str(created["Id"])
+    def _engine_client(self) -> EngineClient:
+        if self._engine is None:
+            path = self._socket or "/var/run/docker.sock"
+            self._engine = EngineClient(path, api_version=str(self._api._version))
+        return self._engine
 
     async def stop(self, container_id: str, grace_seconds: int) -> None:
         """SIGTERM, then SIGKILL after the grace period (Docker's stop does exactly this)."""
