@@ -30,6 +30,8 @@ from kcore.kubelet.backoff import RestartBackoff
 from kcore.kubelet.envvars import EnvError, PodContext, container_env, expand
 from kcore.kubelet.podip import PodIPAllocator, derived_cidr
 from kcore.kubelet.probes import Prober, _always_ok
+from kcore.kubelet.runtime import ContainerSpec, Mount
+from kcore.kubelet.runtime.engine import create_body
 from kcore.kubelet.sources import CONFIG_HASH, parse_manifests
 
 
@@ -206,3 +208,28 @@ def test_static_pod_naming_and_identity() -> None:
     assert same.metadata.uid == pod.metadata.uid != edited.metadata.uid
     with pytest.raises(ValueError):
         parse_manifests("kind: Service\nmetadata: {name: s}\n", source="file:x", node_name="n1")
+
+
+def test_engine_create_body_maps_the_container_spec() -> None:
+    spec = ContainerSpec(
+        name="k8s_c",
+        image="img:1",
+        labels={"a": "b"},
+        entrypoint=["sh"],
+        args=["-c", "true"],
+        env={"X": "1"},
+        working_dir="/w",
+        mounts=[Mount("/host", "/in", read_only=True)],
+        cpu_quota=25_000,
+        cpu_shares=256,
+        memory=1 << 26,
+    )
+    body = create_body(spec)
+    assert body["Entrypoint"] == ["sh"] and body["Cmd"] == ["-c", "true"]
+    assert body["Env"] == ["X=1"] and body["WorkingDir"] == "/w" and body["Labels"] == {"a": "b"}
+    host = body["HostConfig"]
+    assert host["NetworkMode"] == "host" and host["Binds"] == ["/host:/in:ro"]
+    assert (host["CpuQuota"], host["CpuPeriod"], host["CpuShares"]) == (25_000, 100_000, 256)
+    assert host["Memory"] == host["MemorySwap"] == 1 << 26
+    bare = create_body(ContainerSpec(name="n", image="i", labels={}))
+    assert "Entrypoint" not in bare and "Cmd" not in bare and "Memory" not in bare["HostConfig"]
