@@ -89,10 +89,11 @@ def to_dict(obj: Any) -> Any:
     return msgspec.to_builtins(obj)
 
 
-def from_dict(tp: type[T], data: Any) -> T:
-    """Build a Struct from JSON-shaped builtins; nulls mean "unset" as in Go."""
+def from_dict(tp: type[T], data: Any, *, drop_nulls: bool = True) -> T:
+    """Build a Struct from JSON-shaped builtins; nulls mean "unset" as in Go. A caller that
+    knows `data` holds no None (e.g. its JSON text has no `null`) may skip that pass."""
     try:
-        return msgspec.convert(_drop_nulls(data), tp)
+        return msgspec.convert(_drop_nulls(data) if drop_nulls else data, tp)
     except msgspec.ValidationError as exc:
         raise errors.bad_request(_unmarshal_message(tp, str(exc))) from None
 

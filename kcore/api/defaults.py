@@ -30,10 +30,16 @@ UNREACHABLE_TAINT = "node.kubernetes.io/unreachable"
 def apply_defaults(obj: T) -> T:
     """A copy of `obj` with Kubernetes' defaults applied (kinds without defaults: a plain copy)."""
     fresh = codec.deep_copy(obj)
-    default = _DEFAULTERS.get(type(fresh))
-    if default is not None:
-        default(fresh)
+    default_in_place(fresh)
     return fresh
+
+
+def default_in_place(obj: Any) -> None:
+    """Apply the defaults to `obj` itself: for callers holding an object nobody else shares
+    (the API server's freshly decoded request body), where apply_defaults' copy is waste."""
+    default = _DEFAULTERS.get(type(obj))
+    if default is not None:
+        default(obj)
 
 
 # --- pod -------------------------------------------------------------------------------------
@@ -133,12 +139,27 @@ def default_resources(resources: core.ResourceRequirements) -> None:
 def canonical_resources(resources: dict[str, Any]) -> dict[str, Any]:
     """Resource quantities in Kubernetes' canonical string form; bad values are left for
     validation to report."""
-    out: dict[str, Any] = {}
-    for name, value in resources.items():
-        try:
-            out[name] = quantity.canonical(value)
-        except ValueError:
-            out[name] = value
+    return {name: _canonical_quantity(value) for name, value in resources.items()}
+
+
+# Quantity strings repeat endlessly ("100m", "64Mi"): their canonical form and exact value are
+# memoized, bounded so that hostile input cannot grow the tables without limit.
+_MEMO_LIMIT = 4096
+_canonical_memo: dict[str, str] = {}
+_value_memo: dict[str, Any] = {}
+
+
+def _canonical_quantity(value: Any) -> Any:
+    if isinstance(value, str):
+        known = _canonical_memo.get(value)
+        if known is not None:
+            return known
+    try:
+        out = quantity.canonical(value)
+    except ValueError:
+        return value
+    if isinstance(value, str) and len(_canonical_memo) < _MEMO_LIMIT:
+        _canonical_memo[value] = out
     return out
 
 
@@ -186,19 +207,31 @@ def qos_class(spec: core.PodSpec) -> str:
 
 
 def _quantity_key(value: Any) -> Any:
+    if isinstance(value, str):
+        known = _value_memo.get(value)
+        if known is not None:
+            return known
     try:
-        return quantity.parse_quantity(value)
+        out = quantity.parse_quantity(value)
     except ValueError:
         return value
+    if isinstance(value, str) and len(_value_memo) < _MEMO_LIMIT:
+        _value_memo[value] = out
+    return out
 
 
 def default_service_account(pod: core.Pod) -> core.Pod:
     """Admission's ServiceAccount default: "default" when the pod names none (a copy)."""
     fresh = codec.deep_copy(pod)
-    name = fresh.spec.service_account_name or fresh.spec.service_account or "default"
-    fresh.spec.service_account_name = name
-    fresh.spec.service_account = name
+    set_default_service_account(fresh)
     return fresh
+
+
+def set_default_service_account(pod: core.Pod) -> None:
+    """default_service_account on `pod` itself (an object the caller owns alone)."""
+    name = pod.spec.service_account_name or pod.spec.service_account or "default"
+    pod.spec.service_account_name = name
+    pod.spec.service_account = name
 
 
 def default_toleration_seconds(pod: core.Pod, seconds: int = 300) -> core.Pod:

@@ -45,9 +45,10 @@ def check_kind(info: ResourceInfo, obj: Obj, *, kind: str = "", api_version: str
     obj["kind"], obj["apiVersion"] = want_kind, want_av
 
 
-def to_struct(info: ResourceInfo, raw: Obj, *, strict: bool) -> Any:
+def to_struct(info: ResourceInfo, raw: Obj, *, strict: bool, nulls: bool = True) -> Any:
+    """`raw` as the kind's Struct; `nulls=False` promises `raw` holds no None anywhere."""
     try:
-        obj = codec.from_dict(info.type, raw)
+        obj = codec.from_dict(info.type, raw, drop_nulls=nulls)
     except errors.StatusError:
         raise
     except (msgspec.ValidationError, TypeError, ValueError) as e:
@@ -62,10 +63,13 @@ def to_struct(info: ResourceInfo, raw: Obj, *, strict: bool) -> Any:
     return obj
 
 
-def admit(info: ResourceInfo, raw: Obj, *, strict: bool, old: Obj | None = None) -> Obj:
+def admit(
+    info: ResourceInfo, raw: Obj, *, strict: bool, old: Obj | None = None, nulls: bool = True
+) -> Obj:
     """Decode through the Struct, default, validate (against `old` for updates), and return
-    the canonical dict."""
-    obj = defaults.apply_defaults(to_struct(info, raw, strict=strict))
+    the canonical dict. The Struct is fresh from `raw`, so it is defaulted in place."""
+    obj = to_struct(info, raw, strict=strict, nulls=nulls)
+    defaults.default_in_place(obj)
     if old is None:
         obj = _on_create(info, obj)
     old_obj = to_struct(info, old, strict=False) if old is not None else None
@@ -80,7 +84,8 @@ def admit(info: ResourceInfo, raw: Obj, *, strict: bool, old: Obj | None = None)
 def _on_create(info: ResourceInfo, obj: Any) -> Any:
     """Create-only admission defaults: a pod's service account, a job's generated selector."""
     if info.group == "" and info.kind == "Pod":
-        return defaults.default_service_account(obj)
+        defaults.set_default_service_account(obj)
+        return obj
     if info.group == "batch" and info.kind == "Job":
         return defaults.generate_job_selector(obj)
     return obj

@@ -41,6 +41,7 @@ class ResourceStore:
     def __init__(self, store: Store, info: ResourceInfo) -> None:
         self.store = store
         self.info = info
+        self.last_write_revision = 0  # of the newest write through this object
 
     def key(self, namespace: str, name: str) -> str:
         return resources.key(self.info, namespace, name)
@@ -100,6 +101,7 @@ class ResourceStore:
                 self.info.plural, m["name"], group=self.info.group
             ) from None
         m["resourceVersion"] = str(kv.mod_revision)
+        self._wrote(kv.mod_revision)
         return obj
 
     async def update(
@@ -138,6 +140,7 @@ class ResourceStore:
             except KeyNotFoundError:
                 raise self.not_found(name) from None
             meta(new)["resourceVersion"] = str(out.mod_revision)
+            self._wrote(out.mod_revision)
             return new
         raise self.conflict(name, "too many concurrent updates, please retry")
 
@@ -150,7 +153,11 @@ class ResourceStore:
             raise self.not_found(name) from None
         except ConflictError:
             raise self.conflict(name) from None
+        self._wrote(kv.mod_revision)  # the delete's revision
         return decode_stored(kv.value, kv.mod_revision)
+
+    def _wrote(self, revision: int) -> None:
+        self.last_write_revision = max(self.last_write_revision, revision)
 
 
 def stores_for(store: Store, infos: list[ResourceInfo]) -> dict[Any, ResourceStore]:

@@ -25,6 +25,7 @@ from kcore.apiserver.config import ServerConfig
 from kcore.apiserver.flowcontrol import InFlightLimiter
 from kcore.apiserver.handlers.context import Context, Reply
 from kcore.apiserver.metrics import Metrics
+from kcore.apiserver.objects import decode_stored
 from kcore.apiserver.requestinfo import RequestInfo, parse_bool, parse_resource_path, split_path
 from kcore.apiserver.resource_store import ResourceStore
 from kcore.apiserver.timedstore import TimedStore
@@ -39,6 +40,7 @@ from kcore.storage.interface import (
 
 log = logging.getLogger(__name__)
 _HEALTH = frozenset({"healthz", "livez", "readyz"})
+_CACHED_NAMESPACES_MAX = 256  # beyond this, copying the cache's index costs more than a read
 
 
 class APIServer:
@@ -137,6 +139,24 @@ class APIServer:
                 raise errors.StatusError(404, "NotFound", routing.NOT_FOUND_MESSAGE)
             rs = self._stores[key] = ResourceStore(self.store, info)
         return rs
+
+    async def namespace_lookup(self, name: str) -> Any:
+        """A namespace's current object (None if absent) for namespaced creates.
+
+        Like Kubernetes' NamespaceLifecycle admission: the namespaces watch cache answers when
+        it holds the namespace and has seen every namespace write this server acknowledged
+        (so a client that saw its delete succeed is never told the namespace is active);
+        otherwise a store read does."""
+        namespaces = self.resource_store("", "v1", "namespaces")
+        key = namespaces.key("", name)
+        cache = self.caches.get(namespaces.info)
+        fresh = cache.running and cache.current_revision >= namespaces.last_write_revision
+        if fresh and len(cache) <= _CACHED_NAMESPACES_MAX:
+            cached = cache.objects().get(key)
+            if cached is not None:
+                return cached.object
+        kv = await namespaces.store.get(key)
+        return None if kv is None else decode_stored(kv.value, kv.mod_revision)
 
     def kubelet_session(self) -> aiohttp.ClientSession:
         if self._kubelet_session is None:

@@ -93,6 +93,12 @@ def media_type(content_type: str | None) -> str:
     return (content_type or "").partition(";")[0].strip().lower()
 
 
+def is_json(content_type: str | None) -> bool:
+    """Bodies decode_body reads as JSON: application/json or no/unknown Content-Type."""
+    media = media_type(content_type)
+    return media != PROTOBUF and media not in _MSGPACK_TYPES and media not in _YAML_TYPES
+
+
 def decode_body(data: bytes, content_type: str | None) -> Any:
     """JSON (also for a missing Content-Type), YAML or msgpack into plain Python values."""
     if len(data) > MAX_BODY:

@@ -4,6 +4,7 @@ pod spec as templates share it, and the narrow set of pod spec fields an update 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from fractions import Fraction
 from typing import Any
 
 from kcore.api import codec, core, names, quantity
@@ -26,6 +27,22 @@ from kcore.api.validation.field import (
 from kcore.api.validation.objectmeta import validate_label_selector
 from kcore.api.validation.podstatus import validate_pod_status
 
+_QUANTITY_MEMO_LIMIT = 4096
+_quantities: dict[str, Fraction] = {}
+
+
+def _parse_quantity(value: Any) -> Fraction:
+    """quantity.parse_quantity, memoized for the few strings every pod repeats ("100m");
+    bounded so that hostile input cannot grow the table. Bad values still raise."""
+    if isinstance(value, str):
+        known = _quantities.get(value)
+        if known is not None:
+            return known
+    parsed = quantity.parse_quantity(value)
+    if isinstance(value, str) and len(_quantities) < _QUANTITY_MEMO_LIMIT:
+        _quantities[value] = parsed
+    return parsed
+
 
 def validate_resource_list(resources: Mapping[str, Any], path: str) -> list[Cause]:
     causes: list[Cause] = []
@@ -33,7 +50,7 @@ def validate_resource_list(resources: Mapping[str, Any], path: str) -> list[Caus
         at = f"{path}[{name}]"
         causes += each(at, name, names.is_qualified_name(name))
         try:
-            parsed = quantity.parse_quantity(value)
+            parsed = _parse_quantity(value)
         except ValueError as exc:
             causes.append(invalid(at, value, str(exc)))
             continue
@@ -49,7 +66,7 @@ def validate_resource_requirements(res: core.ResourceRequirements, path: str) ->
         return causes
     for name, request in res.requests.items():
         limit = res.limits.get(name)
-        if limit is not None and quantity.parse_quantity(request) > quantity.parse_quantity(limit):
+        if limit is not None and _parse_quantity(request) > _parse_quantity(limit):
             detail = f"must be less than or equal to {name} limit of {limit}"
             causes.append(invalid(f"{path}.requests[{name}]", request, detail))
     return causes

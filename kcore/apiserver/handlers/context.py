@@ -37,6 +37,7 @@ class Context:
     info: ResourceInfo
     rs: ResourceStore
     accept: wire.Accept
+    body_nulls: bool = True
 
     @property
     def query(self) -> MultiMapping[str]:
@@ -66,8 +67,11 @@ class Context:
         return bool(self.query.getall("dryRun", []))
 
     async def body(self) -> bytes:
-        if (self.request.content_length or 0) > wire.MAX_BODY:
+        length = self.request.content_length
+        if (length or 0) > wire.MAX_BODY:
             raise errors.request_entity_too_large("the request body is larger than 3145728 bytes")
+        if length is not None:  # bounded by the length just checked: read it in one go
+            return await self.request.content.read()
         data = bytearray()
         async for chunk in self.request.content.iter_chunked(65536):
             data += chunk
@@ -78,7 +82,12 @@ class Context:
         return bytes(data)
 
     async def body_object(self) -> dict[str, Any]:
-        return wire.decode_object(await self.body(), self.request.content_type)
+        """The decoded body; `body_nulls` says afterwards whether it may hold nulls (a JSON
+        body without the bytes `null` has none, so decoding can skip dropping them)."""
+        data = await self.body()
+        doc = wire.decode_object(data, self.request.content_type)
+        self.body_nulls = not (wire.is_json(self.request.content_type) and b"null" not in data)
+        return doc
 
     def store_for(self, group: str, version: str, plural: str) -> ResourceStore:
         return self.server.resource_store(group, version, plural)

@@ -28,9 +28,9 @@ async def create(ctx: Context) -> Reply:
     objects.check_kind(ctx.info, raw)
     admission.set_namespace(ctx.info, raw, ctx.ri.namespace)
     admission.prepare_create(ctx.info, raw)
-    namespaces = ctx.store_for("", "v1", "namespaces")
-    await admission.check_namespace(ctx.info, namespaces, meta(raw).get("namespace", ""))
-    obj = objects.admit(ctx.info, raw, strict=ctx.strict)
+    lookup = ctx.server.namespace_lookup
+    await admission.check_namespace(ctx.info, lookup, meta(raw).get("namespace", ""))
+    obj = objects.admit(ctx.info, raw, strict=ctx.strict, nulls=ctx.body_nulls)
     if ctx.info.kind == "Service" and ctx.info.group == "":
         async with ctx.server.allocator.lock:
             await ctx.server.allocator.allocate(obj)
