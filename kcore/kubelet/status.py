@@ -179,11 +179,14 @@ def build_status(
     host_ip: str,
     start_time: str,
     runtime: str,
+    failed_reason: str = "",
 ) -> PodStatus:
+    """`failed_reason`: the pod failed as a whole (e.g. DeadlineExceeded), whatever its
+    containers say."""
     init_statuses = [container_status(v, runtime) for v in init]
     main_statuses = [container_status(v, runtime) for v in main]
     policy = pod.spec.restart_policy or "Always"
-    current = phase(policy, init_statuses, main_statuses)
+    current = "Failed" if failed_reason else phase(policy, init_statuses, main_statuses)
     return PodStatus(
         phase=current,
         conditions=conditions(
@@ -201,4 +204,5 @@ def build_status(
         init_container_statuses=init_statuses,
         container_statuses=main_statuses,
         qos_class=pod.status.qos_class or qos_class(pod.spec),
+        reason=failed_reason,
     )

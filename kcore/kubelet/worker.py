@@ -75,6 +75,7 @@ class PodWorker:
     def __init__(self, deps: WorkerDeps, pod: Pod, adopted: list[ContainerInfo]) -> None:
         self.deps, self.pod, self.uid = deps, pod, pod.metadata.uid
         self.removed = False  # gone from its source: stop everything
+        self.deadline_exceeded = False
         self._wake = asyncio.Event()
         self._wake_at: float | None = None
         self._current: dict[str, ContainerInfo] = {}
@@ -191,6 +192,9 @@ class PodWorker:
         await self._refresh()
         if self._finished_before():
             return
+        if self._past_deadline():
+            await self._enforce_deadline()
+            return
         ctx = PodContext(self.pod, self.pod_ip, self.deps.node_ip)
         try:
             vols = await volumes.prepare(self.deps.data_dir, ctx, self.deps.lookup)
@@ -200,6 +204,32 @@ class PodWorker:
             if await self._sync_init(ctx, vols):
                 await self._sync_main(ctx, vols)
         self._sync_probers()
+        await self._post_status()
+
+    def _past_deadline(self) -> bool:
+        """spec.activeDeadlineSeconds since startTime has run out (and wake up when it will)."""
+        limit = self.pod.spec.active_deadline_seconds
+        if limit is None or self.deadline_exceeded:
+            return self.deadline_exceeded
+        ends = timeutil.to_timestamp(self._start_time) + limit
+        if time.time() < ends:
+            self.wake_later(ends + 0.05)
+            return False
+        self.deadline_exceeded = True
+        return True
+
+    async def _enforce_deadline(self) -> None:
+        """Stop every container for good; the pod fails with DeadlineExceeded."""
+        self._probes.stop()
+        running = [i for i in self._current.values() if i.state == "running"]
+        if running:
+            self.event(
+                "Warning",
+                "DeadlineExceeded",
+                "Pod was active on the node longer than the specified deadline",
+            )
+        await asyncio.gather(*(self._stop_container(i, self.grace_seconds()) for i in running))
+        await self._refresh()
         await self._post_status()
 
     def _finished_before(self) -> bool:
@@ -438,7 +468,7 @@ class PodWorker:
         return probe is None or self.deps.runtime.hollow
 
     def status(self) -> PodStatus:
-        return podstatus.build_status(
+        status = podstatus.build_status(
             self.pod,
             init=[self._view(c) for c in self.pod.spec.init_containers],
             main=[self._view(c) for c in self.pod.spec.containers],
@@ -446,7 +476,11 @@ class PodWorker:
             host_ip=self.deps.node_ip,
             start_time=self._start_time,
             runtime=self.deps.runtime.name,
+            failed_reason="DeadlineExceeded" if self.deadline_exceeded else "",
         )
+        if self.deadline_exceeded:
+            status.message = "Pod was active on the node longer than the specified deadline"
+        return status
 
     async def _post_status(self) -> None:
         status = self.status()

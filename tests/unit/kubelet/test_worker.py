@@ -209,3 +209,21 @@ async def test_adopted_containers_are_not_restarted(harness: Harness) -> None:
         assert got.container_statuses[0].restart_count == 0
     finally:
         await _stop(second)
+
+
+async def test_active_deadline_fails_the_pod_and_stops_its_containers(harness: Harness) -> None:
+    p = pod("p", "c")
+    p.spec.active_deadline_seconds = 1
+    worker = PodWorker(harness.deps, p, [])
+    worker.start()
+    try:
+        await harness.until(lambda s: s.phase == "Running")
+        got = await harness.until(lambda s: s.phase == "Failed")
+        assert got.reason == "DeadlineExceeded"
+        assert got.container_statuses[0].state.terminated is not None
+        ready = next(c for c in got.conditions if c.type == "Ready")
+        assert ready.status == "False" and ready.reason == "PodCompleted"
+        running = [c for c in await harness.runtime.list_containers("n1") if c.state == "running"]
+        assert running == []
+    finally:
+        await _stop(worker)
