@@ -331,20 +331,28 @@ async def _watches(job: Job, ready: Callable[[], None]) -> Outcome:
     return out
 
 
+def _write_all(data: bytes) -> None:
+    """Write everything to fd 1, blocking (the event loop may have made stdio non-blocking,
+    and a buffered writer can then drop part of a large write)."""
+    os.set_blocking(1, True)
+    view = memoryview(data)
+    while view:
+        view = view[os.write(1, view) :]
+
+
 def child_main() -> None:
     """Entry of a load-generator process: a pickled Job on stdin; b"R" on stdout once ready
     (watch streams open), then wait for b"G"; finally the pickled Outcome. A failure before
     ready answers b"E" and the pickled error text instead; after it, the text alone."""
     import uvloop
 
-    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
-    job: Job = pickle.load(stdin)
+    job: Job = pickle.load(sys.stdin.buffer)
     released = []
 
     def ready() -> None:
-        stdout.write(b"R")
-        stdout.flush()
-        if stdin.read(1) != b"G":
+        _write_all(b"R")
+        os.set_blocking(0, True)
+        if os.read(0, 1) != b"G":
             raise RuntimeError("the parent went away before the start")
         released.append(True)
 
@@ -361,9 +369,8 @@ def child_main() -> None:
     except BaseException as exc:
         result = f"{job.op} on {job.target.name}: {type(exc).__name__}: {exc}"
         if not released:
-            stdout.write(b"E")
-    pickle.dump(result, stdout)
-    stdout.flush()
+            _write_all(b"E")
+    _write_all(pickle.dumps(result))
 
 
 def run_jobs(jobs: list[Job], tick: Callable[[], None] = lambda: None) -> list[Outcome]:
