@@ -6,9 +6,9 @@ Defaulting and validation are the kind's own (kcore.api), run in objects.admit.
 
 from __future__ import annotations
 
+import os
 import secrets
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 
 from kcore.api import errors, timeutil
@@ -71,7 +71,7 @@ def prepare_create(info: ResourceInfo, obj: Obj) -> None:
         raise errors.invalid(info.kind, "", [cause], group=info.group)
     for k in _SERVER_SET:
         m.pop(k, None)
-    m["uid"] = str(uuid.uuid4())
+    m["uid"] = _uids.next()
     m["creationTimestamp"] = _clock.now()
     m["generation"] = 1
     m.pop("managedFields", None)
@@ -100,6 +100,30 @@ class _SecondClock:
 
 
 _clock = _SecondClock()
+
+
+class _Uids:
+    """Random (version 4) UUID strings, as str(uuid.uuid4()) gives, drawn from os.urandom in
+    blocks: one system call per 256 uids instead of one each, and no UUID objects."""
+
+    __slots__ = ("_at", "_pool")
+
+    def __init__(self) -> None:
+        self._pool = b""
+        self._at = 0
+
+    def next(self) -> str:
+        if self._at >= len(self._pool):
+            self._pool, self._at = os.urandom(16 * 256), 0
+        raw = bytearray(self._pool[self._at : self._at + 16])
+        self._at += 16
+        raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
+        raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+        h = raw.hex()
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+_uids = _Uids()
 
 
 async def check_namespace(info: ResourceInfo, lookup: NamespaceLookup, namespace: str) -> None:

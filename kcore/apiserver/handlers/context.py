@@ -32,7 +32,7 @@ class Reply:
 @dataclass(slots=True)
 class Context:
     server: APIServer
-    request: web.Request
+    request: web.BaseRequest
     ri: RequestInfo
     info: ResourceInfo
     rs: ResourceStore
