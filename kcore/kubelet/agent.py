@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import aiohttp
 
 from kcore.api import codec
-from kcore.api.core import ConfigMap, Node, Pod, PodStatus, Secret, Service
+from kcore.api.core import ConfigMap, Node, Pod, PodStatus, Secret, Service, ServiceAccount
 from kcore.api.errors import StatusError
 from kcore.client import Client, EventRecorder, SharedInformer, SharedInformerFactory
 from kcore.kubelet import mirror, sources, statsapi
@@ -31,6 +31,7 @@ from kcore.kubelet.podfeed import PodFeed, Subscriber
 from kcore.kubelet.podip import PodIPAllocator, derived_cidr
 from kcore.kubelet.runtime import ContainerInfo, LogOptions, Runtime, make_runtime
 from kcore.kubelet.runtime.types import ExecInput
+from kcore.kubelet.satoken import ApiAccess
 from kcore.kubelet.server import KubeletServer, LogNotFound
 from kcore.kubelet.stats import StatsProvider
 from kcore.kubelet.tls import ensure_cert, server_context
@@ -49,6 +50,9 @@ class _ApiLookup:
 
     async def secret(self, namespace: str, name: str) -> Secret | None:
         return await _get_or_none(self._client, Secret, namespace, name)
+
+    async def service_account(self, namespace: str, name: str) -> ServiceAccount | None:
+        return await _get_or_none(self._client, ServiceAccount, namespace, name)
 
 
 async def _get_or_none(client: Client, kind: type[T], namespace: str, name: str) -> T | None:
@@ -192,7 +196,13 @@ class Kubelet:
             finished=self._finished,
             resync_period=cfg.resync_period,
             record=self.events.event,
+            api_access=None if self.runtime.hollow else self._api_access(),
         )
+
+    def _api_access(self) -> ApiAccess:
+        """Pods reach the API server where this kubelet does (host network)."""
+        cfg = self.client.config
+        return ApiAccess.from_server(_ApiLookup(self.client), cfg.server, cfg.ca_data)
 
     def _services_in(self, namespace: str) -> list[Service]:
         if self._services is None:
@@ -211,9 +221,10 @@ class Kubelet:
         return self.heartbeat.node if self.heartbeat is not None else None
 
     def _use_pod_cidr(self, n: Node) -> None:
+        """New pods take addresses from the node's podCIDR; running pods keep theirs."""
         cidr = n.spec.pod_cidr
-        if cidr and cidr != self._allocator.cidr and not self.workers:
-            self._allocator = PodIPAllocator(cidr)
+        if cidr and cidr != self._allocator.cidr:
+            self._allocator = self._allocator.moved_to(cidr)
 
     # -- sources --------------------------------------------------------------------------
 

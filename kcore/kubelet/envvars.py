@@ -114,8 +114,10 @@ async def container_env(
     *,
     lookup: ObjectLookup,
     services: Iterable[Service] = (),
+    base: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    env: dict[str, str] = {}
+    """`base`: variables every container has, under everything else (KUBERNETES_SERVICE_*)."""
+    env: dict[str, str] = dict(base or {})
     if ctx.pod.spec.enable_service_links is not False:
         env.update(service_env(services))
     for source in container.env_from:

@@ -3,7 +3,11 @@
 Registers the Node (or takes over the existing one), patches its status at start and then
 whenever a condition changes or `status_report_period` has passed (checked every
 `status_period`), and renews the Lease in kube-node-lease every `lease_period` — the cheap
-heartbeat the node lifecycle controller watches.
+heartbeat the node lifecycle controller watches. Each check compares the machine's facts
+with the Node as stored in the API (a GET), not with what this kubelet last wrote, so a
+condition someone else changed (the node lifecycle controller marking it Unknown after a
+network cut) is corrected at the next check; the fetched Node also carries a podCIDR
+assigned since the last check to `on_node`.
 """
 
 from __future__ import annotations
@@ -80,7 +84,8 @@ class NodeHeartbeat:
                 await self._maybe_report()
 
     async def _maybe_report(self) -> None:
-        assert self.node is not None
+        self.node = await self.client.get(Node, self.config.node_name)
+        self._on_node(self.node)
         old = {c.type: c.status for c in self.node.status.conditions}
         fresh = {c.type: c.status for c in facts.conditions(self.config, [])}
         age = asyncio.get_running_loop().time() - self._reported_at

@@ -3,7 +3,8 @@
 The node-IPAM controller writes `node.spec.podCIDR`; until it has (or when none runs), a node
 derives its own /24 deterministically: from a trailing `-N` in its name (kcore-node-N), else
 from a CRC of the name. Two nodes could then collide by hash; the controller's CIDR wins
-whenever there is one.
+whenever there is one. A podCIDR that arrives (or changes) while pods run is used for new pods
+at once; the running pods keep the addresses they have (`moved_to`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,13 @@ class PodIPAllocator:
         self._net = ipaddress.IPv4Network(cidr, strict=False)
         self._by_uid: dict[str, str] = {}
         self._used: set[str] = set()
+
+    def moved_to(self, cidr: str) -> PodIPAllocator:
+        """An allocator of `cidr` that still holds every address handed out here."""
+        moved = PodIPAllocator(cidr)
+        for uid, ip in self._by_uid.items():
+            moved._take(uid, ip)
+        return moved
 
     def contains(self, ip: str) -> bool:
         try:

@@ -4,6 +4,8 @@ The worker gathers one `ContainerView` per container (spec, current and previous
 instance, why it is waiting, probe verdicts) and `build_status` turns them into Kubernetes'
 PodStatus: phase by kubelet's rules, the four conditions (lastTransitionTime kept while a
 condition's status holds), containerStatuses with state/lastState/restartCount/ready/started.
+`kubelet_fields` is what of a stored status the kubelet answers for, free of timestamps, so a
+worker can tell when someone else changed it.
 """
 
 from __future__ import annotations
@@ -205,4 +207,29 @@ def build_status(
         container_statuses=main_statuses,
         qos_class=pod.status.qos_class or qos_class(pod.spec),
         reason=failed_reason,
+    )
+
+
+KUBELET_CONDITIONS = frozenset(
+    {"PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady"}
+)
+
+
+def _state_kind(state: ContainerState) -> str:
+    if state.running is not None:
+        return "running"
+    if state.terminated is not None:
+        return f"terminated:{state.terminated.exit_code}"
+    return "waiting"
+
+
+def kubelet_fields(status: PodStatus) -> tuple[object, ...]:
+    """The facts the kubelet owns in `status` (phase, its conditions, pod IP, each container's
+    state, readiness and restarts), comparable between a status built here and the one stored."""
+    every = [*status.init_container_statuses, *status.container_statuses]
+    return (
+        status.phase,
+        status.pod_ip,
+        sorted((c.type, c.status) for c in status.conditions if c.type in KUBELET_CONDITIONS),
+        [(c.name, c.ready, c.restart_count, _state_kind(c.state)) for c in every],
     )

@@ -2,7 +2,9 @@
 
 emptyDir: one directory per pod shared by its containers (removed with the pod); hostPath: the
 host path itself (created for the *OrCreate types); configMap, secret, downwardAPI: files
-written before the containers start (re-written on each sync, so updates show up).
+written before the containers start (re-written on each sync, so updates show up). The
+service account's token, ca.crt and namespace (kcore/kubelet/satoken.py) go the same way and are
+mounted read-only in every container at /var/run/secrets/kubernetes.io/serviceaccount.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 from kcore.api.core import Container, KeyToPath, Volume
 from kcore.kubelet.envvars import EnvError, ObjectLookup, PodContext, field_value
 from kcore.kubelet.runtime import Mount
+from kcore.kubelet.satoken import MOUNT_PATH, VOLUME_KEY, ApiAccess
 
 
 def pod_dir(data_dir: Path, uid: str) -> Path:
@@ -22,9 +25,21 @@ def pod_dir(data_dir: Path, uid: str) -> Path:
 
 
 async def prepare(
-    data_dir: Path, ctx: PodContext, lookup: ObjectLookup
+    data_dir: Path, ctx: PodContext, lookup: ObjectLookup, access: ApiAccess | None = None
 ) -> dict[str, tuple[str, bool]]:
     """Each volume's host path and whether it is read-only; EnvError when a source is missing."""
+    paths = await _spec_volumes(data_dir, ctx, lookup)
+    files = await access.files(ctx.pod) if access is not None else None
+    if files is not None:
+        where = pod_dir(data_dir, ctx.pod.metadata.uid) / "volumes" / "kube-api-access"
+        _write_files(where, files)
+        paths[VOLUME_KEY] = (str(where), True)
+    return paths
+
+
+async def _spec_volumes(
+    data_dir: Path, ctx: PodContext, lookup: ObjectLookup
+) -> dict[str, tuple[str, bool]]:
     paths: dict[str, tuple[str, bool]] = {}
     base = pod_dir(data_dir, ctx.pod.metadata.uid) / "volumes"
     for vol in ctx.pod.spec.volumes:
@@ -36,7 +51,7 @@ async def prepare(
             paths[vol.name] = (_host_path(vol), False)
         elif vol.config_map is not None or vol.secret is not None:
             files = await _object_files(ctx.pod.metadata.namespace, vol, lookup)
-            _write_files(where, files, vol)
+            _write_files(where, files)
             paths[vol.name] = (str(where), True)
         elif vol.downward_api is not None:
             fields = {
@@ -44,7 +59,7 @@ async def prepare(
                 for i in vol.downward_api.items
                 if i.field_ref is not None
             }
-            _write_files(where, fields, vol)
+            _write_files(where, fields)
             paths[vol.name] = (str(where), True)
     return paths
 
@@ -59,6 +74,9 @@ def mounts(container: Container, volumes: dict[str, tuple[str, bool]]) -> list[M
             host = os.path.join(host, vm.sub_path)
             _mkdir(Path(host))
         result.append(Mount(host, vm.mount_path, read_only or bool(vm.read_only)))
+    token = volumes.get(VOLUME_KEY)
+    if token is not None and all(m.container_path != MOUNT_PATH for m in result):
+        result.append(Mount(token[0], MOUNT_PATH, True))
     return result
 
 
@@ -123,7 +141,7 @@ def _select(
     return chosen
 
 
-def _write_files(where: Path, files: dict[str, bytes], vol: Volume) -> None:
+def _write_files(where: Path, files: dict[str, bytes]) -> None:
     _mkdir(where)
     for rel, content in files.items():
         target = where / rel

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,7 @@ from kcore.kubelet.runtime import (
     RuntimeError_,
 )
 from kcore.kubelet.runtime import types as labels
+from kcore.kubelet.satoken import ApiAccess, MountPending
 
 log = logging.getLogger(__name__)
 DEFAULT_GRACE = 30
@@ -61,6 +63,7 @@ class WorkerDeps:
     finished: Callable[[Pod, bool], Awaitable[None]]  # (pod, deleted through the API)
     resync_period: float
     record: Callable[[Pod, EventType, str, str], None] = lambda *_: None  # an Event
+    api_access: ApiAccess | None = None  # service account credentials (None: hollow)
 
 
 def _key(uid: str, name: str) -> str:
@@ -90,6 +93,7 @@ class PodWorker:
         self.pod_ip = self._claim_ip(adopted)
         self._start_time = pod.status.start_time or timeutil.now()
         self._last_status = b""
+        self._sent: deque[tuple[object, ...]] = deque(maxlen=8)  # kubelet_fields of writes
         self.task: asyncio.Task[None] | None = None
 
     def event(self, type_: EventType, reason: str, message: str) -> None:
@@ -101,9 +105,16 @@ class PodWorker:
         self.task = asyncio.create_task(self._run(), name=f"pod-worker:{self.pod.metadata.name}")
 
     def update(self, pod: Pod) -> None:
-        """A new version of the pod; only a change outside its status needs a sync."""
+        """A new version of the pod: a change outside its status needs a sync; a stored status
+        that differs from the one last written here (a controller set Ready=False, say) is
+        written again from the containers' facts, taking the stored one as the prior. Statuses
+        written here a moment ago (a watch event older than the latest write) are not news."""
         old, self.pod = self.pod, pod
-        pod.status = old.status if self._last_status else pod.status
+        if self._last_status and podstatus.kubelet_fields(pod.status) in self._sent:
+            pod.status = old.status  # ours, or one of ours a lagging watch has yet to pass
+        elif self._last_status:
+            self._last_status = b""
+            self.wake()
         if codec.encode(old.spec) != codec.encode(pod.spec) or (
             old.metadata.deletion_timestamp != pod.metadata.deletion_timestamp
         ):
@@ -197,7 +208,13 @@ class PodWorker:
             return
         ctx = PodContext(self.pod, self.pod_ip, self.deps.node_ip)
         try:
-            vols = await volumes.prepare(self.deps.data_dir, ctx, self.deps.lookup)
+            vols = await volumes.prepare(
+                self.deps.data_dir, ctx, self.deps.lookup, self.deps.api_access
+            )
+        except MountPending as e:
+            self._wait_all("ContainerCreating", str(e))
+            self.event("Warning", "FailedMount", f"MountVolume.SetUp failed: {e}")
+            self.wake_later(time.time() + 1.0)
         except EnvError as e:
             self._wait_all("CreateContainerConfigError", str(e))
         else:
@@ -363,11 +380,14 @@ class PodWorker:
         if not await self._ensure_image(c):
             return None
         try:
+            services = list(self.deps.services(ctx.pod.metadata.namespace))
+            access = self.deps.api_access
             env = await container_env(
                 ctx,
                 c,
                 lookup=self.deps.lookup,
-                services=self.deps.services(ctx.pod.metadata.namespace),
+                services=services,
+                base=access.env(services) if access is not None else {},
             )
         except EnvError as e:
             self._waiting[c.name] = ("CreateContainerConfigError", str(e))
@@ -490,6 +510,7 @@ class PodWorker:
         if not await self.deps.post_status(self.pod, status):
             return  # a mirror pod not made yet: try again on the next sync
         self._last_status = encoded
+        self._sent.append(podstatus.kubelet_fields(status))
         self.pod.status = status
 
     async def _stop_container(self, info: ContainerInfo, grace: int) -> None:
