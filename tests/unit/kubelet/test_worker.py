@@ -9,6 +9,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from kcore.api import codec
 from kcore.api.core import ConfigMap, Container, Pod, PodSpec, PodStatus, Secret, Service
 from kcore.api.meta import ObjectMeta
 from kcore.kubelet.backoff import RestartBackoff
@@ -225,5 +226,50 @@ async def test_active_deadline_fails_the_pod_and_stops_its_containers(harness: H
         assert ready.status == "False" and ready.reason == "PodCompleted"
         running = [c for c in await harness.runtime.list_containers("n1") if c.state == "running"]
         assert running == []
+    finally:
+        await _stop(worker)
+
+
+def _ready(status: PodStatus) -> str:
+    return next(c.status for c in status.conditions if c.type == "Ready")
+
+
+def _stored(p: Pod, status: PodStatus) -> Pod:
+    """The pod as a watch would deliver it with `status` stored."""
+    return Pod(metadata=p.metadata, spec=p.spec, status=status)
+
+
+async def test_a_ready_condition_changed_by_someone_else_is_written_back(
+    harness: Harness,
+) -> None:
+    the_pod = pod("p", "c")
+    worker = PodWorker(harness.deps, the_pod, [])
+    worker.start()
+    try:
+        running = await harness.until(lambda s: s.phase == "Running" and _ready(s) == "True")
+        posts = len(harness.statuses)
+        marked = codec.from_dict(PodStatus, codec.to_dict(running))
+        for cond in marked.conditions:
+            if cond.type == "Ready":
+                cond.status, cond.reason = "False", "NodeNotReady"
+        worker.update(_stored(the_pod, marked))
+        fixed = await harness.until(lambda s: len(harness.statuses) > posts)
+        assert _ready(fixed) == "True" and fixed.phase == "Running"
+    finally:
+        await _stop(worker)
+
+
+async def test_a_lagging_copy_of_an_earlier_write_is_not_news(harness: Harness) -> None:
+    the_pod = pod("p", "c")
+    worker = PodWorker(harness.deps, the_pod, [])
+    worker.start()
+    try:
+        await harness.until(lambda s: s.phase == "Running" and _ready(s) == "True")
+        first, posts = harness.statuses[0], len(harness.statuses)
+        worker.update(_stored(the_pod, codec.from_dict(PodStatus, codec.to_dict(first))))
+        worker.update(_stored(the_pod, harness.statuses[-1]))
+        for _ in range(10):  # several resyncs
+            await asyncio.sleep(0.05)
+        assert len(harness.statuses) == posts
     finally:
         await _stop(worker)
