@@ -74,10 +74,12 @@ def _pair(ctx: Context, metric: str, unit: str, values: list[float], higher: boo
     )
 
 
-def _cdf(ctx: Context, name: str, title: str, samples: dict[str, Any]) -> None:
+def _cdf(
+    ctx: Context, name: str, title: str, samples: dict[str, Any], of: str = "requests"
+) -> None:
     points = {label: cdf_points(list(lat)) for label, lat in samples.items()}
     ctx.plot(Series(name=name, kind="cdf", title=title, xlabel="latency (ms)",
-                    ylabel="fraction of requests", points=points, log_x=True))  # fmt: skip
+                    ylabel=f"fraction of {of}", points=points, log_x=True))  # fmt: skip
 
 
 def _check(what: str, errors: int, detail: str) -> None:
@@ -153,4 +155,5 @@ def _fanout(ctx: Context, load: Any, targets: list[Any], s: Sizes) -> None:
     _pair(ctx, "watch events delivered (of expected)", "%",
           [100.0 * f.delivered / f.expected for f in results], True)  # fmt: skip
     _cdf(ctx, "apiserver-watch-latency", f"write to watch delivery, {what}",
-         {t.name: f.latencies_ms for t, f in zip(targets, results, strict=True)})  # fmt: skip
+         {t.name: f.latencies_ms for t, f in zip(targets, results, strict=True)},
+         of="deliveries")  # fmt: skip
