@@ -73,7 +73,8 @@ def token_secret(name: str, owner: str = "default", token: str = "s3cret") -> Se
     )
 
 
-def a_pod(sa: str = "", automount: bool | None = None, **annotations: str) -> Pod:
+def a_pod(sa: str = "", automount: bool | None = None, source: str = "") -> Pod:
+    annotations = {CONFIG_SOURCE: source} if source else {}
     return Pod(
         metadata=ObjectMeta(name="p", namespace="ns", uid="u1", annotations=annotations),
         spec=PodSpec(
@@ -124,7 +125,7 @@ async def test_an_account_without_its_token_yet_holds_the_pod() -> None:
 async def test_no_default_account_or_a_static_pod_gets_no_credentials() -> None:
     assert await access().files(a_pod()) is None
     full = access(account("default", "t"), token_secret("t"))
-    assert await full.files(a_pod(**{CONFIG_SOURCE: "file"})) is None
+    assert await full.files(a_pod(source="file")) is None
 
 
 def test_env_points_at_the_api_server_or_the_kubernetes_service() -> None:
