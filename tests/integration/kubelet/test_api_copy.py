@@ -1,0 +1,105 @@
+"""The kubelet corrects what others changed in its Node and pods, and takes up a new podCIDR.
+
+The node lifecycle controller marks a node Unknown when its Lease lapses, and a pod's Ready
+False with it; a kubelet that is in fact alive must write Ready back at its next status check,
+comparing with the objects as stored in the API rather than with what it last wrote itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+
+from conftest import StartKubelet, bind_to, busybox, simple_pod, wait_for
+
+import kcore
+from kcore.api import codec
+from kcore.api.core import Node, Pod
+from kcore.kubelet.podip import derived_cidr
+
+
+def _ready(conditions: list[object]) -> str:
+    return next((c.status for c in conditions if c.type == "Ready"), "")  # type: ignore[attr-defined]
+
+
+async def _until(check: object, within: float = 30.0) -> None:
+    assert callable(check)
+    for _ in range(int(within / 0.1)):
+        if await check():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("never happened")
+
+
+async def test_a_node_marked_unknown_by_a_controller_is_ready_again(
+    cluster: kcore.Cluster, start_kubelet: StartKubelet
+) -> None:
+    kubelet = await start_kubelet(status_period=0.3)
+    name = kubelet.config.node_name
+    unknown = {
+        "type": "Ready",
+        "status": "Unknown",
+        "reason": "NodeStatusUnknown",
+        "message": "Kubelet stopped posting node status.",
+    }
+    node = await cluster.client.get(Node, name)
+    others = [c for c in node.status.conditions if c.type != "Ready"]
+    body = {"status": {"conditions": [unknown, *(codec.to_dict(c) for c in others)]}}
+    marked = await cluster.client.patch(Node, name, body, subresource="status")
+    assert _ready(marked.status.conditions) == "Unknown"
+
+    async def ready_again() -> bool:
+        fresh = await cluster.client.get(Node, name)
+        return _ready(fresh.status.conditions) == "True"
+
+    await _until(ready_again)
+
+
+async def test_a_pod_marked_not_ready_by_a_controller_is_ready_again(
+    cluster: kcore.Cluster, start_kubelet: StartKubelet
+) -> None:
+    kubelet = await start_kubelet()
+    pod = bind_to(simple_pod("steady", busybox("c", "sleep", "3600")), kubelet.config.node_name)
+    await cluster.client.create(pod)
+    running = await wait_for(
+        cluster.client, "steady", lambda p: _ready(p.status.conditions) == "True"
+    )
+    conditions = [codec.to_dict(c) for c in running.status.conditions]
+    for c in conditions:
+        if c["type"] == "Ready":
+            c.update(status="False", reason="NodeNotReady")
+    await cluster.client.patch(
+        Pod,
+        "steady",
+        {"status": {"conditions": conditions}},
+        namespace="default",
+        subresource="status",
+    )
+    marked = await cluster.client.get(Pod, "steady", namespace="default")
+    assert _ready(marked.status.conditions) == "False"
+    await wait_for(cluster.client, "steady", lambda p: _ready(p.status.conditions) == "True")
+
+
+async def test_a_pod_cidr_assigned_later_serves_new_pods(
+    cluster: kcore.Cluster, start_kubelet: StartKubelet
+) -> None:
+    kubelet = await start_kubelet(status_period=0.3)
+    node = kubelet.config.node_name
+    old_net = ipaddress.IPv4Network(derived_cidr(node))
+    new_cidr = "127.64.251.0/24" if str(old_net) != "127.64.251.0/24" else "127.64.252.0/24"
+    await cluster.client.create(bind_to(simple_pod("before", busybox("c", "sleep", "3600")), node))
+    before = await wait_for(cluster.client, "before", lambda p: p.status.phase == "Running")
+    assert ipaddress.IPv4Address(before.status.pod_ip) in old_net
+
+    await cluster.client.patch(Node, node, {"spec": {"podCIDR": new_cidr, "podCIDRs": [new_cidr]}})
+
+    async def taken_up() -> bool:
+        return kubelet.node is not None and kubelet.node.spec.pod_cidr == new_cidr
+
+    await _until(taken_up)
+    await cluster.client.create(bind_to(simple_pod("after", busybox("c", "sleep", "3600")), node))
+    after = await wait_for(cluster.client, "after", lambda p: p.status.phase == "Running")
+    assert ipaddress.IPv4Address(after.status.pod_ip) in ipaddress.IPv4Network(new_cidr)
+    still = await cluster.client.get(Pod, "before", namespace="default")
+    assert still.status.pod_ip == before.status.pod_ip
+    assert still.status.container_statuses[0].restart_count == 0
