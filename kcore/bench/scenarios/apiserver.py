@@ -27,6 +27,9 @@ SLO_SOURCE = (
 
 
 class Sizes:
+    """Workload sizes; `quick` shortens the timed phases, never the issue's shapes (10,000
+    pods, 1,000 creates/s, 1,000 watchers at 100 events/s)."""
+
     def __init__(self, quick: bool) -> None:
         self.creates = 10_000
         self.clients = 64
