@@ -136,7 +136,7 @@ def run_one(name: str, ctx: Context, loader: Callable[[str], ScenarioFn] = load)
         ctx.results.clear()  # a scenario's figures stand only if the whole scenario ran
         ctx.series.clear()
     return ScenarioRun(name=name, status=status, seconds=time.monotonic() - start, error=error,
-                       load_avg_1m=round(os.getloadavg()[0], 2))  # fmt: skip
+                       load_avg_1m=round(os.getloadavg()[0], 2), notes=list(ctx.notes))  # fmt: skip
 
 
 def run_scenarios(

@@ -103,6 +103,7 @@ class ScenarioRun(msgspec.Struct, kw_only=True):
     seconds: float
     error: str = ""
     load_avg_1m: float = 0.0  # the machine's load when the scenario ended (it is shared)
+    notes: list[str] = []  # what the scenario said about its run (and a failure's traceback)
 
 
 class Report(msgspec.Struct, kw_only=True):

@@ -12,6 +12,7 @@ etcd-server (its HTTP/JSON gateway), both driven by the same load generator
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -57,6 +58,10 @@ def run(ctx: Context) -> None:
         ctx.cleanup.listener("127.0.0.1", etcd.client_port)
         ctx.cleanup.listener("127.0.0.1", int(kcore_target.base_url.rsplit(":", 1)[1]))
     targets = [kcore_target, load.etcd_target(etcd.endpoint)]
+    ctx.notes.append(
+        f"load generator: {sizes.procs} processes (+1 writer for the watch phase) on the same "
+        f"{os.cpu_count()} cores as the servers; plain HTTP/1.1 keep-alive to both"
+    )
     _creates(ctx, load, targets, sizes)
     _lists(ctx, load, targets, sizes)
     _paced(ctx, load, targets, sizes)

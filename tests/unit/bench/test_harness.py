@@ -97,3 +97,11 @@ def test_run_scenarios_collects_each_outcome() -> None:
         console.file.close()
     assert [r.status for r in report.scenarios] == ["ok", "unavailable", "failed", "ok"]
     assert [r.scenario for r in report.results] == ["works", "works"]
+
+
+def test_notes_travel_with_the_record() -> None:
+    def noting(ctx: Context) -> None:
+        ctx.notes.append("load generator: 2 processes")
+
+    record = run_one("noting", ctx("noting"), {"noting": noting}.__getitem__)
+    assert record.status == "ok" and record.notes == ["load generator: 2 processes"]
