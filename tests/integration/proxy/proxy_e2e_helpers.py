@@ -74,9 +74,7 @@ class Node:
         self._thread.start()
         ready: Future[None] = Future()
         self._main = asyncio.run_coroutine_threadsafe(self._serve(ready), self.loop)
-        self._main.add_done_callback(
-            lambda f: ready.done() or ready.set_exception(f.exception() or RuntimeError("ended"))
-        )
+        self._main.add_done_callback(lambda f: _ended_early(f, ready))
         ready.result(timeout=60)
 
     def stop(self) -> None:
@@ -142,7 +140,7 @@ class Node:
             # Kubernetes' zero-downtime idiom: keep serving until the proxies have let go
             "lifecycle": {"preStop": {"sleep": {"seconds": 2}}},
         }
-        spec = {"containers": [container], "terminationGracePeriodSeconds": 10}
+        spec = {"containers": [container], "terminationGracePeriodSeconds": 3}
         spec["nodeSelector"] = {"kubernetes.io/hostname": self.node_name}
         body = {
             "metadata": {"name": name, "namespace": NS},
@@ -186,6 +184,12 @@ class Node:
     def endpoints_in_proxy(self, name: str) -> set[str]:
         port = self.server.proxy.services().get(f"{NS}/{name}:http")
         return {a.host for a in port.endpoints} if port else set()
+
+
+def _ended_early(main: Future[None], ready: Future[None]) -> None:
+    """The node's main coroutine ended: if it never got ready, tell `start` why."""
+    if not ready.done():
+        ready.set_exception(main.exception() or RuntimeError("the node stopped while starting"))
 
 
 async def eventually(check: Callable[[], Any], *, within: float = 60.0) -> Any:

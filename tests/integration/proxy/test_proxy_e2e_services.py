@@ -22,7 +22,9 @@ import pytest
 from proxy_e2e_helpers import (
     NODE_IP,
     NS,
+    POD_NAME_LABEL,
     Node,
+    containers_of,
     eventually,
     fetch,
     kill_container_of,
@@ -212,14 +214,21 @@ def test_deleting_a_pod_under_load_fails_no_request(node: Node) -> None:
         node.run(lambda: node.client.delete(Pod, victim, namespace=NS))
         replaced = settled(node)  # the replacement is ready; the proxy has let the victim go
         seen = len(load.answers)
-        load.wait_for(150)
+        node.run(lambda: eventually(lambda: _gone(node, victim), within=60), timeout=70)
+        load.wait_for(100)  # on past the end of the victim's container
     assert load.errors == []
+    assert not [c for c in containers_of(node.node_name) if c.labels[POD_NAME_LABEL] == victim]
     assert len(load.answers) >= 250
     assert victim in load.answers[:seen]
     # (the one request that may have been in flight while `seen` was read aside)
     assert victim not in load.answers[seen + 1 :]
     newcomer = (set(replaced) - set(pods)).pop()
     assert newcomer in load.answers[seen:]
+
+
+async def _gone(node: Node, pod: str) -> bool:
+    """The kubelet has finished the pod (preStop, SIGTERM, SIGKILL) and it is deleted."""
+    return pod not in {p.metadata.name for p in (await node.client.list(Pod, namespace=NS)).items}
 
 
 def _dead(ip: str) -> bool:
