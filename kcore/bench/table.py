@@ -17,12 +17,18 @@ def figure(value: float) -> str:
     return f"{value:.3g}"
 
 
+def ratio_number(ratio: float) -> str:
+    """2 decimals in the usual range, 2 significant digits for tiny ratios, none for huge."""
+    if ratio >= 100:
+        return f"{ratio:,.0f}"
+    return f"{ratio:.2f}" if ratio >= 0.1 else f"{ratio:.2g}"
+
+
 def ratio_text(row: Result) -> str:
     if row.ratio is None:
         return "n/a"
     marker = {True: "[green]better[/green]", False: "[red]worse[/red]", None: "even"}
-    shown = f"{row.ratio:.2f}" if row.ratio >= 0.1 else f"{row.ratio:.2g}"
-    return f"{shown}x {marker[row.kcore_better]}"
+    return f"{ratio_number(row.ratio)}x {marker[row.kcore_better]}"
 
 
 def results_table(report: Report) -> Table:
@@ -59,8 +65,8 @@ def markdown(report: Report) -> str:
     ]
     for row in report.results:
         peer = row.peer if row.peer_source == "measured" else f"{row.peer}*"
-        verdict = {True: "better", False: "worse", None: ""}[row.kcore_better]
-        ratio = "n/a" if row.ratio is None else f"{row.ratio:.3g}x {verdict}".strip()
+        verdict = {True: "better", False: "worse", None: "even"}[row.kcore_better]
+        ratio = "n/a" if row.ratio is None else f"{ratio_number(row.ratio)}x {verdict}"
         lines.append(f"| {row.scenario} | {row.metric} | {row.unit} | {figure(row.kcore)} | "
                      f"{peer} | {figure(row.peer_value)} | {ratio} |")  # fmt: skip
     return "\n".join(lines) + "\n"

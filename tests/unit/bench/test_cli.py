@@ -89,4 +89,4 @@ def test_markdown_table_marks_published_peers(tmp_path: Path) -> None:
     assert cli.run(args, loader={"scheduler": published}.__getitem__) == 0
     lines = (tmp_path / "t.md").read_text().splitlines()
     assert lines[0].startswith("| scenario |")
-    assert lines[2] == "| s | pods/s | pods/s | 1,000 | k8s* | 500 | 2x better |"
+    assert lines[2] == "| s | pods/s | pods/s | 1,000 | k8s* | 500 | 2.00x better |"

@@ -98,3 +98,12 @@ def test_cdf_points_are_monotone_and_keep_the_tail() -> None:
     assert (9900.0, 0.99) in points or any(q == 0.99 and 9899 <= x <= 9901 for x, q in points)
     assert all(type(x) is float for x in xs)
     assert cdf_points([]) == []
+
+
+@pytest.mark.parametrize(
+    ("ratio", "shown"), [(3.0, "3.00"), (0.5, "0.50"), (0.0123, "0.012"), (6450.2, "6,450")]
+)
+def test_ratio_numbers_stay_readable(ratio: float, shown: str) -> None:
+    from kcore.bench.table import ratio_number
+
+    assert ratio_number(ratio) == shown
