@@ -25,7 +25,7 @@ from kcore.apiserver.handlers.context import Context
 from kcore.storage.interface import CompactedError, StorageError
 from kcore.storage.watchcache import CachedEvent, CacheWatcher
 
-COALESCE = 0.025  # seconds: the longest a busy stream holds an event back to batch it
+COALESCE = 0.05  # seconds: the longest a busy stream holds an event back to batch it
 
 
 def _start_revision(ctx: Context) -> int:
