@@ -170,6 +170,8 @@ class APIServer:
         accept = wire.parse_accept(request.headers.get("Accept"))
         labels = ["", ""]
         try:
+            if "Expect" in request.headers:
+                await _expect(request)
             response = await self._authenticated(request, accept, labels)
         except errors.StatusError as e:
             response = self._error(e, accept)
@@ -273,6 +275,16 @@ class APIServer:
         if e.retry_after_seconds:
             headers["Retry-After"] = str(e.retry_after_seconds)
         return self._answer(Reply(e.code, e.to_status(), headers), accept)
+
+
+async def _expect(request: web.BaseRequest) -> None:
+    """`Expect: 100-continue` as aiohttp's Application answers it (the low-level server
+    leaves it to us): clients such as curl wait for it before sending a large body."""
+    if request.version == aiohttp.HttpVersion11:
+        if request.headers["Expect"].lower() != "100-continue":
+            raise errors.StatusError(417, "ExpectationFailed", "unknown Expect header")
+        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        request.writer.output_size = 0
 
 
 def _json_or_none(body: bytes | None) -> _Raw | None:

@@ -4,6 +4,7 @@ strings, namespace lifecycle answered from the watch cache, and coalesced watch 
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import uuid
@@ -140,3 +141,23 @@ async def test_a_burst_reaches_a_watcher_complete_and_in_order(
             assert event["type"] == "ADDED"
             names.append(event["object"]["metadata"]["name"])
     assert names == [f"burst-{i}" for i in range(60)]
+
+
+async def test_expect_100_continue_is_answered(server: RunningServer) -> None:
+    body = json.dumps(_cm("expected")).encode()
+    host, port = server.url.removeprefix("http://").rsplit(":", 1)
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        writer.write(
+            f"POST /api/v1/namespaces/default/configmaps HTTP/1.1\r\nHost: {host}\r\n"
+            f"Authorization: Bearer {server.credentials.token}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+            "Expect: 100-continue\r\n\r\n".encode()
+        )
+        assert await reader.readline() == b"HTTP/1.1 100 Continue\r\n"
+        assert await reader.readline() == b"\r\n"
+        writer.write(body)
+        assert (await reader.readline()).startswith(b"HTTP/1.1 201 ")
+    finally:
+        writer.close()
+        await writer.wait_closed()
