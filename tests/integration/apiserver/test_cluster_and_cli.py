@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import start_server, stop_server
+from apiserver_support import start_server, stop_server
 
 import kcore
 from kcore.api.codec import from_dict

@@ -226,19 +226,21 @@ async def test_real_scheduler_binds_daemon_pods_by_match_fields(tmp_path: Path) 
         async with (
             mc,
             embedded(cluster.kubeconfig),
-            running(mc, DaemonSetController),
             kubelet(cluster, "dk-1", "127.0.1.211", tmp_path),
             kubelet(cluster, "dk-2", "127.0.1.212", tmp_path),
             kubelet(cluster, "dk-3", "127.0.1.213", tmp_path),
         ):
+            # Tainted before the controller starts: a daemon pod made for dk-3 in the moment
+            # before its informer saw the taint would stay Pending, as in Kubernetes.
             node = await c.get(Node, "dk-3")
             node.spec.taints = [Taint(key="dedicated", value="db", effect="NoSchedule")]
             await c.update(node)
-            await c.create(daemon_set("agent", "busybox:1"))
-            await eventually(
-                lambda: status_is(c, "agent", desired_number_scheduled=2, number_ready=2),
-                within=60,
-            )
-            pods = await _live(c)
-            assert sorted(p.spec.node_name for p in pods) == ["dk-1", "dk-2"]
-            assert all(_taints.target_node_of(p) == p.spec.node_name for p in pods)
+            async with running(mc, DaemonSetController):
+                await c.create(daemon_set("agent", "busybox:1"))
+                await eventually(
+                    lambda: status_is(c, "agent", desired_number_scheduled=2, number_ready=2),
+                    within=60,
+                )
+                pods = await _live(c)
+                assert sorted(p.spec.node_name for p in pods) == ["dk-1", "dk-2"]
+                assert all(_taints.target_node_of(p) == p.spec.node_name for p in pods)

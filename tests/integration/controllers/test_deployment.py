@@ -7,7 +7,7 @@ import contextlib
 from typing import Any
 
 import pytest
-from conftest import Env
+from ctl_support import Env
 from hollow import eventually
 
 from kcore.api.apps import Deployment, ReplicaSet
@@ -254,7 +254,7 @@ async def test_revision_history_limit_prunes_old_replicasets(env: Env) -> None:
 
 async def test_a_restarted_manager_picks_up_where_the_last_stopped() -> None:
     """Level-triggered: all state is in the API, so a new manager finishes the work."""
-    from conftest import running_manager
+    from ctl_support import running_manager
     from hollow import HollowNodes
 
     import kcore

@@ -20,7 +20,7 @@ import aiohttp
 import docker
 import docker.errors
 import pytest
-from conftest import running_manager
+from ctl_support import running_manager
 from hollow import eventually
 
 import kcore

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
-from conftest import running_manager
+from ctl_support import running_manager
 from hollow import HollowNodes, eventually
 from test_nodes import running
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import docker
 import pytest
-from conftest import running_manager
+from ctl_support import running_manager
 from hollow import eventually
 from test_nodes import running
 

@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import Env
+from ctl_support import Env
 
 from kcore.api.apps import Deployment, ReplicaSet
 from kcore.api.core import Pod

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from conftest import running_manager
+from ctl_support import running_manager
 from hollow import eventually
 from test_nodes import _unknown, is_ready, live_pods, replica_set, running
 

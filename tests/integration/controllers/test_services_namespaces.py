@@ -7,7 +7,7 @@ import contextlib
 from typing import Any
 
 import pytest
-from conftest import Env
+from ctl_support import Env
 from hollow import eventually
 
 from kcore.api.apps import Deployment, ReplicaSet

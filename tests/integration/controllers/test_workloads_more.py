@@ -6,7 +6,7 @@ import asyncio
 import subprocess
 
 import pytest
-from conftest import Env
+from ctl_support import Env
 from hollow import eventually
 
 from kcore.api.apps import Deployment, ReplicaSet
