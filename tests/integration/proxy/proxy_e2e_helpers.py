@@ -21,10 +21,12 @@ import socket
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import Future
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import docker
+import docker.errors
 
 import kcore
 from kcore.api.apps import Deployment
@@ -219,27 +221,44 @@ def fetch(host: str, port: int, *, source: str | None = None, timeout: float = 5
     return body.decode().strip()
 
 
-def containers_of(node: str) -> list[Any]:
-    d = docker.from_env()
-    try:
-        return list(d.containers.list(all=True, filters={"label": f"{NODE_LABEL}={node}"}))
-    finally:
-        d.close()
+@dataclass(frozen=True)
+class Container:
+    id: str
+    name: str
+    pod: str  # the pod's name, from the kubelet's label
+    state: str  # "running", "exited", ...
+    labels: dict[str, str]
+
+
+def containers_of(node: str) -> list[Container]:
+    """The containers the kubelet of `node` made (one list call: no race with removals)."""
+    with contextlib.closing(docker.from_env()) as d:
+        found = d.api.containers(all=True, filters={"label": f"{NODE_LABEL}={node}"})
+    return [
+        Container(
+            id=c["Id"],
+            name=c["Names"][0].lstrip("/"),
+            pod=c["Labels"].get(POD_NAME_LABEL, ""),
+            state=c["State"],
+            labels=c["Labels"],
+        )
+        for c in found
+    ]
 
 
 def kill_container_of(node: str, pod: str) -> None:
     """SIGKILL the running container of `pod` (as `docker kill` does)."""
-    for c in containers_of(node):
-        if c.labels.get(POD_NAME_LABEL) == pod and c.status == "running":
-            c.kill()
-            return
-    raise AssertionError(f"no running container of pod {pod}")
+    running = [c for c in containers_of(node) if c.pod == pod and c.state == "running"]
+    assert running, f"no running container of pod {pod}"
+    with contextlib.closing(docker.from_env()) as d:
+        d.api.kill(running[0].id)
 
 
 def remove_containers(node: str) -> list[str]:
     """Force-remove every container of `node`; the names of those there were."""
     found = containers_of(node)
-    for c in found:
-        with contextlib.suppress(docker.errors.NotFound):
-            c.remove(force=True)
+    with contextlib.closing(docker.from_env()) as d:
+        for c in found:
+            with contextlib.suppress(docker.errors.NotFound):
+                d.api.remove_container(c.id, force=True)
     return [c.name for c in found]

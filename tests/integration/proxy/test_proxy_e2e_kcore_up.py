@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from proxy_e2e_helpers import IMAGE, NODE_IP, POD_NAME_LABEL, containers_of, fetch
+from proxy_e2e_helpers import IMAGE, NODE_IP, containers_of, fetch
 
 pytestmark = [pytest.mark.docker, pytest.mark.kubectl, pytest.mark.slow, pytest.mark.timeout(180)]
 NODE = "kcore-node-1"  # `kcore up`'s first kubelet
@@ -89,7 +89,9 @@ class Up:
         return res.stdout
 
     def get(self, *args: str) -> Any:
-        return json.loads(self.kubectl("get", *args, "-o", "json"))
+        """The object as JSON; {} while it does not exist."""
+        out = self.kubectl("get", *args, "-o", "json", "--ignore-not-found")
+        return json.loads(out) if out.strip() else {}
 
     def stop(self) -> int:
         self.proc.send_signal(signal.SIGTERM)
@@ -115,7 +117,7 @@ def until(check: Callable[[], Any], within: float = 90.0) -> Any:
 
 
 def _containers(name: str) -> list[Any]:
-    return [c for c in containers_of(NODE) if c.labels.get(POD_NAME_LABEL, "").startswith(name)]
+    return [c for c in containers_of(NODE) if c.pod.startswith(name)]
 
 
 def test_kcore_up_serves_a_node_port_service_of_its_pods(up: Up) -> None:

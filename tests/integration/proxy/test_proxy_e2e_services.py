@@ -22,7 +22,6 @@ import pytest
 from proxy_e2e_helpers import (
     NODE_IP,
     NS,
-    POD_NAME_LABEL,
     Node,
     containers_of,
     eventually,
@@ -217,7 +216,7 @@ def test_deleting_a_pod_under_load_fails_no_request(node: Node) -> None:
         node.run(lambda: eventually(lambda: _gone(node, victim), within=60), timeout=70)
         load.wait_for(100)  # on past the end of the victim's container
     assert load.errors == []
-    assert not [c for c in containers_of(node.node_name) if c.labels[POD_NAME_LABEL] == victim]
+    assert not [c for c in containers_of(node.node_name) if c.pod == victim]
     assert len(load.answers) >= 250
     assert victim in load.answers[:seen]
     # (the one request that may have been in flight while `seen` was read aside)
