@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import random
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -26,6 +28,7 @@ from kcore.storage.interface import CompactedError, StorageError
 from kcore.storage.watchcache import CachedEvent, CacheWatcher
 
 COALESCE = 0.05  # seconds: the longest a busy stream holds an event back to batch it
+COALESCE_FROM = 200  # watchers of one resource from which busy streams coalesce
 
 
 def _start_revision(ctx: Context) -> int:
@@ -93,7 +96,8 @@ async def watch(ctx: Context) -> web.StreamResponse:
     try:
         with contextlib.suppress(TimeoutError, ConnectionResetError):
             async with asyncio.timeout(_timeout(ctx)):
-                await _stream(watcher, resp, encode)
+                count = functools.partial(gauge.__getitem__, ctx.info.group_resource)
+                await _stream(watcher, resp, encode, count)
     finally:
         watcher.close()
         gauge[ctx.info.group_resource] -= 1
@@ -102,16 +106,19 @@ async def watch(ctx: Context) -> web.StreamResponse:
     return resp
 
 
-async def _stream(watcher: CacheWatcher, resp: web.StreamResponse, encode: Any) -> None:
-    """Write each batch as one chunk. A busy stream writes at most once per COALESCE seconds:
-    with many watchers the socket writes dominate the server's time, and letting the events of
-    a few milliseconds gather into one write divides their number; an idle stream's first
-    event still goes out at once."""
+async def _stream(
+    watcher: CacheWatcher, resp: web.StreamResponse, encode: Any, watchers: Callable[[], int]
+) -> None:
+    """Write each batch as one chunk. While the resource has COALESCE_FROM watchers or more, a
+    busy stream writes at most once per COALESCE seconds: socket writes then dominate the
+    server's time, and letting a few milliseconds of events gather into one write divides
+    their number. With fewer watchers (controllers, kubectl) every batch goes out at once, and
+    an idle stream's first event always does."""
     loop = asyncio.get_running_loop()
     last_write = -COALESCE
     while True:
         gap = last_write + COALESCE - loop.time()
-        if gap > 0:
+        if gap > 0 and watchers() >= COALESCE_FROM:
             await asyncio.sleep(gap)
         try:
             batch = await watcher.next_batch()

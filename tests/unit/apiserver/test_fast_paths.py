@@ -18,6 +18,7 @@ import pytest
 from kcore.api import defaults, timeutil
 from kcore.apiserver import admission, objects, resources
 from kcore.apiserver.app import RunningServer, start_apiserver
+from kcore.apiserver.handlers import watch as watch_handlers
 from kcore.storage.memory import MemoryStore
 
 
@@ -126,9 +127,11 @@ async def test_namespace_lifecycle_seen_right_after_each_write(
     assert (status, body["reason"]) == (404, "NotFound")
 
 
+@pytest.mark.parametrize("coalesce_from", [1, watch_handlers.COALESCE_FROM])
 async def test_a_burst_reaches_a_watcher_complete_and_in_order(
-    http: aiohttp.ClientSession,
+    http: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch, coalesce_from: int
 ) -> None:
+    monkeypatch.setattr(watch_handlers, "COALESCE_FROM", coalesce_from)
     path = "/api/v1/namespaces/default/configmaps"
     async with http.get(path) as resp:
         rv = (await resp.json())["metadata"]["resourceVersion"]
