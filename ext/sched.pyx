@@ -584,6 +584,150 @@ cdef inline uint64_t _next(uint64_t* state) noexcept nogil:
     return z ^ (z >> 31)
 
 
+
+# ---------------------------------------------------------------------------------------------
+# Branch-free filter pass for the common pod
+
+cdef inline bint _fast_path(const Query* q) noexcept nogil:
+    """Whether the pod only meets filters the branch-free pass handles: no nodeName, spread
+    or inter-pod terms, no nodeSelector or required affinity (preferred terms never filter),
+    at most four requested resources. Everything else takes the per-node `_filter`."""
+    cdef Py_ssize_t t
+    if q.node_index >= 0 or q.n_sp or q.n_ip or q.has_required or q.n_want > 4:
+        return False
+    for t in range(q.n_terms):
+        if q.term_kind[t] != TERM_PREFERRED:
+            return False
+    return True
+
+
+cdef inline uint64_t _row_hits(const uint64_t* row, const uint64_t* mask,
+                               Py_ssize_t w) noexcept nogil:
+    cdef Py_ssize_t j
+    cdef uint64_t hit = 0
+    for j in range(w):
+        hit |= row[j] & mask[j]
+    return hit
+
+
+cdef struct Want:
+    # The four resource rows a `_fast_path` pod checks; unused ones repeat row 0 with a
+    # request that never exceeds anything, so the loop has no per-resource branches.
+    const int64_t* alloc[4]
+    const int64_t* used[4]
+    int64_t req[4]
+
+
+cdef inline void _want_rows(const Nodes* nd, const Query* q, Want* w) noexcept nogil:
+    cdef Py_ssize_t j, r
+    for j in range(4):
+        r = q.want[j] if j < q.n_want else 0
+        w.alloc[j] = nd.alloc + r * nd.stride
+        w.used[j] = nd.requested + r * nd.stride
+        w.req[j] = q.req[r] if j < q.n_want else -0x7FFFFFFFFFFFFFFF
+
+
+cdef Py_ssize_t _fast_filter(const Nodes* ndp, const Query* qp, int64_t* fails,
+                             Py_ssize_t* feasible) noexcept nogil:
+    """The same filters and failure counts as `_filter` for a `_fast_path` pod, computed as
+    0/1 integers without a data-dependent branch: the filters reject nodes at random, so
+    branches on them mispredict about once a node, which cost more than the filters. A node
+    is appended to `feasible` unconditionally and the count advances only when it passes.
+    Failure counts stay in registers (first failing filter; every short resource)."""
+    cdef Nodes nd = ndp[0]
+    cdef Query q = qp[0]
+    cdef Want w
+    cdef Py_ssize_t i, f = 0
+    cdef int64_t not_tol = 0 if q.tolerates_unschedulable else 1
+    cdef int64_t u, t, p, alive, s0, s1, s2, s3
+    cdef int64_t c_u = 0, c_t = 0, c_p = 0, c0 = 0, c1 = 0, c2 = 0, c3 = 0
+    _want_rows(&nd, &q, &w)
+    for i in range(nd.n):
+        u = nd.unschedulable[i] * not_tol
+        t = (_row_hits(nd.taints + i * nd.wt, q.hard_bad, nd.wt) != 0) & (u ^ 1)
+        p = 0
+        if q.has_ports:
+            p = (_row_hits(nd.ports + i * nd.wp, q.port_bad, nd.wp) != 0) & ((u | t) ^ 1)
+        alive = (u | t | p) ^ 1
+        s0 = w.req[0] > w.alloc[0][i] - w.used[0][i]
+        s1 = w.req[1] > w.alloc[1][i] - w.used[1][i]
+        s2 = w.req[2] > w.alloc[2][i] - w.used[2][i]
+        s3 = w.req[3] > w.alloc[3][i] - w.used[3][i]
+        c_u += u
+        c_t += t
+        c_p += p
+        c0 += s0 & alive
+        c1 += s1 & alive
+        c2 += s2 & alive
+        c3 += s3 & alive
+        feasible[f] = i
+        f += alive & ((s0 | s1 | s2 | s3) ^ 1)
+    fails[FAIL_UNSCHEDULABLE] += c_u
+    fails[FAIL_TAINT] += c_t
+    fails[FAIL_NODE_PORTS] += c_p
+    _add_short(&q, fails, c0, c1, c2, c3)
+    return f
+
+
+cdef inline void _add_short(const Query* q, int64_t* fails, int64_t c0, int64_t c1,
+                            int64_t c2, int64_t c3) noexcept nogil:
+    cdef int64_t c[4]
+    cdef Py_ssize_t j
+    c[0], c[1], c[2], c[3] = c0, c1, c2, c3
+    for j in range(q.n_want):
+        fails[FAIL_RESOURCE_BASE + q.want[j]] += c[j]
+
+
+cdef inline int64_t _holds(const Nodes* nd, const Query* q, Py_ssize_t i,
+                           Py_ssize_t x) noexcept nogil:
+    """`_requirement` as 0/1 without branching on the node's labels."""
+    cdef int32_t kind = q.rq_kind[x]
+    cdef Py_ssize_t j, col
+    cdef uint64_t hit = 0
+    if kind == REQ_ANY or kind == REQ_NONE:
+        for j in range(q.rq_start[x], q.rq_start[x + 1]):
+            hit |= nd.labels[q.rq_widx[j] * nd.stride + i] & q.rq_wmask[j]
+        return (hit != 0) ^ (kind == REQ_NONE)
+    col = i * nd.k + q.rq_col[x]
+    if kind == REQ_GT:
+        return nd.num_ok[col] & (nd.nums[col] > q.rq_val[x])
+    return nd.num_ok[col] & (nd.nums[col] < q.rq_val[x])
+
+
+cdef inline int64_t _preferred(const Nodes* nd, const Query* q, Py_ssize_t i) noexcept nogil:
+    """Σ weights of the preferred terms node i matches (a `_fast_path` pod's only terms)."""
+    cdef Py_ssize_t t, x
+    cdef int64_t s = 0, ok
+    for t in range(q.n_terms):
+        ok = 1
+        for x in range(q.term_start[t], q.term_start[t + 1]):
+            ok &= _holds(nd, q, i, x)
+        s += q.term_weight[t] * ok
+    return s
+
+
+cdef Py_ssize_t _fast_raw(const Nodes* ndp, const Query* qp, int64_t* fails,
+                          Py_ssize_t* feasible, Raw* raw) noexcept nogil:
+    """Pass 1 of `_score_feasible` for a `_fast_path` pod: the branch-free filter, then the
+    request-independent raw scores of the feasible nodes in a second tight loop."""
+    cdef Nodes nd = ndp[0]
+    cdef Query q = qp[0]
+    cdef Py_ssize_t f, i, nf = _fast_filter(ndp, qp, fails, feasible)
+    cdef int64_t pref, taint, max_taint = 0, max_pref = 0
+    for f in range(nf):
+        i = feasible[f]
+        pref = _preferred(&nd, &q, i) if q.n_terms else 0
+        taint = _taint_count(&nd, &q, i)
+        raw.pref[f] = pref
+        raw.taint[f] = taint
+        raw.ip[f] = 0
+        max_taint = taint if taint > max_taint else max_taint
+        max_pref = pref if pref > max_pref else max_pref
+    raw.max_taint, raw.max_pref, raw.min_ip, raw.max_ip = max_taint, max_pref, 0, 0
+    raw.any_ip_score = False
+    return nf
+
+
 cdef Py_ssize_t _score_feasible(const Nodes* ndp, const Query* qp, const Profile* prp,
                                 int64_t* fails, Py_ssize_t* feasible, Raw* raw,
                                 bint totals) noexcept nogil:
@@ -605,6 +749,10 @@ cdef Py_ssize_t _score_feasible(const Nodes* ndp, const Query* qp, const Profile
     cdef int64_t preferred = 0, ip = 0, taint, total, best = 0
     cdef int64_t max_taint = 0, max_pref = 0, min_ip = 0, max_ip = 0
     cdef bint any_ip = False
+    if _fast_path(&q):
+        nf = _fast_raw(&nd, &q, fails, feasible, raw)
+        _inverses(raw)
+        return _totals(&nd, &q, &pr, feasible, raw, nf, totals)
     for i in range(q.n_ip):
         any_ip = any_ip or q.ip_kind[i] == IP_SCORE
     for i in range(nd.n):
@@ -626,10 +774,19 @@ cdef Py_ssize_t _score_feasible(const Nodes* ndp, const Query* qp, const Profile
     raw.max_taint, raw.max_pref, raw.min_ip, raw.max_ip = max_taint, max_pref, min_ip, max_ip
     raw.any_ip_score = any_ip
     _inverses(raw)
+    return _totals(&nd, &q, &pr, feasible, raw, nf, totals)
+
+
+cdef Py_ssize_t _totals(const Nodes* nd, const Query* q, const Profile* pr,
+                        const Py_ssize_t* feasible, Raw* raw, Py_ssize_t nf,
+                        bint totals) noexcept nogil:
+    """The request-dependent scores over the compact feasible list (see _score_feasible)."""
+    cdef Py_ssize_t f
+    cdef int64_t total, best = 0
     for f in range(nf):
-        total = _base_score(&nd, &q, &pr, feasible[f], 0)
+        total = _base_score(nd, q, pr, feasible[f], 0)
         if totals:
-            total += _normalized(&pr, raw, f)
+            total += _normalized(pr, raw, f)
             best = total if f == 0 or total > best else best
         raw.base[f] = total
     raw.best_total = best
