@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+from collections.abc import Sequence
 
 from conftest import StartKubelet, bind_to, busybox, simple_pod, wait_for
 
 import kcore
 from kcore.api import codec
-from kcore.api.core import Node, Pod
+from kcore.api.core import Node, NodeCondition, Pod, PodCondition
 from kcore.kubelet.podip import derived_cidr
 
 
-def _ready(conditions: list[object]) -> str:
-    return next((c.status for c in conditions if c.type == "Ready"), "")  # type: ignore[attr-defined]
+def _ready(conditions: Sequence[NodeCondition | PodCondition]) -> str:
+    return next((c.status for c in conditions if c.type == "Ready"), "")
 
 
 async def _until(check: object, within: float = 30.0) -> None:
