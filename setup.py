@@ -38,7 +38,7 @@ def cpu_flags() -> set[str]:
 
 def optimize_args() -> list[str]:
     args = ["-O3", "-ffp-contract=off", "-fno-trapping-math"]
-    if not PORTABLE and X86_64_V3 <= cpu_flags():
+    if not PORTABLE and cpu_flags() >= X86_64_V3:
         args.append("-march=x86-64-v3")
     return args
 

@@ -584,7 +584,6 @@ cdef inline uint64_t _next(uint64_t* state) noexcept nogil:
     return z ^ (z >> 31)
 
 
-
 # ---------------------------------------------------------------------------------------------
 # Branch-free filter pass for the common pod
 
@@ -746,7 +745,7 @@ cdef Py_ssize_t _score_feasible(const Nodes* ndp, const Query* qp, const Profile
     cdef Query q = qp[0]
     cdef Profile pr = prp[0]
     cdef Py_ssize_t i, f = 0, nf
-    cdef int64_t preferred = 0, ip = 0, taint, total, best = 0
+    cdef int64_t preferred = 0, ip = 0, taint
     cdef int64_t max_taint = 0, max_pref = 0, min_ip = 0, max_ip = 0
     cdef bint any_ip = False
     if _fast_path(&q):

@@ -1,0 +1,42 @@
+"""The kernel's branch-free filter pass (pods with no nodeName, selector, required affinity,
+inter-pod or spread terms) equals the NumPy reference: scores, failure counts and choice."""
+
+import dataclasses
+import random
+
+import numpy as np
+import pytest
+
+from kcore.scheduler import kernels
+from kcore.scheduler.clustergen import random_cluster, random_pod, random_profile
+from kcore.scheduler.query import PodRequirements, compile_profile, compile_query
+from kcore.scheduler.reference import reference_schedule
+from kcore.scheduler.table import NodeTable
+
+
+def fast_pod(rng: random.Random, table: NodeTable) -> PodRequirements:
+    """A random pod stripped of everything the fast path leaves to the per-node filter."""
+    pod = random_pod(rng, table, interpod=False)
+    return dataclasses.replace(pod, node_name=None, node_selector={}, required_terms=None)
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("n", [1, 7, 300, 2000])
+def test_fast_path_equals_reference(seed: int, n: int) -> None:
+    rng = random.Random(seed * 7919 + n)
+    table = random_cluster(seed, n)
+    profile = compile_profile(table, random_profile(rng))
+    for j in range(8):
+        query = compile_query(table, fast_pod(rng, table))
+        lowest = rng.random() < 0.5
+        got = kernels.schedule(
+            table, query, profile, rng=kernels.Rng(j), lowest=lowest, scores=True
+        )
+        index, fails, scores = reference_schedule(
+            table.arrays(), query, profile, lowest=lowest, state=[j]
+        )
+        where = f"seed={seed} n={n} pod={j}"
+        assert got.scores is not None
+        np.testing.assert_array_equal(got.scores, scores, err_msg=where)
+        np.testing.assert_array_equal(got.fails, fails, err_msg=where)
+        assert got.index == index, where
