@@ -154,14 +154,17 @@ class Node:
         }
         return from_dict(Deployment, body)
 
-    def service(self, name: str, index: int, *, app: str, **spec: Any) -> Service:
+    def service(
+        self, name: str, index: int, *, app: str, annotations: dict[str, str], **spec: Any
+    ) -> Service:
         """Service `name` on port 80 (-> the pods' "http") with the `index`-th ClusterIP."""
         port: dict[str, Any] = {"name": "http", "port": 80, "targetPort": "http"}
         if spec.get("type") == "NodePort":
             port["nodePort"] = self.node_port
         body = {"selector": {"app": app}, "ports": [port], "clusterIP": self.cluster_ip(index)}
         body.update(spec)
-        return from_dict(Service, {"metadata": {"name": name, "namespace": NS}, "spec": body})
+        meta = {"name": name, "namespace": NS, "annotations": annotations}
+        return from_dict(Service, {"metadata": meta, "spec": body})
 
     # --- observations --------------------------------------------------------------------
 

@@ -16,7 +16,9 @@ import queue
 import socket
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from proxy_e2e_helpers import (
@@ -31,10 +33,16 @@ from proxy_e2e_helpers import (
 )
 
 from kcore.api.apps import Deployment
-from kcore.api.core import Pod
+from kcore.api.core import Pod, Service
+from kcore.proxy.config import POLICY_ANNOTATION
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(240)]
-SERVICES = {"web": 0, "web-node": 1, "web-sticky": 2, "empty": 3, "unready": 4}
+SERVICES = {"web": 0, "web-node": 1, "web-sticky": 2, "empty": 3, "unready": 4, "web-lc": 5}
+SERVICE_EXTRAS: dict[str, dict[str, Any]] = {
+    "web-node": {"type": "NodePort"},
+    "web-sticky": {"sessionAffinity": "ClientIP"},
+    "web-lc": {"annotations": {POLICY_ANNOTATION: "LeastConnections"}},
+}
 
 
 @pytest.fixture(scope="module")
@@ -56,8 +64,8 @@ async def _create_objects(n: Node) -> None:
     await n.client.create(n.web_deployment("unready", replicas=1, ready_path="/not-there"))
     for name, index in SERVICES.items():
         app = {"empty": "nobody", "unready": "unready"}.get(name, "web")
-        extra = {"web-node": {"type": "NodePort"}, "web-sticky": {"sessionAffinity": "ClientIP"}}
-        await n.client.create(n.service(name, index, app=app, **extra.get(name, {})))
+        extra = {"annotations": {}, **SERVICE_EXTRAS.get(name, {})}
+        await n.client.create(n.service(name, index, app=app, **extra))
 
 
 async def _delete_workloads(n: Node) -> None:
@@ -71,12 +79,13 @@ async def _delete_workloads(n: Node) -> None:
     await eventually(gone, within=90)
 
 
-def settled(node: Node, service: str = "web") -> dict[str, str]:
-    """Wait for 3 ready web pods, all (and only they) in the proxy's table for `service`."""
+def settled(node: Node, service: str = "web", replicas: int = 3) -> dict[str, str]:
+    """Wait for `replicas` ready web pods, all (and only they) in the proxy's table for
+    `service`; name -> pod IP."""
 
     async def check() -> dict[str, str] | None:
         pods = await node.ready_pods("web")
-        ok = len(pods) == 3 and node.endpoints_in_proxy(service) == set(pods.values())
+        ok = len(pods) == replicas and node.endpoints_in_proxy(service) == set(pods.values())
         return pods if ok else None
 
     pods: dict[str, str] = node.run(lambda: eventually(check, within=90), timeout=100)
@@ -112,6 +121,75 @@ def test_client_ip_affinity_pins_each_client(node: Node) -> None:
     assert set(pinned.values()) == set(pods)
     for source, pod in pinned.items():  # and pins hold after the others came
         assert fetch(ip, 80, source=source) == pod
+
+
+def test_least_connections_avoids_the_busy_pod(node: Node) -> None:
+    pods = settled(node, "web-lc")
+    ip, key = node.cluster_ip(SERVICES["web-lc"]), f"{NS}/web-lc:http"
+    with socket.create_connection((ip, 80), timeout=5.0) as held:
+        held.sendall(b"GET / HTTP/1.0\r\n")  # the request is not finished: the pod waits
+        busy = node.run(lambda: eventually(lambda: _busy_endpoint(node, key), within=10))
+        answers = {fetch(ip, 80) for _ in range(12)}
+        assert answers == {name for name, pod_ip in pods.items() if pod_ip != busy}
+        held.sendall(b"\r\n")
+        assert pods[_read_body(held)] == busy
+
+
+def _busy_endpoint(node: Node, key: str) -> str | None:
+    busy = [addr.host for addr, active in node.server.proxy.endpoint_load(key) if active]
+    return busy[0] if len(busy) == 1 else None
+
+
+def _read_body(conn: socket.socket) -> str:
+    data = b""
+    while chunk := conn.recv(4096):
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert b" 200 " in head.split(b"\r\n")[0], data[:80]
+    return body.decode().strip()
+
+
+def test_established_connection_survives_table_changes(node: Node) -> None:
+    """A connection through the proxy lives on while the Service's endpoints grow and the
+    Service itself is changed (its table entry updated in place)."""
+    pods = settled(node)
+    ip = node.cluster_ip(SERVICES["web"])
+    try:
+        with socket.create_connection((ip, 80), timeout=5.0) as held:
+            held.sendall(b"GET / HTTP/1.0\r\n")
+            node.run(lambda: node.client.scale(Deployment, "web", 4, namespace=NS))
+            grown = settled(node, replicas=4)
+            sticky = {"spec": {"sessionAffinity": "ClientIP"}}
+            node.run(lambda: node.client.patch(Service, "web", sticky, namespace=NS))
+            node.run(lambda: eventually(lambda: _affinity_on(node, "web"), within=30))
+            held.sendall(b"Host: web\r\n\r\n")
+            assert _read_body(held) in pods
+    finally:
+        plain = {"spec": {"sessionAffinity": "None", "sessionAffinityConfig": None}}
+        node.run(lambda: node.client.patch(Service, "web", plain, namespace=NS))
+        node.run(lambda: node.client.scale(Deployment, "web", 3, namespace=NS))
+    node.run(lambda: eventually(lambda: not _affinity_on(node, "web"), within=30))
+    assert set(settled(node)) < set(grown)
+
+
+def _affinity_on(node: Node, name: str) -> bool:
+    port = node.server.proxy.services().get(f"{NS}/{name}:http")
+    return port is not None and port.affinity_timeout > 0
+
+
+def test_metrics_count_the_traffic(node: Node) -> None:
+    settled(node)
+    node.run(lambda: eventually(lambda: node.programmed("empty"), within=30))
+    before = node.server.proxy.stats(f"{NS}/web:http").connections
+    for _ in range(5):
+        fetch(node.cluster_ip(SERVICES["web"]), 80)
+    url = f"http://127.0.0.1:{node.server.metrics_port}/metrics"
+    with urllib.request.urlopen(url, timeout=10) as r:
+        text = r.read().decode()
+    line = f'kcore_proxy_connections_total{{service="{NS}/web:http"}} '
+    counts = [int(x.removeprefix(line)) for x in text.splitlines() if x.startswith(line)]
+    assert counts and counts[0] >= before + 5
+    assert f'kcore_proxy_rejected_total{{service="{NS}/empty:http"}} ' in text
 
 
 def _refusal(host: str, port: int) -> BaseException | None:
