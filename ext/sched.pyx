@@ -609,72 +609,101 @@ cdef inline uint64_t _row_hits(const uint64_t* row, const uint64_t* mask,
     return hit
 
 
-cdef struct Want:
-    # The four resource rows a `_fast_path` pod checks; unused ones repeat row 0 with a
-    # request that never exceeds anything, so the loop has no per-resource branches.
-    const int64_t* alloc[4]
-    const int64_t* used[4]
-    int64_t req[4]
+cdef uint64_t _LUT_FILTERS[128]
+cdef uint64_t _LUT_SHORT[128]
 
 
-cdef inline void _want_rows(const Nodes* nd, const Query* q, Want* w) noexcept nogil:
-    cdef Py_ssize_t j, r
-    for j in range(4):
-        r = q.want[j] if j < q.n_want else 0
-        w.alloc[j] = nd.alloc + r * nd.stride
-        w.used[j] = nd.requested + r * nd.stride
-        w.req[j] = q.req[r] if j < q.n_want else -0x7FFFFFFFFFFFFFFF
+cdef void _init_luts() noexcept nogil:
+    """Per filter code (bit 0 unschedulable, 1 taint, 2 ports, 3 + j the j-th requested
+    resource is short), the failure counts it adds, packed in 16-bit fields: the first failing
+    of (unschedulable, taint, ports); every short resource when those three pass."""
+    cdef uint64_t c, u, t, p, alive, j, short
+    for c in range(128):
+        u = c & 1
+        t = (c >> 1) & 1 & (u ^ 1)
+        p = (c >> 2) & 1 & ((u | t) ^ 1)
+        alive = 1 if (c & 7) == 0 else 0
+        _LUT_FILTERS[c] = u | (t << 16) | (p << 32)
+        short = 0
+        for j in range(4):
+            short |= (((c >> (3 + j)) & 1) & alive) << (16 * j)
+        _LUT_SHORT[c] = short
 
 
-cdef Py_ssize_t _fast_filter(const Nodes* ndp, const Query* qp, int64_t* fails,
-                             Py_ssize_t* feasible) noexcept nogil:
-    """The same filters and failure counts as `_filter` for a `_fast_path` pod, computed as
-    0/1 integers without a data-dependent branch: the filters reject nodes at random, so
-    branches on them mispredict about once a node, which cost more than the filters. A node
-    is appended to `feasible` unconditionally and the count advances only when it passes.
-    Failure counts stay in registers (first failing filter; every short resource)."""
-    cdef Nodes nd = ndp[0]
-    cdef Query q = qp[0]
-    cdef Want w
-    cdef Py_ssize_t i, f = 0
-    cdef int64_t not_tol = 0 if q.tolerates_unschedulable else 1
-    cdef int64_t u, t, p, alive, s0, s1, s2, s3
-    cdef int64_t c_u = 0, c_t = 0, c_p = 0, c0 = 0, c1 = 0, c2 = 0, c3 = 0
-    _want_rows(&nd, &q, &w)
+_init_luts()
+
+
+cdef inline void _mark_rows(uint8_t* code, const uint64_t* rows, const uint64_t* mask,
+                            Py_ssize_t w, Py_ssize_t n, uint8_t bit) noexcept nogil:
+    """code[i] |= bit where node i's row (node-major, w words) shares a bit with mask."""
+    cdef Py_ssize_t i
+    cdef uint64_t m0
+    if w == 1:
+        m0 = mask[0]
+        for i in range(n):
+            code[i] |= bit if rows[i] & m0 else 0
+        return
+    for i in range(n):
+        code[i] |= bit if _row_hits(rows + i * w, mask, w) else 0
+
+
+cdef inline void _mark_short(uint8_t* code, const int64_t* alloc, const int64_t* used,
+                             int64_t want, Py_ssize_t n, uint8_t bit) noexcept nogil:
+    """code[i] |= bit where the request does not fit in alloc - requested (as _fits)."""
+    cdef Py_ssize_t i
+    for i in range(n):
+        code[i] |= bit if want > alloc[i] - used[i] else 0
+
+
+cdef void _filter_codes(const Nodes* nd, const Query* q, uint8_t* code) noexcept nogil:
+    """Column passes, one per filter, each a branch-free loop the compiler vectorises."""
+    cdef Py_ssize_t i, j, r
+    cdef uint8_t not_tol = 0 if q.tolerates_unschedulable else 1
     for i in range(nd.n):
-        u = nd.unschedulable[i] * not_tol
-        t = (_row_hits(nd.taints + i * nd.wt, q.hard_bad, nd.wt) != 0) & (u ^ 1)
-        p = 0
-        if q.has_ports:
-            p = (_row_hits(nd.ports + i * nd.wp, q.port_bad, nd.wp) != 0) & ((u | t) ^ 1)
-        alive = (u | t | p) ^ 1
-        s0 = w.req[0] > w.alloc[0][i] - w.used[0][i]
-        s1 = w.req[1] > w.alloc[1][i] - w.used[1][i]
-        s2 = w.req[2] > w.alloc[2][i] - w.used[2][i]
-        s3 = w.req[3] > w.alloc[3][i] - w.used[3][i]
-        c_u += u
-        c_t += t
-        c_p += p
-        c0 += s0 & alive
-        c1 += s1 & alive
-        c2 += s2 & alive
-        c3 += s3 & alive
-        feasible[f] = i
-        f += alive & ((s0 | s1 | s2 | s3) ^ 1)
-    fails[FAIL_UNSCHEDULABLE] += c_u
-    fails[FAIL_TAINT] += c_t
-    fails[FAIL_NODE_PORTS] += c_p
-    _add_short(&q, fails, c0, c1, c2, c3)
-    return f
-
-
-cdef inline void _add_short(const Query* q, int64_t* fails, int64_t c0, int64_t c1,
-                            int64_t c2, int64_t c3) noexcept nogil:
-    cdef int64_t c[4]
-    cdef Py_ssize_t j
-    c[0], c[1], c[2], c[3] = c0, c1, c2, c3
+        code[i] = nd.unschedulable[i] & not_tol
+    _mark_rows(code, nd.taints, q.hard_bad, nd.wt, nd.n, 2)
+    if q.has_ports:
+        _mark_rows(code, nd.ports, q.port_bad, nd.wp, nd.n, 4)
     for j in range(q.n_want):
-        fails[FAIL_RESOURCE_BASE + q.want[j]] += c[j]
+        r = q.want[j]
+        _mark_short(code, nd.alloc + r * nd.stride, nd.requested + r * nd.stride, q.req[r],
+                    nd.n, <uint8_t>(8 << j))
+
+
+cdef inline void _unpack(int64_t* fails, const Query* q, uint64_t filters,
+                         uint64_t short) noexcept nogil:
+    cdef Py_ssize_t j
+    fails[FAIL_UNSCHEDULABLE] += <int64_t>(filters & 0xFFFF)
+    fails[FAIL_TAINT] += <int64_t>((filters >> 16) & 0xFFFF)
+    fails[FAIL_NODE_PORTS] += <int64_t>((filters >> 32) & 0xFFFF)
+    for j in range(q.n_want):
+        fails[FAIL_RESOURCE_BASE + q.want[j]] += <int64_t>((short >> (16 * j)) & 0xFFFF)
+
+
+cdef Py_ssize_t _fast_filter(const Nodes* nd, const Query* q, int64_t* fails,
+                             Py_ssize_t* feasible, uint8_t* code) noexcept nogil:
+    """The same filters and failure counts as `_filter` for a `_fast_path` pod, without a
+    data-dependent branch (the filters reject nodes at random, so branches on them would
+    mispredict about once a node): per-filter column passes set bits of a one-byte code per
+    node; one scalar pass then appends every node to `feasible`, advancing only on code 0,
+    and adds the code's failure counts from a table (16-bit fields, flushed every 65,535
+    nodes so they cannot overflow)."""
+    cdef Py_ssize_t i, start, end, f = 0
+    cdef uint64_t filters, short
+    cdef uint8_t c
+    _filter_codes(nd, q, code)
+    for start in range(0, nd.n, 65535):
+        end = start + 65535 if start + 65535 < nd.n else nd.n
+        filters = 0
+        short = 0
+        for i in range(start, end):
+            c = code[i]
+            filters += _LUT_FILTERS[c]
+            short += _LUT_SHORT[c]
+            feasible[f] = i
+            f += c == 0
+        _unpack(fails, q, filters, short)
+    return f
 
 
 cdef inline int64_t _holds(const Nodes* nd, const Query* q, Py_ssize_t i,
@@ -711,7 +740,8 @@ cdef Py_ssize_t _fast_raw(const Nodes* ndp, const Query* qp, int64_t* fails,
     request-independent raw scores of the feasible nodes in a second tight loop."""
     cdef Nodes nd = ndp[0]
     cdef Query q = qp[0]
-    cdef Py_ssize_t f, i, nf = _fast_filter(ndp, qp, fails, feasible)
+    # raw.ip is free until the filter pass ends: it holds the one-byte filter codes.
+    cdef Py_ssize_t f, i, nf = _fast_filter(ndp, qp, fails, feasible, <uint8_t*>raw.ip)
     cdef int64_t pref, taint, max_taint = 0, max_pref = 0
     for f in range(nf):
         i = feasible[f]
