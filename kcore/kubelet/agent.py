@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import AsyncGenerator, AsyncIterator, Coroutine
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine
 from typing import Any, TypeVar
 
 import aiohttp
@@ -42,8 +42,15 @@ T = TypeVar("T")
 
 
 class _ApiLookup:
-    def __init__(self, client: Client) -> None:
+    """Config maps and secrets by GET; service accounts from an informer when there is one (a
+    GET per pod sync would cost every pod start a round trip, mostly for a 404 in clusters
+    without the controller manager)."""
+
+    def __init__(
+        self, client: Client, accounts: Callable[[], SharedInformer[ServiceAccount] | None]
+    ) -> None:
         self._client = client
+        self._accounts = accounts
 
     async def config_map(self, namespace: str, name: str) -> ConfigMap | None:
         return await _get_or_none(self._client, ConfigMap, namespace, name)
@@ -52,6 +59,9 @@ class _ApiLookup:
         return await _get_or_none(self._client, Secret, namespace, name)
 
     async def service_account(self, namespace: str, name: str) -> ServiceAccount | None:
+        informer = self._accounts()
+        if informer is not None:
+            return informer.get(f"{namespace}/{name}")
         return await _get_or_none(self._client, ServiceAccount, namespace, name)
 
 
@@ -84,6 +94,7 @@ class Kubelet:
         self._tasks: list[asyncio.Task[None]] = []
         self._factory = SharedInformerFactory(client)
         self._services: SharedInformer[Service] | None = None
+        self._accounts: SharedInformer[ServiceAccount] | None = None
         self._adoptable: dict[str, list[ContainerInfo]] = defaultdict(list)
         self._gc_enabled = False
         self._session: aiohttp.ClientSession | None = None
@@ -187,7 +198,7 @@ class Kubelet:
             data_dir=cfg.data_dir,
             runtime=self.runtime,
             allocator=lambda: self._allocator,
-            lookup=_ApiLookup(self.client),
+            lookup=_ApiLookup(self.client, lambda: self._accounts),
             services=self._services_in,
             crash_backoff=RestartBackoff(base=cfg.crash_backoff_base, cap=cfg.crash_backoff_cap),
             image_backoff=RestartBackoff(base=cfg.image_backoff_base, cap=cfg.crash_backoff_cap),
@@ -202,7 +213,8 @@ class Kubelet:
     def _api_access(self) -> ApiAccess:
         """Pods reach the API server where this kubelet does (host network)."""
         cfg = self.client.config
-        return ApiAccess.from_server(_ApiLookup(self.client), cfg.server, cfg.ca_data)
+        lookup = _ApiLookup(self.client, lambda: self._accounts)
+        return ApiAccess.from_server(lookup, cfg.server, cfg.ca_data)
 
     def _services_in(self, namespace: str) -> list[Service]:
         if self._services is None:
@@ -242,6 +254,7 @@ class Kubelet:
             )
         if not self.runtime.hollow:
             self._services = self._factory.informer(Service)
+            self._accounts = self._factory.informer(ServiceAccount)
         self._factory.start()
         await self._factory.wait_for_sync()
 

@@ -12,6 +12,9 @@ the address this kubelet reaches it at (pods run on the host network, so it work
 An account that has no token Secret yet holds the pod in ContainerCreating (`MountPending`)
 until one appears. A pod of an absent `default` account (a cluster running without the
 controller manager) runs without credentials, as do static pods, which never see admission.
+The kubelet answers account lookups from a ServiceAccount informer: a `default` account created
+a moment before its pod reached the node may not be in it yet (Kubernetes' admission would have
+refused such a pod); token Secrets are read by GET.
 """
 
 from __future__ import annotations
