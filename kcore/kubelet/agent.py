@@ -144,6 +144,7 @@ class Kubelet:
                 runtime_version=version,
                 on_node=self._use_pod_cidr,
                 images=self.runtime.images,
+                stored=self._feed.node if self._feed is not None else None,
             )
             await self.heartbeat.register()
         for info in await self.runtime.list_containers(cfg.node_name):

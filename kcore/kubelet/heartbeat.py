@@ -7,7 +7,7 @@ heartbeat the node lifecycle controller watches. Each check compares the machine
 with the Node as stored in the API (a GET), not with what this kubelet last wrote, so a
 condition someone else changed (the node lifecycle controller marking it Unknown after a
 network cut) is corrected at the next check; the fetched Node also carries a podCIDR
-assigned since the last check to `on_node`.
+assigned since the last check to `on_node`. Embedded kubelets read it from a shared informer.
 """
 
 from __future__ import annotations
@@ -38,13 +38,16 @@ class NodeHeartbeat:
         runtime_version: str,
         on_node: Callable[[Node], None] = lambda _: None,
         images: Callable[[], Awaitable[list[tuple[list[str], int]]]] | None = None,
+        stored: Callable[[str], Node | None] | None = None,
     ) -> None:
+        """`stored`: the Node as a shared informer has it (else each check GETs it)."""
         self.config, self.client = config, client
         self.port, self.runtime_version = port, runtime_version
         self.node: Node | None = None
         self._on_node = on_node
         self._images = images
         self._reported_at = 0.0
+        self._stored = stored
 
     async def register(self) -> Node:
         wanted = facts.node_object(
@@ -84,9 +87,13 @@ class NodeHeartbeat:
                 await self._maybe_report()
 
     async def _maybe_report(self) -> None:
-        self.node = await self.client.get(Node, self.config.node_name)
-        self._on_node(self.node)
-        old = {c.type: c.status for c in self.node.status.conditions}
+        name = self.config.node_name
+        node = self._stored(name) if self._stored is not None else None
+        if node is None:
+            node = await self.client.get(Node, name)
+        self.node = node
+        self._on_node(node)
+        old = {c.type: c.status for c in node.status.conditions}
         fresh = {c.type: c.status for c in facts.conditions(self.config, [])}
         age = asyncio.get_running_loop().time() - self._reported_at
         if old != fresh or age >= self.config.status_report_period:

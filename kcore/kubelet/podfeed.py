@@ -4,6 +4,8 @@ A stand-alone kubelet watches its own pods (`spec.nodeName=me`). `kcore up --nod
 --runtime fake` runs thousands of kubelets in one process; 5000 filtered watches would make
 the API server test each pod event 5000 times, so embedded kubelets subscribe to one
 unfiltered informer instead, and the feed hands each event to the one kubelet it names.
+The feed also keeps one Nodes informer, so that each kubelet's status check reads its Node as
+stored from memory instead of with a GET (5000 GETs every 10 s).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from kcore.api.core import Pod
+from kcore.api.core import Node, Pod
 from kcore.client import Client, SharedInformerFactory
 
 NODE_INDEX = "spec.nodeName"
@@ -31,6 +33,7 @@ class PodFeed:
     def __init__(self, client: Client) -> None:
         self._factory = SharedInformerFactory(client)
         self._informer = self._factory.informer(Pod, indexers={NODE_INDEX: _node_of})
+        self._nodes = self._factory.informer(Node)
         self._subscribers: dict[str, Subscriber] = {}
         self._informer.add_event_handler(
             on_add=self._added, on_update=self._updated, on_delete=self._deleted
@@ -48,6 +51,10 @@ class PodFeed:
         self._subscribers[node] = subscriber
         for pod in self._informer.indexer.by_index(NODE_INDEX, node):
             subscriber.on_pod(pod)
+
+    def node(self, name: str) -> Node | None:
+        """The Node as last seen by the watch (never to be mutated)."""
+        return self._nodes.get(name)
 
     def unsubscribe(self, node: str) -> None:
         self._subscribers.pop(node, None)

@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import uuid
 from collections.abc import Sequence
+from pathlib import Path
 
 from conftest import StartKubelet, bind_to, busybox, simple_pod, wait_for
 
 import kcore
 from kcore.api import codec
 from kcore.api.core import Node, NodeCondition, Pod, PodCondition
+from kcore.kubelet import Kubelet, KubeletConfig
+from kcore.kubelet.podfeed import PodFeed
 from kcore.kubelet.podip import derived_cidr
 
 
@@ -104,3 +108,44 @@ async def test_a_pod_cidr_assigned_later_serves_new_pods(
     still = await cluster.client.get(Pod, "before", namespace="default")
     assert still.status.pod_ip == before.status.pod_ip
     assert still.status.container_statuses[0].restart_count == 0
+
+
+async def test_kubelets_on_a_shared_feed_read_their_node_from_it(
+    cluster: kcore.Cluster, tmp_path: Path
+) -> None:
+    """Embedded (hollow) kubelets check their Node in the feed's informer: a Ready condition set
+    to Unknown comes back and a podCIDR assigned later is taken up."""
+    node = f"feed-{uuid.uuid4().hex[:6]}"
+    async with cluster.new_client() as client:
+        feed = PodFeed(client)
+        await feed.start()
+        cfg = KubeletConfig(
+            node_name=node, data_dir=tmp_path / "k", port=0, runtime="fake", status_period=0.3
+        )
+        kubelet = Kubelet(cfg, client, feed=feed)
+        try:
+            await kubelet.start()
+            stored = await cluster.client.get(Node, node)
+            conditions = [codec.to_dict(c) for c in stored.status.conditions]
+            for c in conditions:
+                if c["type"] == "Ready":
+                    c.update(status="Unknown", reason="NodeStatusUnknown")
+            await cluster.client.patch(
+                Node, node, {"status": {"conditions": conditions}}, subresource="status"
+            )
+            await cluster.client.patch(Node, node, {"spec": {"podCIDR": "127.64.249.0/24"}})
+
+            async def corrected() -> bool:
+                fresh = await cluster.client.get(Node, node)
+                return _ready(fresh.status.conditions) == "True" and (
+                    kubelet.node is not None and kubelet.node.spec.pod_cidr == "127.64.249.0/24"
+                )
+
+            await _until(corrected)
+            await cluster.client.create(bind_to(simple_pod("fed", busybox("c")), node))
+            got = await wait_for(cluster.client, "fed", lambda p: p.status.phase == "Running")
+            assert got.status.pod_ip.startswith("127.64.249.")
+            await cluster.client.delete(Pod, "fed", namespace="default", grace_period_seconds=0)
+        finally:
+            await kubelet.stop()
+            await feed.stop()
