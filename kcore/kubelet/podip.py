@@ -4,7 +4,8 @@ The node-IPAM controller writes `node.spec.podCIDR`; until it has (or when none 
 derives its own /24 deterministically: from a trailing `-N` in its name (kcore-node-N), else
 from a CRC of the name. Two nodes could then collide by hash; the controller's CIDR wins
 whenever there is one. A podCIDR that arrives (or changes) while pods run is used for new pods
-at once; the running pods keep the addresses they have (`moved_to`).
+at once; the running pods keep the addresses they have (`moved_to`), also when a restarted
+kubelet adopts them.
 """
 
 from __future__ import annotations
@@ -23,6 +24,13 @@ def derived_cidr(node_name: str) -> str:
     index = int(match.group(1)) if match else zlib.crc32(node_name.encode())
     base = int(POD_NETWORK.network_address) + (index % _SUBNETS) * 256
     return f"{ipaddress.IPv4Address(base)}/24"
+
+
+def _pod_address(ip: str) -> bool:
+    try:
+        return ipaddress.IPv4Address(ip) in POD_NETWORK
+    except ValueError:
+        return False
 
 
 class PodIPAllocator:
@@ -48,11 +56,12 @@ class PodIPAllocator:
             return False
 
     def allocate(self, uid: str, preferred: str = "") -> str:
-        """The pod's IP: its current one, else `preferred` when free and ours, else a free one."""
+        """The pod's IP: its current one, else `preferred` (the address its containers already
+        have) when free and a pod address, else a free one of our CIDR."""
         if uid in self._by_uid:
             return self._by_uid[uid]
-        if preferred and preferred not in self._used and self.contains(preferred):
-            return self._take(uid, preferred)
+        if preferred and preferred not in self._used and _pod_address(preferred):
+            return self._take(uid, preferred)  # kept across a restart, even from an older CIDR
         for host in self._net.hosts():
             if str(host) not in self._used:
                 return self._take(uid, str(host))

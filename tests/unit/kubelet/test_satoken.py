@@ -161,3 +161,10 @@ def test_a_new_pod_cidr_serves_new_pods_and_running_pods_keep_their_ips() -> Non
     assert moved.allocate("b").startswith("127.64.7.")
     moved.release("a")
     assert moved.ip_of("a") == ""
+
+
+def test_an_adopted_pod_keeps_its_address_from_an_earlier_cidr() -> None:
+    alloc = PodIPAllocator("127.64.7.0/24")
+    assert alloc.allocate("old", preferred="127.64.1.5") == "127.64.1.5"
+    assert alloc.allocate("new").startswith("127.64.7.")
+    assert alloc.allocate("other", preferred="127.64.1.5").startswith("127.64.7.")
