@@ -19,6 +19,7 @@ import contextlib
 import random
 import socket
 import threading
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -207,6 +208,16 @@ async def eventually(check: Callable[[], Any], *, within: float = 60.0) -> Any:
             if result:
                 return result
             await asyncio.sleep(0.1)
+
+
+def until(check: Callable[[], T], *, within: float = 60.0, what: str = "") -> T:
+    """Poll `check()` from the calling thread until it returns something truthy; that value."""
+    deadline = time.monotonic() + within
+    while not (got := check()):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"not within {within} s: {what or check}")
+        time.sleep(0.05)
+    return got
 
 
 def fetch(host: str, port: int, *, source: str | None = None, timeout: float = 5.0) -> str:

@@ -15,14 +15,13 @@ import random
 import signal
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from proxy_e2e_helpers import IMAGE, NODE_IP, containers_of, fetch
+from proxy_e2e_helpers import IMAGE, NODE_IP, containers_of, fetch, until
 
 pytestmark = [pytest.mark.docker, pytest.mark.kubectl, pytest.mark.slow, pytest.mark.timeout(180)]
 NODE = "kcore-node-1"  # `kcore up`'s first kubelet
@@ -107,15 +106,6 @@ def up(tmp_path: Path) -> Iterator[Up]:
         assert running.stop() == 0
 
 
-def until(check: Callable[[], Any], within: float = 90.0) -> Any:
-    deadline = time.monotonic() + within
-    while True:
-        got = check()
-        if got or time.monotonic() > deadline:
-            return got
-        time.sleep(0.2)
-
-
 def _containers(name: str) -> list[Any]:
     return [c for c in containers_of(NODE) if c.pod.startswith(name)]
 
@@ -134,8 +124,7 @@ def test_kcore_up_serves_a_node_port_service_of_its_pods(up: Up) -> None:
             names = {a["targetRef"]["name"] for s in subsets for a in s.get("addresses") or []}
             return names if len(names) == 2 else set()
 
-        pods = until(ready_pods)
-        assert pods, up.kubectl("get", "pods", "-o", "wide")
+        pods = until(ready_pods, within=90, what="2 ready pods in the Endpoints")
         svc = up.get("service", name)
         assert svc["spec"]["clusterIP"] == cluster_ip
         assert svc["spec"]["ports"][0]["nodePort"] == node_port
@@ -146,8 +135,8 @@ def test_kcore_up_serves_a_node_port_service_of_its_pods(up: Up) -> None:
             except OSError:  # the proxy has not caught up with the Endpoints yet
                 return set()
 
-        assert until(lambda: answers(cluster_ip, 80) == pods, within=30)
+        until(lambda: answers(cluster_ip, 80) == pods, within=30, what="both pods answer")
         assert answers(NODE_IP, node_port) == pods
     finally:
         up.kubectl("delete", "deployment", name)
-        assert until(lambda: not _containers(name), within=60), "containers left behind"
+        until(lambda: not _containers(name), within=60, what="no container left behind")

@@ -2,12 +2,12 @@
 
 One node for the module (see proxy_e2e_helpers.Node): a Deployment "web" of 3 busybox httpd
 pods, each serving its own name on its pod IP, behind several Services: "web" (ClusterIP),
-"web-node" (NodePort), "web-sticky" (sessionAffinity ClientIP); "empty" selects no pod and
-"unready" selects a pod that runs but never passes its readiness probe. Traffic is plain HTTP/1.0
-over a new connection per request, so every request is a balancing decision of the proxy.
-The tests that disturb pods come last; the module's teardown deletes the Deployments and
-checks that the kubelet left no container behind.
-"""
+"web-node" (NodePort), "web-sticky" (sessionAffinity ClientIP), "web-lc" (least-connections
+by annotation); "empty" selects no pod and "unready" selects a pod that runs but never passes
+its readiness probe. Traffic is plain HTTP/1.0 over a new connection per request, so every
+request is a balancing decision of the proxy. Tests that change the pods come last and leave
+3 ready web pods behind them; the module's teardown deletes the Deployments and checks that
+the kubelet left no container behind."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ import contextlib
 import queue
 import socket
 import threading
-import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any
 
 import pytest
@@ -30,6 +30,7 @@ from proxy_e2e_helpers import (
     fetch,
     kill_container_of,
     remove_containers,
+    until,
 )
 
 from kcore.api.apps import Deployment
@@ -128,7 +129,7 @@ def test_least_connections_avoids_the_busy_pod(node: Node) -> None:
     ip, key = node.cluster_ip(SERVICES["web-lc"]), f"{NS}/web-lc:http"
     with socket.create_connection((ip, 80), timeout=5.0) as held:
         held.sendall(b"GET / HTTP/1.0\r\n")  # the request is not finished: the pod waits
-        busy = node.run(lambda: eventually(lambda: _busy_endpoint(node, key), within=10))
+        busy = until(lambda: _busy_endpoint(node, key), within=10, what="one endpoint busy")
         answers = {fetch(ip, 80) for _ in range(12)}
         assert answers == {name for name, pod_ip in pods.items() if pod_ip != busy}
         held.sendall(b"\r\n")
@@ -161,14 +162,14 @@ def test_established_connection_survives_table_changes(node: Node) -> None:
             grown = settled(node, replicas=4)
             sticky = {"spec": {"sessionAffinity": "ClientIP"}}
             node.run(lambda: node.client.patch(Service, "web", sticky, namespace=NS))
-            node.run(lambda: eventually(lambda: _affinity_on(node, "web"), within=30))
+            until(lambda: _affinity_on(node, "web"), within=30, what="affinity programmed")
             held.sendall(b"Host: web\r\n\r\n")
             assert _read_body(held) in pods
     finally:
         plain = {"spec": {"sessionAffinity": "None", "sessionAffinityConfig": None}}
         node.run(lambda: node.client.patch(Service, "web", plain, namespace=NS))
         node.run(lambda: node.client.scale(Deployment, "web", 3, namespace=NS))
-    node.run(lambda: eventually(lambda: not _affinity_on(node, "web"), within=30))
+    until(lambda: not _affinity_on(node, "web"), within=30, what="affinity gone")
     assert set(settled(node)) < set(grown)
 
 
@@ -179,7 +180,7 @@ def _affinity_on(node: Node, name: str) -> bool:
 
 def test_metrics_count_the_traffic(node: Node) -> None:
     settled(node)
-    node.run(lambda: eventually(lambda: node.programmed("empty"), within=30))
+    until(lambda: node.programmed("empty"), within=30, what="empty in the proxy's table")
     before = node.server.proxy.stats(f"{NS}/web:http").connections
     for _ in range(5):
         fetch(node.cluster_ip(SERVICES["web"]), 80)
@@ -193,26 +194,26 @@ def test_metrics_count_the_traffic(node: Node) -> None:
 
 
 def _refusal(host: str, port: int) -> BaseException | None:
-    """What a client gets from host:port: None for a response, else the error it raised."""
+    """What a client gets from host:port: None for a response, else the error it raised (a
+    TimeoutError if the connection hangs)."""
     try:
         fetch(host, port, timeout=10.0)
-    except TimeoutError as err:  # a hang, not a refusal
-        return err
     except OSError as err:
         return err
     return None
 
 
 def test_service_without_ready_endpoints_refuses_at_once(node: Node) -> None:
-    async def unready_pod_runs() -> str | None:
+    async def unready_pod_ip() -> str | None:
         pods = (await node.client.list(Pod, namespace=NS, label_selector="app=unready")).items
         return pods[0].status.pod_ip if pods and pods[0].status.pod_ip else None
 
-    pod_ip = node.run(lambda: eventually(unready_pod_runs, within=60))
+    pod_ip = node.run(lambda: eventually(unready_pod_ip, within=60))
     # the pod itself serves (only its readiness path is missing), so a refusal is the proxy's
-    assert node.run(lambda: eventually(lambda: _answers(pod_ip), within=60)).startswith("unready")
+    served = until(lambda: _answers(pod_ip), what="the unready pod serves")
+    assert served and served.startswith("unready")
     for name in ("empty", "unready"):
-        node.run(lambda n=name: eventually(lambda: node.programmed(n), within=30))  # type: ignore[misc]
+        until(partial(node.programmed, name), within=30, what=f"{name} in the proxy's table")
         assert node.endpoints_in_proxy(name) == set()
         key = f"{NS}/{name}:http"
         before = node.server.proxy.stats(key).rejected
@@ -221,7 +222,7 @@ def test_service_without_ready_endpoints_refuses_at_once(node: Node) -> None:
         assert node.server.proxy.stats(key).rejected == before + 1
 
 
-async def _answers(pod_ip: str) -> str | None:
+def _answers(pod_ip: str) -> str | None:
     try:
         return fetch(pod_ip, 8080, timeout=2.0)
     except OSError:
@@ -229,13 +230,15 @@ async def _answers(pod_ip: str) -> str | None:
 
 
 class Load:
-    """Requests through one address, one after another on new connections, in a thread.
+    """Requests through one address, one after another on new connections, in a thread,
+    paced at about `rate` per second and bounded by `limit` in all.
 
     `between(fn)` runs `fn` in the load's own thread between two requests, so that it meets
     no request of this load in flight."""
 
-    def __init__(self, host: str, port: int, limit: int = 3000) -> None:
+    def __init__(self, host: str, port: int, *, rate: float = 200.0, limit: int = 12000) -> None:
         self.addr = (host, port)
+        self.pause = 1.0 / rate
         self.limit = limit
         self.answers: list[str] = []
         self.errors: list[str] = []
@@ -244,7 +247,7 @@ class Load:
         self._thread = threading.Thread(target=self._run, name="proxy-e2e-load")
 
     def _run(self) -> None:
-        while not self._stop.is_set() and self.made() < self.limit:
+        while not self._stop.wait(self.pause) and self.made() < self.limit:
             with contextlib.suppress(queue.Empty):
                 self._jobs.get_nowait()()
             try:
@@ -273,11 +276,10 @@ class Load:
         assert done.wait(timeout=30), "the load did not run the job"
 
     def wait_for(self, count: int, within: float = 60.0) -> None:
-        """Until `count` more requests have been made (or the limit is reached)."""
-        target = min(self.made() + count, self.limit)
-        deadline = time.monotonic() + within
-        while self.made() < target and self._thread.is_alive() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        """Until `count` more requests have been made."""
+        target = self.made() + count
+        until(lambda: self.made() >= target or not self._thread.is_alive(), within=within)
+        assert self.made() >= target, f"the load stopped at its limit of {self.limit}"
 
     def made(self) -> int:
         return len(self.answers) + len(self.errors)
@@ -329,9 +331,7 @@ def test_killing_a_container_under_load_fails_no_request(node: Node) -> None:
 
     def kill() -> None:
         kill_container_of(node.node_name, victim)
-        deadline = time.monotonic() + 10
-        while not _dead(pods[victim]) and time.monotonic() < deadline:
-            time.sleep(0.01)
+        until(lambda: _dead(pods[victim]), within=10, what="the killed pod refuses")
 
     with Load(node.cluster_ip(SERVICES["web"]), 80) as load:
         load.wait_for(100)
