@@ -114,6 +114,8 @@ def decode_body(data: bytes, content_type: str | None) -> Any:
         return _json_decoder.decode(data)
     except (msgspec.DecodeError, yaml.YAMLError, UnicodeDecodeError) as e:
         raise errors.bad_request(f"unable to decode request body: {e}") from None
+    except RecursionError:  # nesting deeper than the decoder's limit
+        raise errors.bad_request("unable to decode request body: nested too deeply") from None
 
 
 def decode_object(data: bytes, content_type: str | None) -> dict[str, Any]:

@@ -37,9 +37,20 @@ def to_scale(obj: Obj) -> dict[str, Any]:
     }
 
 
+def _section(doc: Any, key: str, kind: str) -> dict[str, Any]:
+    """doc[key] as an object ({} when absent); any other JSON type is a 400, never a crash."""
+    if not isinstance(doc, dict):
+        raise errors.bad_request(f"{kind} must be a JSON object")
+    value = doc.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise errors.bad_request(f"{kind}.{key} must be a JSON object")
+    return value
+
+
 def _replicas(scale: Any) -> int:
-    spec = scale.get("spec") if isinstance(scale, dict) else None
-    value = (spec or {}).get("replicas", 0)
+    value = _section(scale, "spec", "Scale").get("replicas", 0)
     if not isinstance(value, int) or isinstance(value, bool):
         raise errors.bad_request("Scale.spec.replicas must be an integer")
     return value
@@ -52,7 +63,7 @@ async def get_scale(ctx: Context) -> Reply:
 async def _write_scale(ctx: Context, new_scale: Any, precondition_rv: str) -> Reply:
     async def change(current: Obj) -> Obj | None:
         scale = new_scale(to_scale(current)) if callable(new_scale) else new_scale
-        want_rv = str(meta(scale).get("resourceVersion") or "")
+        want_rv = str(_section(scale, "metadata", "Scale").get("resourceVersion") or "")
         if want_rv and want_rv != meta(current).get("resourceVersion"):
             raise ctx.rs.conflict(ctx.ri.name)
         new = objects.deep_copy(current)
@@ -73,7 +84,8 @@ async def _write_scale(ctx: Context, new_scale: Any, precondition_rv: str) -> Re
 
 async def update_scale(ctx: Context) -> Reply:
     body = wire.decode_object(await ctx.body(), "application/json")
-    return await _write_scale(ctx, body, str(meta(body).get("resourceVersion") or ""))
+    want_rv = _section(body, "metadata", "Scale").get("resourceVersion")
+    return await _write_scale(ctx, body, str(want_rv or ""))
 
 
 async def patch_scale(ctx: Context) -> Reply:
@@ -87,11 +99,11 @@ async def patch_scale(ctx: Context) -> Reply:
 async def bind(ctx: Context) -> Reply:
     """pods/NAME/binding, or the bindings resource (the pod named by the Binding)."""
     body = await ctx.body_object()
-    pod_name = ctx.ri.name or str((body.get("metadata") or {}).get("name") or "")
+    named = _section(body, "metadata", "Binding").get("name")
+    pod_name = ctx.ri.name or (named if isinstance(named, str) else "")
     pods = ctx.store_for("", "v1", "pods")
-    target = body.get("target") or {}
-    node = target.get("name")
-    if not node:
+    node = _section(body, "target", "Binding").get("name")
+    if not node or not isinstance(node, str):
         raise errors.bad_request("Binding.target.name is required")
 
     async def change(pod: Obj) -> Obj | None:
@@ -123,11 +135,13 @@ async def bind(ctx: Context) -> Reply:
 
 async def evict(ctx: Context) -> Reply:
     body = await ctx.body_object()
-    raw = body.get("deleteOptions") or {}
-    pre = raw.get("preconditions") or {}
+    raw = _section(body, "deleteOptions", "Eviction")
+    pre = _section(raw, "preconditions", "Eviction.deleteOptions")
     grace = raw.get("gracePeriodSeconds")
+    if grace is not None and (not isinstance(grace, int) or isinstance(grace, bool)):
+        raise errors.bad_request("Eviction.deleteOptions.gracePeriodSeconds must be an integer")
     opts = delete_handlers.DeleteOptions(
-        None if grace is None else int(grace),
+        grace,
         raw.get("propagationPolicy") or "",
         str(pre.get("uid") or ""),
         str(pre.get("resourceVersion") or ""),
@@ -142,7 +156,9 @@ async def evict(ctx: Context) -> Reply:
 
 async def finalize(ctx: Context) -> Reply:
     body = await ctx.body_object()
-    finalizers = list((body.get("spec") or {}).get("finalizers") or [])
+    finalizers = _section(body, "spec", "Namespace").get("finalizers") or []
+    if not isinstance(finalizers, list) or not all(isinstance(f, str) for f in finalizers):
+        raise errors.bad_request("Namespace.spec.finalizers must be a list of strings")
 
     async def change(ns: Obj) -> Obj | None:
         ns.setdefault("spec", {})["finalizers"] = finalizers
