@@ -192,6 +192,13 @@ cdef inline void _magic(int64_t d, uint64_t* magic, uint8_t* shift) noexcept nog
     shift[0] = <uint8_t>(63 + bits)
 
 
+cdef extern from *:
+    """
+    #define kcore_popcount64(x) ((int64_t)__builtin_popcountll(x))
+    """
+    int64_t _popcount64 "kcore_popcount64"(uint64_t x) noexcept nogil
+
+
 cdef inline int64_t _popcount(uint64_t x) noexcept nogil:
     x = x - ((x >> 1) & 0x5555555555555555ULL)
     x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL)
@@ -784,19 +791,86 @@ cdef inline int64_t _preferred(const Nodes* nd, const Query* q, Py_ssize_t i) no
     return s
 
 
+cdef inline bint _label_terms(const Query* q) noexcept nogil:
+    """Whether every requirement tests label bits (In, NotIn, Exists, DoesNotExist)."""
+    cdef Py_ssize_t x
+    for x in range(q.n_reqs):
+        if q.rq_kind[x] != REQ_ANY and q.rq_kind[x] != REQ_NONE:
+            return False
+    return True
+
+
+cdef void _require_column(const Nodes* nd, const Query* q, Py_ssize_t x,
+                          int64_t* ok) noexcept nogil:
+    """ok[i] &= requirement x holds on node i, for every node (label words are node-minor,
+    so a one-word requirement is a contiguous loop the compiler vectorises)."""
+    cdef Py_ssize_t i, j, start = q.rq_start[x], end = q.rq_start[x + 1]
+    cdef int64_t none = q.rq_kind[x] == REQ_NONE
+    cdef const uint64_t* row
+    cdef uint64_t mask, hit
+    if end - start == 1:
+        row = nd.labels + q.rq_widx[start] * nd.stride
+        mask = q.rq_wmask[start]
+        for i in range(nd.n):
+            ok[i] &= ((row[i] & mask) != 0) ^ none
+        return
+    for i in range(nd.n):
+        hit = 0
+        for j in range(start, end):
+            hit |= nd.labels[q.rq_widx[j] * nd.stride + i] & q.rq_wmask[j]
+        ok[i] &= (hit != 0) ^ none
+
+
+cdef void _preferred_columns(const Nodes* nd, const Query* q, int64_t* pref,
+                             int64_t* ok) noexcept nogil:
+    """pref[i] = Σ weights of the preferred terms node i matches, for every node."""
+    cdef Py_ssize_t i, t, x
+    cdef int64_t w
+    for i in range(nd.n):
+        pref[i] = 0
+    for t in range(q.n_terms):
+        for i in range(nd.n):
+            ok[i] = 1
+        for x in range(q.term_start[t], q.term_start[t + 1]):
+            _require_column(nd, q, x, ok)
+        w = q.term_weight[t]
+        for i in range(nd.n):
+            pref[i] += w * ok[i]
+
+
+cdef void _soft_taint_column(const Nodes* nd, const Query* q, int64_t* taint) noexcept nogil:
+    """taint[i] = _taint_count for every node of a one-word taint table."""
+    cdef Py_ssize_t i
+    cdef uint64_t soft = q.soft_bad[0]
+    for i in range(nd.n):
+        taint[i] = _popcount64(nd.taints[i] & soft)
+
+
 cdef Py_ssize_t _fast_raw(const Nodes* ndp, const Query* qp, int64_t* fails,
                           Py_ssize_t* feasible, Raw* raw) noexcept nogil:
     """Pass 1 of `_score_feasible` for a `_fast_path` pod: the branch-free filter, then the
-    request-independent raw scores of the feasible nodes in a second tight loop."""
+    request-independent raw scores. Label-only preferred terms and one-word taint tables
+    are scored as columns over every node (raw.pref, raw.taint, with raw.base as scratch)
+    and then compacted in place (feasible[f] >= f, so no entry is overwritten before it
+    is read); other terms are scored per feasible node."""
     cdef Nodes nd = ndp[0]
     cdef Query q = qp[0]
     # raw.ip is free until the filter pass ends: it holds the one-byte filter codes.
     cdef Py_ssize_t f, i, nf = _fast_filter(ndp, qp, fails, feasible, <uint8_t*>raw.ip)
     cdef int64_t pref, taint, max_taint = 0, max_pref = 0
+    cdef bint pref_cols = nf > 0 and q.n_terms > 0 and _label_terms(&q)
+    cdef bint taint_cols = nf > 0 and q.any_soft and nd.wt == 1
+    if pref_cols:
+        _preferred_columns(&nd, &q, raw.pref, raw.base)
+    if taint_cols:
+        _soft_taint_column(&nd, &q, raw.taint)
     for f in range(nf):
         i = feasible[f]
-        pref = _preferred(&nd, &q, i) if q.n_terms else 0
-        taint = _taint_count(&nd, &q, i)
+        if pref_cols:
+            pref = raw.pref[i]
+        else:
+            pref = _preferred(&nd, &q, i) if q.n_terms else 0
+        taint = raw.taint[i] if taint_cols else _taint_count(&nd, &q, i)
         raw.pref[f] = pref
         raw.taint[f] = taint
         raw.ip[f] = 0
