@@ -945,12 +945,42 @@ cdef Py_ssize_t _totals(const Nodes* nd, const Query* q, const Profile* pr,
             raw.base[f] = _base_score(nd, q, pr, feasible[f], 0)
     if not totals:
         return nf
+    if not raw.any_ip_score and raw.max_taint < NORM_TABLE and raw.max_pref < NORM_TABLE:
+        _add_tabled(pr, raw, nf)
+        return nf
     for f in range(nf):
         total = raw.base[f] + _normalized(pr, raw, f)
         best = total if f == 0 or total > best else best
         raw.base[f] = total
     raw.best_total = best
     return nf
+
+
+cdef enum:
+    NORM_TABLE = 256
+
+
+cdef void _add_tabled(const Profile* pr, Raw* raw, Py_ssize_t nf) noexcept nogil:
+    """The totals of _totals when no inter-pod score applies and the raw taint counts and
+    preferred sums are small: _normalized depends on them only, so its values are
+    tabulated once per decision (by the same arithmetic) and looked up per node."""
+    cdef int64_t by_taint[NORM_TABLE]
+    cdef int64_t by_pref[NORM_TABLE]
+    cdef Py_ssize_t f, v
+    cdef int64_t total, best = 0
+    for v in range(raw.max_taint + 1):
+        raw.taint[nf] = v
+        raw.pref[nf] = 0
+        by_taint[v] = _normalized(pr, raw, nf)
+    for v in range(raw.max_pref + 1):
+        raw.taint[nf] = 0
+        raw.pref[nf] = v
+        by_pref[v] = _normalized(pr, raw, nf) - by_taint[0]
+    for f in range(nf):
+        total = raw.base[f] + by_taint[raw.taint[f]] + by_pref[raw.pref[f]]
+        best = total if f == 0 or total > best else best
+        raw.base[f] = total
+    raw.best_total = best
 
 
 cdef inline int64_t _taint_count(const Nodes* nd, const Query* q, Py_ssize_t i) noexcept nogil:
