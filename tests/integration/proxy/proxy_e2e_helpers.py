@@ -81,8 +81,11 @@ class Node:
         ready.result(timeout=60)
 
     def stop(self) -> None:
+        """Stop every part (also after a failed `start`) and end the thread."""
+        if not self._thread.is_alive():
+            return
         try:
-            if self._stop is not None and self._main is not None:
+            if self._stop is not None and self._main is not None and not self._main.done():
                 self.loop.call_soon_threadsafe(self._stop.set)
                 self._main.result(timeout=60)
         finally:

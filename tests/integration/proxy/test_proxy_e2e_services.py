@@ -49,8 +49,8 @@ SERVICE_EXTRAS: dict[str, dict[str, Any]] = {
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
     n = Node(tmp_path_factory.mktemp("proxy-e2e"))
-    n.start()
     try:
+        n.start()
         n.run(lambda: _create_objects(n))
         yield n
         n.run(lambda: _delete_workloads(n), timeout=120)
