@@ -535,6 +535,8 @@ cdef void _default_columns(const Nodes* nd, const Query* q, const Profile* pr,
     bounds the per-node loop) run four to an instruction in a loop the compiler vectorises.
     Each lane does the scalar code's operations in the same order, so results are equal."""
     cdef Py_ssize_t f, i
+    cdef Nodes nodes = nd[0]  # locals: stores to raw cannot alias them (see _score_feasible)
+    cdef Query query = q[0]
     cdef Profile fit_only = pr[0]
     cdef double* n0 = raw.work
     cdef double* d0 = raw.work + nf
@@ -546,8 +548,8 @@ cdef void _default_columns(const Nodes* nd, const Query* q, const Profile* pr,
     fit_only.w_bal = 0
     for f in range(nf):
         i = feasible[f]
-        raw.base[f] = _base_cpu_memory(nd, q, &fit_only, i, 0)
-        _balanced_operands(nd, q, i, op)
+        raw.base[f] = _base_cpu_memory(&nodes, &query, &fit_only, i, 0)
+        _balanced_operands(&nodes, &query, i, op)
         n0[f], d0[f], n1[f], d1[f] = op[0], op[1], op[2], op[3]
     if w_bal == 0:
         return
