@@ -35,20 +35,38 @@ class DeleteOptions:
 async def read_options(ctx: Context) -> DeleteOptions:
     data = await ctx.body()
     doc: dict[str, Any] = wire.decode_object(data, ctx.request.content_type) if data.strip() else {}
+    return options_from(
+        doc,
+        query_grace=ctx.int_param("gracePeriodSeconds")
+        if ctx.param("gracePeriodSeconds")
+        else None,
+        query_policy=ctx.param("propagationPolicy"),
+        query_orphan=ctx.flag("orphanDependents"),
+    )
+
+
+def options_from(
+    doc: dict[str, Any],
+    *,
+    query_grace: int | None = None,
+    query_policy: str = "",
+    query_orphan: bool = False,
+) -> DeleteOptions:
+    """A DeleteOptions document (query parameters win over its grace period); fields of the
+    wrong JSON type are a 400."""
     pre = doc.get("preconditions") or {}
-    grace = doc.get("gracePeriodSeconds")
-    if ctx.param("gracePeriodSeconds"):
-        grace = ctx.int_param("gracePeriodSeconds")
-    policy = doc.get("propagationPolicy") or ctx.param("propagationPolicy")
-    if doc.get("orphanDependents") is True or ctx.flag("orphanDependents"):
+    if not isinstance(pre, dict):
+        raise errors.bad_request("DeleteOptions.preconditions must be a JSON object")
+    grace = doc.get("gracePeriodSeconds") if query_grace is None else query_grace
+    if grace is not None and (not isinstance(grace, int) or isinstance(grace, bool)):
+        raise errors.bad_request("DeleteOptions.gracePeriodSeconds must be an integer")
+    policy = doc.get("propagationPolicy") or query_policy
+    if doc.get("orphanDependents") is True or query_orphan:
         policy = policy or "Orphan"
     if policy and policy not in ("Foreground", "Background", "Orphan"):
         raise errors.bad_request(f"unsupported propagationPolicy {policy!r}")
     return DeleteOptions(
-        None if grace is None else int(grace),
-        policy or "",
-        str(pre.get("uid") or ""),
-        str(pre.get("resourceVersion") or ""),
+        grace, policy or "", str(pre.get("uid") or ""), str(pre.get("resourceVersion") or "")
     )
 
 

@@ -135,17 +135,7 @@ async def bind(ctx: Context) -> Reply:
 
 async def evict(ctx: Context) -> Reply:
     body = await ctx.body_object()
-    raw = _section(body, "deleteOptions", "Eviction")
-    pre = _section(raw, "preconditions", "Eviction.deleteOptions")
-    grace = raw.get("gracePeriodSeconds")
-    if grace is not None and (not isinstance(grace, int) or isinstance(grace, bool)):
-        raise errors.bad_request("Eviction.deleteOptions.gracePeriodSeconds must be an integer")
-    opts = delete_handlers.DeleteOptions(
-        grace,
-        raw.get("propagationPolicy") or "",
-        str(pre.get("uid") or ""),
-        str(pre.get("resourceVersion") or ""),
-    )
+    opts = delete_handlers.options_from(_section(body, "deleteOptions", "Eviction"))
     pod = await ctx.rs.get(ctx.ri.namespace, ctx.ri.name)
     await delete_handlers.delete_object(ctx, ctx.rs, pod, opts)
     return Reply(

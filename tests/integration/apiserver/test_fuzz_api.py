@@ -10,6 +10,7 @@ failing request is in the assertion message.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import urllib.parse
 from collections.abc import Iterator
@@ -47,11 +48,13 @@ from kcore.api.registry import ResourceInfo
 pytestmark = pytest.mark.timeout(300)
 
 RESOURCES = writable_resources()
+# KCORE_FUZZ_RANDOM=1 explores new inputs (random, more examples) instead of the fixed set
+_EXPLORE = bool(os.environ.get("KCORE_FUZZ_RANDOM"))
 FUZZ = settings(
-    derandomize=True,
+    derandomize=not _EXPLORE,
     database=None,
     deadline=None,
-    max_examples=500,
+    max_examples=3000 if _EXPLORE else 500,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 # every watch example holds its request for timeoutSeconds=1
@@ -215,6 +218,33 @@ def test_post_subresources_never_fail_the_server(client: FuzzClient, data: st.Da
     path = f"{collection_path(info)}/fz-target/{sub}"
     method = "PUT" if sub == "finalize" else "POST"
     check(method, path, doc, client.send_json(method, path, doc))
+
+
+_DELETE_OPTIONS = {
+    "apiVersion": "v1", "kind": "DeleteOptions", "gracePeriodSeconds": 0,
+    "propagationPolicy": "Foreground", "orphanDependents": False, "dryRun": ["All"],
+    "preconditions": {"uid": "u", "resourceVersion": "1"},
+}  # fmt: skip
+
+
+@FUZZ
+@given(data=st.data())
+def test_deletes_never_fail_the_server(client: FuzzClient, data: st.DataObject) -> None:
+    """DELETE of one object or a collection, with mutated DeleteOptions and query strings."""
+    info = data.draw(_resources, label="resource")
+    doc = data.draw(st.one_of(st.none(), mutated(_DELETE_OPTIONS), JSON_VALUES), label="body")
+    pairs = data.draw(st.lists(st.tuples(st.sampled_from(QUERY_KEYS), QUERY_VALUES), max_size=3))
+    pairs = [(k, v) for k, v in pairs if k not in ("watch", "timeoutSeconds")]
+    one = data.draw(st.booleans(), label="one object")
+    ensure_target(client, info)
+    path = collection_path(info) + ("/fz-target" if one else "")
+    path += f"?{urllib.parse.urlencode(pairs)}" if pairs else ""
+    before = snapshot(client, info)
+    body = None if doc is None else json.dumps(doc).encode()
+    reply = client.call("DELETE", path, body)
+    check("DELETE", path, doc, reply)
+    if reply.status >= 400:
+        assert snapshot(client, info) == before, describe("DELETE", path, doc, reply)
 
 
 @FUZZ_QUERIES

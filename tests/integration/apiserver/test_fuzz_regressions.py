@@ -109,6 +109,7 @@ def test_binding_with_malformed_body(client: FuzzClient, body: dict[str, Any]) -
         {"kind": "Eviction", "deleteOptions": ["x"]},
         {"kind": "Eviction", "deleteOptions": {"preconditions": "x"}},
         {"kind": "Eviction", "deleteOptions": {"gracePeriodSeconds": "soon"}},
+        {"kind": "Eviction", "deleteOptions": {"propagationPolicy": [None]}},
     ],
 )
 def test_eviction_with_malformed_delete_options(client: FuzzClient, body: dict[str, Any]) -> None:
@@ -128,3 +129,15 @@ def test_namespace_finalize_with_malformed_spec(client: FuzzClient, spec: Any) -
     body = {"kind": "Namespace", "metadata": {"name": FUZZ_NS}, "spec": spec}
     assert_bad_request(client.send_json("PUT", f"{path}/finalize", body))
     assert client.call("GET", path).json() == stored
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"preconditions": ["x"]}, {"gracePeriodSeconds": "soon"}, {"gracePeriodSeconds": True}],
+)
+def test_delete_with_malformed_options(client: FuzzClient, options: dict[str, Any]) -> None:
+    got = client.call("GET", f"{CMS}/keep")
+    stored = got.json() if got.status == 200 else make(client, CMS, {"metadata": {"name": "keep"}})
+    for path in (f"{CMS}/keep", CMS):
+        assert_bad_request(client.send_json("DELETE", path, options))
+    assert client.call("GET", f"{CMS}/keep").json() == stored
