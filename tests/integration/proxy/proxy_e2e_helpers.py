@@ -144,9 +144,9 @@ class Node:
             "ports": [{"name": "http", "containerPort": 8080}],
             "readinessProbe": {"httpGet": {"path": ready_path, "port": "http"}, "periodSeconds": 1},
             # Kubernetes' zero-downtime idiom: keep serving until the proxies have let go
-            "lifecycle": {"preStop": {"sleep": {"seconds": 2}}},
+            "lifecycle": {"preStop": {"sleep": {"seconds": 3}}},
         }
-        spec = {"containers": [container], "terminationGracePeriodSeconds": 3}
+        spec = {"containers": [container], "terminationGracePeriodSeconds": 5}
         spec["nodeSelector"] = {"kubernetes.io/hostname": self.node_name}
         body = {
             "metadata": {"name": name, "namespace": NS},

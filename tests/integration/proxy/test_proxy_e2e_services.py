@@ -173,6 +173,23 @@ def test_established_connection_survives_table_changes(node: Node) -> None:
     assert set(settled(node)) < set(grown)
 
 
+def test_connection_to_a_removed_endpoint_finishes(node: Node) -> None:
+    """The pod a connection goes to is deleted: it leaves the proxy's table at once (new
+    connections go elsewhere), while the established one still gets its answer from it."""
+    pods = settled(node)
+    ip, key = node.cluster_ip(SERVICES["web"]), f"{NS}/web:http"
+    with socket.create_connection((ip, 80), timeout=5.0) as held:
+        held.sendall(b"GET / HTTP/1.0\r\n")
+        busy = until(lambda: _busy_endpoint(node, key), within=10, what="one endpoint busy")
+        victim = next(name for name, pod_ip in pods.items() if pod_ip == busy)
+        node.run(lambda: node.client.delete(Pod, victim, namespace=NS))
+        until(lambda: busy not in node.endpoints_in_proxy("web"), within=30, what="removed")
+        assert victim not in {fetch(ip, 80) for _ in range(6)}
+        held.sendall(b"Host: web\r\n\r\n")
+        assert _read_body(held) == victim
+    settled(node)  # the replacement
+
+
 def _affinity_on(node: Node, name: str) -> bool:
     port = node.server.proxy.services().get(f"{NS}/{name}:http")
     return port is not None and port.affinity_timeout > 0
