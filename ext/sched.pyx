@@ -823,6 +823,25 @@ cdef void _require_column(const Nodes* nd, const Query* q, Py_ssize_t x,
         ok[i] &= (hit != 0) ^ none
 
 
+cdef inline bint _one_word_term(const Nodes* nd, const Query* q, Py_ssize_t t,
+                                int64_t* pref) noexcept nogil:
+    """pref[i] += the weight of term t where it holds, in one pass, when the term is one
+    requirement on one label word (a zone or a label In a few values); else False."""
+    cdef Py_ssize_t i, x = q.term_start[t], j
+    cdef int64_t none, w = q.term_weight[t]
+    cdef const uint64_t* row
+    cdef uint64_t mask
+    if q.term_start[t + 1] - x != 1 or q.rq_start[x + 1] - q.rq_start[x] != 1:
+        return False
+    j = q.rq_start[x]
+    none = q.rq_kind[x] == REQ_NONE
+    row = nd.labels + q.rq_widx[j] * nd.stride
+    mask = q.rq_wmask[j]
+    for i in range(nd.n):
+        pref[i] += w * (((row[i] & mask) != 0) ^ none)
+    return True
+
+
 cdef void _preferred_columns(const Nodes* nd, const Query* q, int64_t* pref,
                              int64_t* ok) noexcept nogil:
     """pref[i] = Σ weights of the preferred terms node i matches, for every node."""
@@ -831,6 +850,8 @@ cdef void _preferred_columns(const Nodes* nd, const Query* q, int64_t* pref,
     for i in range(nd.n):
         pref[i] = 0
     for t in range(q.n_terms):
+        if _one_word_term(nd, q, t, pref):
+            continue
         for i in range(nd.n):
             ok[i] = 1
         for x in range(q.term_start[t], q.term_start[t + 1]):
