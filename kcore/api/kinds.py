@@ -68,7 +68,13 @@ PODS = _add(
     "pods",
     short=("po",),
     categories=ALL,
-    sub={"status": "Pod", "binding": "Binding", "eviction": "Eviction", "log": "Pod"},
+    sub={
+        "status": "Pod",
+        "binding": "Binding",
+        "eviction": "Eviction",
+        "log": "Pod",
+        "exec": "PodExecOptions",
+    },
 )
 SERVICES = _add(
     "",

@@ -33,6 +33,7 @@ _SUBRESOURCES: dict[str, tuple[list[str], str | None, str, str]] = {
     "eviction": (["create"], "Eviction", "policy", "v1"),
     "log": (["get"], None, "", ""),
     "finalize": (["update"], None, "", ""),
+    "exec": (["create", "get"], "PodExecOptions", "", ""),
 }
 SERVED_SUBRESOURCES = frozenset(_SUBRESOURCES)
 

@@ -10,7 +10,7 @@ from kcore.api import errors
 from kcore.api.registry import ResourceInfo
 from kcore.apiserver import metrics_api
 from kcore.apiserver.discovery import SERVED_SUBRESOURCES
-from kcore.apiserver.handlers import delete, read, subresources, watch, write
+from kcore.apiserver.handlers import delete, pod_exec, read, subresources, watch, write
 from kcore.apiserver.handlers.context import Context
 from kcore.apiserver.requestinfo import RequestInfo
 
@@ -35,6 +35,8 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("eviction", "create"): subresources.evict,
     ("log", "get"): subresources.logs,
     ("finalize", "update"): subresources.finalize,
+    ("exec", "get"): pod_exec.exec_,
+    ("exec", "create"): pod_exec.exec_,
 }
 NOT_FOUND_MESSAGE = "the server could not find the requested resource"
 

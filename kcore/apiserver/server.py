@@ -198,7 +198,7 @@ class APIServer:
         labels[:] = [ri.verb, ri.resource + (f"/{ri.subresource}" if ri.subresource else "")]
         if user is not None and reviews.is_review(ri):
             return self._answer(Reply(201, reviews.answer(ri, user)), accept)
-        long_running = ri.verb == "watch" or ri.subresource == "log"
+        long_running = ri.verb == "watch" or ri.subresource in ("log", "exec")
         if long_running:
             return await self._resource(request, ri, accept)
         self.limiter.acquire()

@@ -1,0 +1,108 @@
+"""`kubectl exec` through the API server's pods/exec to a real kubelet on real Docker.
+
+Uses the `cluster` and `start_kubelet` fixtures of this folder's conftest (which also fails a
+test that leaks containers); the few pod helpers are written out here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+from dataclasses import dataclass
+
+import pytest
+
+import kcore
+from kcore.api.core import Container, Pod, PodSpec
+from kcore.api.meta import ObjectMeta
+
+IMAGE = "kcore-test/busybox:1"
+
+pytestmark = pytest.mark.timeout(180)
+
+
+@dataclass(frozen=True)
+class Run:
+    code: int
+    out: str
+    err: str
+
+
+async def kubectl(cluster: kcore.Cluster, *args: str, stdin: bytes | None = None) -> Run:
+    env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig)}
+    proc = await asyncio.create_subprocess_exec(
+        "kubectl",
+        *args,
+        env=env,
+        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(stdin), 60)
+    assert proc.returncode is not None
+    return Run(proc.returncode, out.decode(), err.decode())
+
+
+def sleeper(name: str, node: str) -> Pod:
+    container = Container(
+        name="main", image=IMAGE, image_pull_policy="IfNotPresent", command=["sleep", "3600"]
+    )
+    spec = PodSpec(containers=[container], node_name=node, termination_grace_period_seconds=1)
+    return Pod(metadata=ObjectMeta(name=name, namespace="default"), spec=spec)
+
+
+async def wait_running(cluster: kcore.Cluster, name: str) -> None:
+    for _ in range(300):
+        pod = await cluster.client.get(Pod, name, namespace="default")
+        if pod.status is not None and pod.status.phase == "Running":
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"pod {name} never ran")
+
+
+@pytest.fixture
+async def running_pod(cluster: kcore.Cluster, start_kubelet: object) -> str:
+    kubelet = await start_kubelet()  # type: ignore[operator]
+    await cluster.client.create(sleeper("shell", kubelet.config.node_name))
+    await wait_running(cluster, "shell")
+    return "shell"
+
+
+@pytest.mark.kubectl
+async def test_exec_prints_output_and_returns_exit_codes(
+    cluster: kcore.Cluster, running_pod: str
+) -> None:
+    hello = await kubectl(cluster, "exec", running_pod, "--", "echo", "hello")
+    assert (hello.code, hello.out) == (0, "hello\n"), hello.err
+    both = await kubectl(cluster, "exec", running_pod, "--", "sh", "-c", "echo out; echo err >&2")
+    assert (both.code, both.out, both.err) == (0, "out\n", "err\n")
+    failing = await kubectl(cluster, "exec", running_pod, "--", "sh", "-c", "exit 3")
+    assert failing.code == 3, failing.err
+
+
+@pytest.mark.kubectl
+async def test_exec_passes_stdin(cluster: kcore.Cluster, running_pod: str) -> None:
+    data = b"hi\nthere\n" + b"x" * 100_000 + b"\n"
+    cat = await kubectl(cluster, "exec", "-i", running_pod, "--", "cat", stdin=data)
+    assert cat.code == 0, cat.err
+    assert cat.out.encode() == data
+    counted = await kubectl(cluster, "exec", "-i", running_pod, "--", "wc", "-l", stdin=b"a\nb\n")
+    assert counted.out.strip() == "2"
+
+
+@pytest.mark.kubectl
+async def test_exec_errors_are_statuses(cluster: kcore.Cluster, running_pod: str) -> None:
+    missing = await kubectl(cluster, "exec", "nope", "--", "true")
+    assert missing.code != 0 and "NotFound" in missing.err and '"nope" not found' in missing.err
+    wrong = await kubectl(cluster, "exec", running_pod, "-c", "other", "--", "true")
+    assert wrong.code != 0 and "container other is not valid" in wrong.err
+
+
+@pytest.mark.kubectl
+async def test_discovery_advertises_pods_exec(cluster: kcore.Cluster) -> None:
+    run = await kubectl(cluster, "get", "--raw", "/api/v1")
+    resources = {r["name"]: r for r in json.loads(run.out)["resources"]}
+    assert resources["pods/exec"]["kind"] == "PodExecOptions"
+    assert sorted(resources["pods/exec"]["verbs"]) == ["create", "get"]
