@@ -8,8 +8,9 @@ subprotocol the kubelet chose. From there frames are copied unchanged in both di
 either side closes: the channel bytes, the exit Status and the resize messages are the
 kubelet's business, not ours. Everything that goes wrong before the upgrade is a Status
 (404 pod or container gone on the node, 400 bad request, 502/503 kubelet trouble); kubectl's
-SPDY fallback (POST without a websocket upgrade) gets the same checks and then a 400, as
-kcore speaks only websockets.
+SPDY fallback (POST without a websocket upgrade, sent whenever the upgrade failed) gets the
+same checks plus a kubelet health probe, so the reason the upgrade failed is what kubectl
+prints, and otherwise a 400, as kcore speaks only websockets.
 """
 
 from __future__ import annotations
@@ -34,12 +35,13 @@ async def exec_(ctx: Context) -> web.StreamResponse:
     node = _runnable_node(ctx, pod)
     if not ctx.param("command"):
         raise errors.bad_request("you must specify at least one command for the container")
+    address = await _kubelet_address(ctx, node)
     if not _is_websocket(ctx.request):
+        await _probe(ctx, address, node)
         raise errors.bad_request(
             "kcore streams exec over websockets only (v5/v4.channel.k8s.io); "
             "upgrade the request to a websocket"
         )
-    address = await _kubelet_address(ctx, node)
     url = f"https://{address}/exec/{ctx.ri.namespace}/{ctx.ri.name}/{container}"
     upstream = await _dial(ctx, url, node)
     try:
@@ -75,6 +77,23 @@ def _offered_protocols(request: web.BaseRequest) -> list[str]:
     return [p.strip() for line in offered for p in line.split(",") if p.strip()]
 
 
+async def _probe(ctx: Context, address: str, node: str) -> None:
+    """kubectl falls back to SPDY whenever the websocket upgrade fails, so that request is
+    where a kubelet that cannot be reached must be reported (without running the command)."""
+    session = ctx.server.kubelet_session()
+    try:
+        async with session.get(f"https://{address}/healthz", ssl=False) as resp:
+            await resp.read()
+    except (aiohttp.ClientError, OSError) as e:
+        raise _unreachable(node, e) from None
+
+
+def _unreachable(node: str, e: BaseException) -> errors.StatusError:
+    return errors.StatusError(
+        503, "ServiceUnavailable", f"the kubelet of node {node} is not answering: {e}"
+    )
+
+
 async def _dial(ctx: Context, url: str, node: str) -> aiohttp.ClientWebSocketResponse:
     """Open the kubelet's websocket; its refusals become the matching Status."""
     params = [(k, v) for k, v in ctx.query.items() if k != "container"]
@@ -91,9 +110,7 @@ async def _dial(ctx: Context, url: str, node: str) -> aiohttp.ClientWebSocketRes
     except aiohttp.WSServerHandshakeError as e:
         raise _refusal(e, node) from None
     except (aiohttp.ClientError, OSError) as e:
-        raise errors.StatusError(
-            503, "ServiceUnavailable", f"the kubelet of node {node} is not answering: {e}"
-        ) from None
+        raise _unreachable(node, e) from None
 
 
 def _refusal(e: aiohttp.WSServerHandshakeError, node: str) -> errors.StatusError:

@@ -9,13 +9,25 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import subprocess
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
 import kcore
-from kcore.api.core import Container, Pod, PodSpec
+from kcore.api.core import (
+    Container,
+    DaemonEndpoint,
+    Node,
+    NodeAddress,
+    NodeDaemonEndpoints,
+    NodeStatus,
+    Pod,
+    PodSpec,
+)
 from kcore.api.meta import ObjectMeta
 
 IMAGE = "kcore-test/busybox:1"
@@ -63,8 +75,8 @@ async def wait_running(cluster: kcore.Cluster, name: str) -> None:
 
 
 @pytest.fixture
-async def running_pod(cluster: kcore.Cluster, start_kubelet: object) -> str:
-    kubelet = await start_kubelet()  # type: ignore[operator]
+async def running_pod(cluster: kcore.Cluster, start_kubelet: Callable[..., Awaitable[Any]]) -> str:
+    kubelet = await start_kubelet()
     await cluster.client.create(sleeper("shell", kubelet.config.node_name))
     await wait_running(cluster, "shell")
     return "shell"
@@ -106,3 +118,26 @@ async def test_discovery_advertises_pods_exec(cluster: kcore.Cluster) -> None:
     resources = {r["name"]: r for r in json.loads(run.out)["resources"]}
     assert resources["pods/exec"]["kind"] == "PodExecOptions"
     assert sorted(resources["pods/exec"]["verbs"]) == ["create", "get"]
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.kubectl
+async def test_exec_without_a_reachable_kubelet(cluster: kcore.Cluster) -> None:
+    status = NodeStatus(
+        addresses=[NodeAddress(type="InternalIP", address="127.0.0.1")],
+        daemon_endpoints=NodeDaemonEndpoints(kubelet_endpoint=DaemonEndpoint(port=closed_port())),
+    )
+    await cluster.client.create(Node(metadata=ObjectMeta(name="ghost"), status=status))
+    await cluster.client.create(sleeper("stranded", "ghost"))
+    gone = await kubectl(cluster, "exec", "stranded", "--", "true")
+    assert gone.code != 0 and "ServiceUnavailable" in gone.err and "ghost" in gone.err
+    unplaced = sleeper("unplaced", "")
+    unplaced.spec.node_selector = {"no-such-label": "x"}
+    await cluster.client.create(unplaced)
+    pending = await kubectl(cluster, "exec", "unplaced", "--", "true")
+    assert pending.code != 0 and "does not have a host assigned" in pending.err
