@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import sys
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -21,14 +22,13 @@ import docker.errors
 import pytest
 
 import kcore
-from kcore.api.core import Container, Pod, PodSpec
-from kcore.api.errors import StatusError
-from kcore.api.meta import ObjectMeta
+from kcore.api.core import Pod
 from kcore.client import Client
 from kcore.kubelet import Kubelet, KubeletConfig
 
-IMAGE = "kcore-test/busybox:1"
-NODE_LABEL = "io.kcore.node"
+sys.path.insert(0, str(Path(__file__).parent))
+
+from kubelet_support import StartKubelet, node_containers
 
 
 @pytest.fixture
@@ -42,16 +42,6 @@ def docker_client() -> Any:
     client = docker.from_env()
     yield client
     client.close()
-
-
-def node_containers(docker_client: Any, node: str) -> list[Any]:
-    found = docker_client.containers.list(
-        all=True, sparse=True, filters={"label": f"{NODE_LABEL}={node}"}
-    )
-    return list(found)
-
-
-StartKubelet = Callable[..., Awaitable[Kubelet]]
 
 
 @pytest.fixture
@@ -112,46 +102,3 @@ async def _drain(client: Client, kubelet: Kubelet, docker_client: Any, node: str
         if not live and not kubelet.workers:
             return
         await asyncio.sleep(0.1)
-
-
-def simple_pod(name: str, *containers: Container, **spec: Any) -> Pod:
-    return Pod(
-        metadata=ObjectMeta(name=name, namespace="default"),
-        spec=PodSpec(containers=list(containers), **spec),
-    )
-
-
-def busybox(name: str, *command: str, **fields: Any) -> Container:
-    fields.setdefault("image", IMAGE)
-    fields.setdefault("image_pull_policy", "IfNotPresent")
-    return Container(name=name, command=list(command) if command else [], **fields)
-
-
-async def wait_for(
-    client: Client,
-    name: str,
-    check: Callable[[Pod], bool],
-    *,
-    within: float = 60.0,
-    namespace: str = "default",
-) -> Pod:
-    """Poll the pod until `check` holds; fail with its last status after `within` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    pod: Pod | None = None
-    while loop.time() < deadline:
-        try:
-            pod = await client.get(Pod, name, namespace=namespace)
-        except StatusError as e:
-            if e.code != 404:
-                raise
-            pod = None
-        if pod is not None and check(pod):
-            return pod
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"pod {name} never got there; last: {pod.status if pod else None}")
-
-
-def bind_to(pod: Pod, node: str) -> Pod:
-    pod.spec.node_name = node
-    return pod

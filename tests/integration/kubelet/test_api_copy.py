@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
-from conftest import StartKubelet, bind_to, busybox, simple_pod, wait_for
+from kubelet_support import StartKubelet, bind_to, busybox, simple_pod, wait_for
 
 import kcore
 from kcore.api import codec

@@ -1,4 +1,5 @@
-"""`kubectl exec` through the API server's pods/exec to a real kubelet on real Docker.
+"""`kubectl exec` (and the official Python client's exec) through the API server's pods/exec
+to a real kubelet on real Docker.
 
 Uses the `cluster` and `start_kubelet` fixtures of this folder's conftest (which also fails a
 test that leaks containers); the few pod helpers are written out here.
@@ -16,6 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from kubernetes import client, config
+from kubernetes.stream import stream
 
 import kcore
 from kcore.api.core import (
@@ -141,3 +144,58 @@ async def test_exec_without_a_reachable_kubelet(cluster: kcore.Cluster) -> None:
     await cluster.client.create(unplaced)
     pending = await kubectl(cluster, "exec", "unplaced", "--", "true")
     assert pending.code != 0 and "does not have a host assigned" in pending.err
+
+
+def python_client_exec(kubeconfig: str, pod: str, command: list[str]) -> tuple[str, int]:
+    """The official client's websocket exec (v4.channel.k8s.io), its exit code from channel 3."""
+    api = client.CoreV1Api(config.new_client_from_config(config_file=kubeconfig))
+    resp = stream(
+        api.connect_get_namespaced_pod_exec,
+        pod,
+        "default",
+        command=command,
+        stderr=True,
+        stdin=False,
+        stdout=True,
+        tty=False,
+        _preload_content=False,
+    )
+    resp.run_forever(timeout=30)
+    out = resp.read_stdout()
+    code = resp.returncode
+    resp.close()
+    api.api_client.close()
+    return out, int(code)
+
+
+async def test_python_client_exec(cluster: kcore.Cluster, running_pod: str) -> None:
+    kubeconfig = str(cluster.kubeconfig)
+    out, code = await asyncio.to_thread(
+        python_client_exec, kubeconfig, running_pod, ["sh", "-c", "echo from-python; exit 4"]
+    )
+    assert (out, code) == ("from-python\n", 4)
+
+
+@pytest.mark.kubectl
+async def test_interrupted_exec_leaves_the_server_serving(
+    cluster: kcore.Cluster, running_pod: str
+) -> None:
+    env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig)}
+    proc = await asyncio.create_subprocess_exec(
+        "kubectl",
+        "exec",
+        running_pod,
+        "--",
+        "sh",
+        "-c",
+        "echo started; sleep 30",
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    assert await asyncio.wait_for(proc.stdout.readline(), 30) == b"started\n"
+    proc.kill()
+    await proc.wait()
+    again = await kubectl(cluster, "exec", running_pod, "--", "echo", "still")
+    assert (again.code, again.out) == (0, "still\n"), again.err

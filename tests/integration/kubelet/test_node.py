@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 import aiohttp
-from conftest import StartKubelet, bind_to, busybox, node_containers, simple_pod, wait_for
+from kubelet_support import StartKubelet, bind_to, busybox, node_containers, simple_pod, wait_for
 
 import kcore
 from kcore.api import timeutil

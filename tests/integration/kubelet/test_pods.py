@@ -7,7 +7,7 @@ import base64
 from pathlib import Path
 from typing import Any
 
-from conftest import StartKubelet, bind_to, busybox, node_containers, simple_pod, wait_for
+from kubelet_support import StartKubelet, bind_to, busybox, node_containers, simple_pod, wait_for
 
 import kcore
 from kcore.api import timeutil

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import bind_to, busybox, node_containers, simple_pod, wait_for
+from kubelet_support import bind_to, busybox, node_containers, simple_pod, wait_for
 
 import kcore
 from kcore.api.core import Pod

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import aiohttp
-from conftest import StartKubelet, bind_to, busybox, simple_pod, wait_for
+from kubelet_support import StartKubelet, bind_to, busybox, simple_pod, wait_for
 
 import kcore
 

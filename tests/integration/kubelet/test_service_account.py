@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from conftest import StartKubelet, bind_to, busybox, simple_pod, wait_for
+from kubelet_support import StartKubelet, bind_to, busybox, simple_pod, wait_for
 
 import kcore
 from kcore.api.core import Pod, Secret, ServiceAccount

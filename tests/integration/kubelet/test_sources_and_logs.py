@@ -10,7 +10,7 @@ from pathlib import Path
 
 import aiohttp
 from aiohttp import web
-from conftest import StartKubelet, bind_to, busybox, simple_pod, wait_for
+from kubelet_support import StartKubelet, bind_to, busybox, simple_pod, wait_for
 
 import kcore
 from kcore.api.core import Pod
