@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import pytest
 import urllib3
 from apiserver_support import start_server, stop_server
@@ -38,6 +39,8 @@ class Reply:
     headers: dict[str, str]
 
     def json(self) -> Any:
+        if "msgpack" in self.headers.get("Content-Type", ""):
+            return msgspec.msgpack.decode(self.body)
         return json.loads(self.body)
 
 
@@ -51,8 +54,12 @@ class FuzzClient:
             ca_certs=ca_cert, retries=False, timeout=urllib3.Timeout(connect=5, read=20)
         )
 
-    def call(self, method: str, path: str, body: bytes | None = None, ctype: str = JSON) -> Reply:
+    def call(
+        self, method: str, path: str, body: bytes | None = None, ctype: str = JSON, accept: str = ""
+    ) -> Reply:
         headers = dict(self.auth)
+        if accept:
+            headers["Accept"] = accept
         if body is not None:
             headers["Content-Type"] = ctype
         resp = self.pool.request(method, self.url + path, body=body, headers=headers)
@@ -89,7 +96,7 @@ def check(method: str, path: str, body: Any, reply: Reply) -> None:
     """No server error; errors are Status objects carrying the same code."""
     what = describe(method, path, body, reply)
     if reply.status >= 400 and method != "HEAD":
-        status = json.loads(reply.body)
+        status = reply.json()
         assert status["kind"] == "Status" and status["code"] == reply.status, what
         # Kubernetes' answer to a resourceVersion from the future, after waiting for it
         if reply.status == 504 and status["reason"] == "Timeout":

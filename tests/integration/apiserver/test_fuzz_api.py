@@ -17,7 +17,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -82,12 +84,24 @@ def test_mutated_creates_never_fail_the_server(client: FuzzClient, data: st.Data
     info = data.draw(_resources, label="resource")
     body = data.draw(mutated(seed_object(info, "fz-create")), label="body")
     path = collection_path(info)
+    wire = data.draw(st.sampled_from(["json", "yaml", "msgpack"]), label="wire format")
     before = snapshot(client, info)
-    reply = client.send_json("POST", path, body)
+    reply = client.call("POST", path, encode(body, wire), f"application/{wire}")
     check("POST", path, body, reply)
     if reply.status >= 400:
         assert snapshot(client, info) == before, describe("POST", path, body, reply)
     cleanup(client, info, reply)
+
+
+def encode(doc: Any, wire: str) -> bytes:
+    if wire == "yaml":
+        return yaml.safe_dump(doc).encode()
+    if wire == "msgpack":
+        try:
+            return msgspec.msgpack.encode(doc)
+        except OverflowError:  # an integer beyond 64 bits: msgpack cannot carry it
+            return json.dumps(doc).encode()
+    return json.dumps(doc).encode()
 
 
 _RAW_BODIES = st.one_of(
@@ -235,7 +249,8 @@ def test_deletes_never_fail_the_server(client: FuzzClient, data: st.DataObject) 
     doc = data.draw(st.one_of(st.none(), mutated(_DELETE_OPTIONS), JSON_VALUES), label="body")
     pairs = data.draw(st.lists(st.tuples(st.sampled_from(QUERY_KEYS), QUERY_VALUES), max_size=3))
     pairs = [(k, v) for k, v in pairs if k not in ("watch", "timeoutSeconds")]
-    one = data.draw(st.booleans(), label="one object")
+    # (never every namespace: the fuzz namespace must outlive the test)
+    one = info.kind == "Namespace" or data.draw(st.booleans(), label="one object")
     ensure_target(client, info)
     path = collection_path(info) + ("/fz-target" if one else "")
     path += f"?{urllib.parse.urlencode(pairs)}" if pairs else ""
@@ -245,6 +260,14 @@ def test_deletes_never_fail_the_server(client: FuzzClient, data: st.DataObject) 
     check("DELETE", path, doc, reply)
     if reply.status >= 400:
         assert snapshot(client, info) == before, describe("DELETE", path, doc, reply)
+
+
+_ACCEPTS = st.sampled_from(
+    ["", "application/json", "application/msgpack", "application/vnd.kubernetes.protobuf",
+     "application/json;as=Table;v=v1;g=meta.k8s.io", "text/html", "*/*;q=0.1,image/png",
+     "application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json",
+     "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io", ";;;=,", "a/b;c"]
+)  # fmt: skip
 
 
 @FUZZ_QUERIES
@@ -266,8 +289,9 @@ def test_list_and_watch_queries_never_fail_the_server(
     if scope == "all" and info.namespaced:
         base = base.replace(f"/namespaces/{FUZZ_NS}", "")
     path = f"{base}?{urllib.parse.urlencode(pairs)}"
-    reply = client.call("GET", path)
-    check("GET", path, None, reply)
+    accept = data.draw(_ACCEPTS, label="accept")
+    reply = client.call("GET", path, accept=accept)
+    check("GET", path, accept, reply)
 
 
 _SEGMENTS = st.one_of(
