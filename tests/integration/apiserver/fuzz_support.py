@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,8 @@ import kcore.api.kinds  # noqa: F401  (registers every kind)
 from kcore.api.registry import ResourceInfo, all_resources
 
 FUZZ_NS = "fuzz"
+# the store the fuzzed server runs on: memory by default, KCORE_FUZZ_STORE=sqlite to explore
+STORE = os.environ.get("KCORE_FUZZ_STORE", "memory")
 JSON = "application/json"
 PATCH_TYPES = (
     "application/json-patch+json",
@@ -73,9 +76,9 @@ class FuzzClient:
 
 
 def serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzClient]:
-    """The body of a test module's `client` fixture: a `kcore apiserver` subprocess on the
-    memory store with the fuzz namespace, and a client for it; fails if the server died."""
-    srv = start_server(tmp_path_factory.mktemp("kcore-fuzz"), "--store", "memory")
+    """The body of a test module's `client` fixture: a `kcore apiserver` subprocess on
+    STORE with the fuzz namespace, and a client for it; fails if the server died."""
+    srv = start_server(tmp_path_factory.mktemp("kcore-fuzz"), "--store", STORE)
     try:
         c = FuzzClient(srv.url, srv.token, str(srv.ca_cert))
         made = c.send_json("POST", "/api/v1/namespaces", {"metadata": {"name": FUZZ_NS}})
