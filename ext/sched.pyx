@@ -13,9 +13,11 @@ branch-free fast path instead of the per-node filter: column passes over the nod
 arrays that the compiler vectorises (filters into one-byte codes, label-only preferred
 terms, PreferNoSchedule counts, BalancedAllocation's divisions), with scalar loops only to
 compact the feasible list and gather what the columns cannot hold. setup.py builds for the
-machine's x86-64 level (v3/v4) with -ffp-contract=off, so vector lanes round as scalars do. Integer arithmetic follows
-kube-scheduler exactly (Go truncating division, float64 where Go uses float64); the plain NumPy
-reference in kcore/scheduler/reference.py states the same formulas.
+machine's x86-64 level (v3/v4) with -ffp-contract=off, so vector lanes round as scalars do.
+
+Integer arithmetic follows kube-scheduler exactly (Go truncating division, float64 where Go
+uses float64); the plain NumPy reference in kcore/scheduler/reference.py states the same
+formulas.
 """
 
 from libc.math cimport fabs, round, sqrt
