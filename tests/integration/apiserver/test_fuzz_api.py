@@ -172,7 +172,26 @@ def patch_request(draw: st.DrawFn, current: dict[str, Any]) -> tuple[str, Any]:
         doc = draw(st.one_of(mutated(current), JSON_VALUES))
         if draw(st.booleans()) and isinstance(doc, dict):
             doc["$patch"] = draw(st.sampled_from(["replace", "delete", "merge", "bogus"]))
+        if ctype == PATCH_TYPES[2] and isinstance(doc, dict):
+            _add_directives(draw, doc)
     return ctype, doc
+
+
+_DIRECTIVES = st.sampled_from(
+    ["$setElementOrder/containers", "$setElementOrder/ports", "$retainKeys",
+     "$deleteFromPrimitiveList/finalizers", "$setElementOrder/finalizers", "$patch", "$bogus"]
+)  # fmt: skip
+
+
+def _add_directives(draw: st.DrawFn, doc: dict[str, Any]) -> None:
+    """Strategic merge patch directives (as kubectl apply sends them) at random places."""
+    targets = [doc, *(v for v in doc.values() if isinstance(v, dict))]
+    for _ in range(draw(st.integers(min_value=0, max_value=3))):
+        where = draw(st.sampled_from(targets))
+        where[draw(_DIRECTIVES)] = draw(
+            st.one_of(st.lists(st.one_of(JSON_VALUES, st.just({"name": "c"})), max_size=3),
+                      JSON_VALUES)
+        )  # fmt: skip
 
 
 def with_current_rv(doc: Any, current: dict[str, Any]) -> Any:
