@@ -23,6 +23,7 @@ from typing import Any
 from kcore.api import timeutil
 from kcore.api.core import Pod
 from kcore.api.meta import OwnerReference
+from kcore.client import SharedInformer
 
 EXPECTATIONS_TTL = 300.0
 SLOW_START_INITIAL_BATCH = 1
@@ -151,6 +152,16 @@ def controller_ref_of(obj: Any) -> OwnerReference | None:
         if ref.controller:
             return ref
     return None
+
+
+def cached_controller(pod: Pod, kind: str, owners: SharedInformer[Any]) -> Any | None:
+    """The pod's controlling owner of `kind` as the owners' cache holds it; None when the pod
+    has none, or when the cached object of that name is a successor with another uid."""
+    ref = controller_ref_of(pod)
+    if ref is None or ref.kind != kind:
+        return None
+    owner = owners.get(f"{pod.metadata.namespace}/{ref.name}")
+    return owner if owner is not None and owner.metadata.uid == ref.uid else None
 
 
 def new_controller_ref(owner: Any) -> OwnerReference:

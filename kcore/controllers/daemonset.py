@@ -43,6 +43,7 @@ from kcore.api.errors import StatusError
 from kcore.api.labels import Selector, from_label_selector, nothing
 from kcore.api.meta import ObjectMeta
 from kcore.client import EventRecorder, SharedInformerFactory
+from kcore.client.meta import key_of
 from kcore.client.rest import Client
 from kcore.controllers import _taints
 from kcore.controllers import controller_utils as cu
@@ -160,7 +161,7 @@ class DaemonSetController(QueueController):
     # -- handlers ----------------------------------------------------------------------------
 
     def _ds_gone(self, ds: DaemonSet) -> None:
-        self.expectations.forget(_key(ds))
+        self.expectations.forget(key_of(ds))
 
     def _all(self, _: Any = None) -> None:
         for ds in self.dss.list():
@@ -171,16 +172,13 @@ class DaemonSetController(QueueController):
             self._all()
 
     def _owner(self, pod: Pod) -> DaemonSet | None:
-        ref = cu.controller_ref_of(pod)
-        if ref is None or ref.kind != "DaemonSet":
-            return None
-        ds = self.dss.get(f"{pod.metadata.namespace}/{ref.name}")
-        return ds if ds is not None and ds.metadata.uid == ref.uid else None
+        ds: DaemonSet | None = cu.cached_controller(pod, "DaemonSet", self.dss)
+        return ds
 
     def _pod_added(self, pod: Pod) -> None:
         ds = self._owner(pod)
         if ds is not None:
-            self.expectations.creation_observed(_key(ds))
+            self.expectations.creation_observed(key_of(ds))
             self.enqueue(ds)
         elif cu.controller_ref_of(pod) is None:
             for ds in self.dss.list(pod.metadata.namespace):
@@ -194,7 +192,7 @@ class DaemonSetController(QueueController):
                 self._pod_added(new)  # an orphan: a DaemonSet may adopt it
             return
         if new.metadata.deletion_timestamp and not old.metadata.deletion_timestamp:
-            self.expectations.deletion_observed(_key(ds), new.metadata.uid)
+            self.expectations.deletion_observed(key_of(ds), new.metadata.uid)
         self.enqueue(ds)
         if ds.spec.min_ready_seconds > 0 and not cu.is_pod_ready(old) and cu.is_pod_ready(new):
             self.enqueue_after(ds, ds.spec.min_ready_seconds + 1)
@@ -202,7 +200,7 @@ class DaemonSetController(QueueController):
     def _pod_deleted(self, pod: Pod) -> None:
         ds = self._owner(pod)
         if ds is not None:
-            self.expectations.deletion_observed(_key(ds), pod.metadata.uid)
+            self.expectations.deletion_observed(key_of(ds), pod.metadata.uid)
             self.enqueue(ds)
 
     # -- reconcile ---------------------------------------------------------------------------
@@ -466,7 +464,3 @@ class DaemonSetController(QueueController):
             return
         if ds.spec.min_ready_seconds > 0 and status.number_ready != status.number_available:
             self.enqueue_after(ds, ds.spec.min_ready_seconds)
-
-
-def _key(obj: Any) -> str:
-    return f"{obj.metadata.namespace}/{obj.metadata.name}"

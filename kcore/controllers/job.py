@@ -42,6 +42,7 @@ from kcore.api.errors import StatusError
 from kcore.api.labels import Selector, from_label_selector, nothing
 from kcore.api.meta import ObjectMeta
 from kcore.client import EventRecorder, SharedInformerFactory
+from kcore.client.meta import key_of
 from kcore.client.rest import Client
 from kcore.controllers import controller_utils as cu
 from kcore.controllers.base import QueueController
@@ -185,23 +186,20 @@ class JobController(QueueController):
         self.jobs.add_event_handler(
             on_add=self.enqueue,
             on_update=lambda o, n: self.enqueue(n),
-            on_delete=lambda j: self.expectations.forget(_key(j)),
+            on_delete=lambda j: self.expectations.forget(key_of(j)),
         )
         self.pods.add_event_handler(
             on_add=self._pod_added, on_update=self._pod_updated, on_delete=self._pod_deleted
         )
 
     def _owner(self, pod: Pod) -> Job | None:
-        ref = cu.controller_ref_of(pod)
-        if ref is None or ref.kind != "Job":
-            return None
-        job = self.jobs.get(f"{pod.metadata.namespace}/{ref.name}")
-        return job if job is not None and job.metadata.uid == ref.uid else None
+        job: Job | None = cu.cached_controller(pod, "Job", self.jobs)
+        return job
 
     def _pod_added(self, pod: Pod) -> None:
         job = self._owner(pod)
         if job is not None:
-            self.expectations.creation_observed(_key(job))
+            self.expectations.creation_observed(key_of(job))
             self.enqueue(job)
 
     def _pod_updated(self, old: Pod, new: Pod) -> None:
@@ -209,13 +207,13 @@ class JobController(QueueController):
         if job is None:
             return
         if new.metadata.deletion_timestamp and not old.metadata.deletion_timestamp:
-            self.expectations.deletion_observed(_key(job), new.metadata.uid)
+            self.expectations.deletion_observed(key_of(job), new.metadata.uid)
         self.enqueue(job)
 
     def _pod_deleted(self, pod: Pod) -> None:
         job = self._owner(pod)
         if job is not None:
-            self.expectations.deletion_observed(_key(job), pod.metadata.uid)
+            self.expectations.deletion_observed(key_of(job), pod.metadata.uid)
             self.enqueue(job)
 
     # -- reconcile ---------------------------------------------------------------------------
@@ -451,7 +449,3 @@ def _with_condition(
         last_transition_time=now,
     )
     return [*[c for c in conds if c.type != kind], new]
-
-
-def _key(obj: Any) -> str:
-    return f"{obj.metadata.namespace}/{obj.metadata.name}"

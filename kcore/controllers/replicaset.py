@@ -33,6 +33,7 @@ from kcore.api.errors import StatusError
 from kcore.api.labels import Selector, from_label_selector, from_set, nothing
 from kcore.api.meta import ObjectMeta
 from kcore.client import EventRecorder, SharedInformer, SharedInformerFactory
+from kcore.client.meta import key_of
 from kcore.client.rest import Client
 from kcore.controllers import controller_utils as cu
 from kcore.controllers.base import QueueController
@@ -112,13 +113,7 @@ class ReplicaSetController(QueueController, Generic[R]):
         self.enqueue(obj)
 
     def _owner_of(self, pod: Pod) -> Any | None:
-        ref = cu.controller_ref_of(pod)
-        if ref is None or ref.kind != self.kind.type.KIND:
-            return None
-        owner = self.owners.get(f"{pod.metadata.namespace}/{ref.name}")
-        if owner is None or owner.metadata.uid != ref.uid:
-            return None
-        return owner
+        return cu.cached_controller(pod, self.kind.type.KIND, self.owners)
 
     def _matching_owners(self, pod: Pod) -> list[Any]:
         labels = pod.metadata.labels
@@ -134,7 +129,7 @@ class ReplicaSetController(QueueController, Generic[R]):
             return
         owner = self._owner_of(pod)
         if owner is not None:
-            self.expectations.creation_observed(_key(owner))
+            self.expectations.creation_observed(key_of(owner))
             self.enqueue(owner)
         elif cu.controller_ref_of(pod) is None:
             for o in self._matching_owners(pod):
@@ -164,7 +159,7 @@ class ReplicaSetController(QueueController, Generic[R]):
     def _pod_deleted(self, pod: Pod) -> None:
         owner = self._owner_of(pod)
         if owner is not None:
-            self.expectations.deletion_observed(_key(owner), pod.metadata.uid)
+            self.expectations.deletion_observed(key_of(owner), pod.metadata.uid)
             self.enqueue(owner)
 
     # -- reconcile ---------------------------------------------------------------------------
@@ -326,10 +321,6 @@ class ReplicaSetController(QueueController, Generic[R]):
 def _has_labels(pod: Pod, labels: dict[str, str]) -> bool:
     have = pod.metadata.labels
     return all(have.get(k) == v for k, v in labels.items())
-
-
-def _key(obj: Any) -> str:
-    return f"{obj.metadata.namespace}/{obj.metadata.name}"
 
 
 def _ns(obj: Any) -> str:
