@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import sys
@@ -99,10 +100,26 @@ async def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def tune_gc() -> None:
+    """The collector settings of a long-running daemon.
+
+    A daemon keeps large caches of decoded API objects (informer stores, node tables, the watch
+    cache), tens of empty lists each, all tracked by the cycle collector. At CPython's
+    defaults (700, 10, 10) a full collection walks that whole heap every few thousand pods:
+    in the scheduler that was ~45% of its CPU at 3,000 pods/s. Decoded objects are trees
+    and die by reference counting, so full passes are made rare (every 100 middle ones,
+    each after 20 young ones of 10,000 net allocations) and what was built at startup
+    (modules, parsers, tables) is moved out of the collector's view.
+    """
+    gc.freeze()
+    gc.set_threshold(10_000, 20, 100)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "bench":
         return bench_cli.run(args)
+    tune_gc()
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -33,7 +33,7 @@ def k8s_name(attr: str) -> str:
     return first + "".join(_ACRONYMS.get(word) or word.capitalize() for word in rest)
 
 
-class Model(msgspec.Struct, kw_only=True, omit_defaults=True, rename=k8s_name):
+class Model(msgspec.Struct, kw_only=True, omit_defaults=True, rename=k8s_name, gc=False):
     """Base of every Kubernetes Struct: kw-only, defaults omitted, Kubernetes field names.
 
     Structs holding fields that Kubernetes' OpenAPI marks required and whose zero value is

@@ -90,7 +90,7 @@ class Scheduler:
         config: SchedulerConfig | None = None,
         registry: Registry | None = None,
         clock: Callable[[], float] = time.monotonic,
-        bind_concurrency: int = 128,
+        bind_concurrency: int = 16,
         record_scheduled_events: bool = True,
         identity: str | None = None,
     ) -> None:
