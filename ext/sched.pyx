@@ -37,6 +37,10 @@ cdef const uint64_t* _u64(const uint64_t[::1] a):
     return &a[0] if a.shape[0] else NULL
 
 
+cdef const double* _f64(const double[::1] a):
+    return &a[0] if a.shape[0] else NULL
+
+
 cdef const int32_t* _i32(const int32_t[::1] a):
     return &a[0] if a.shape[0] else NULL
 
@@ -66,17 +70,18 @@ cdef class NodeView:
 
     def __init__(self, Py_ssize_t n, Py_ssize_t r, Py_ssize_t w, Py_ssize_t stride,
                  Py_ssize_t k,
-                 Py_ssize_t wt, Py_ssize_t wp, Py_ssize_t t, alloc, magic, shift, requested,
-                 nonzero,
+                 Py_ssize_t wt, Py_ssize_t wp, Py_ssize_t t, alloc, magic, shift, recip,
+                 requested, nonzero,
                  labels, nums, num_ok, taints, ports, unschedulable, topo):
-        self.keep = (alloc, magic, shift, requested, nonzero, labels, nums, num_ok, taints, ports,
-                     unschedulable, topo)
+        self.keep = (alloc, magic, shift, recip, requested, nonzero, labels, nums, num_ok, taints,
+                     ports, unschedulable, topo)
         self.c.n, self.c.r, self.c.w, self.c.k = n, r, w, k
         self.c.stride = stride
         self.c.wt, self.c.wp, self.c.t = wt, wp, t
         self.c.alloc = _i64(alloc)
         self.c.magic = _u64(magic)
         self.c.shift = _u8(shift)
+        self.c.recip = _f64(recip)
         self.c.requested = _i64(requested)
         self.c.nonzero = _i64(nonzero)
         self.c.labels = _u64(labels)
@@ -524,50 +529,102 @@ cdef inline int64_t _base_cpu_memory(const Nodes* nd, const Query* q, const Prof
     return s
 
 
-cdef inline void _balanced_operands(const Nodes* nd, const Query* q, Py_ssize_t i,
-                                    double* op) noexcept nogil:
-    """BalancedAllocation's two quotients' operands for node i (cpu, memory); a node with
-    either allocatable 0 gets 0/1 twice, so std is 0 as in _base_cpu_memory."""
-    cdef Py_ssize_t at = i + nd.stride
-    cdef int64_t a0 = nd.alloc[i], a1 = nd.alloc[at]
-    cdef bint both = a0 != 0 and a1 != 0
-    op[0] = <double>(nd.requested[i] + q.req[0]) if both else 0.0
-    op[1] = <double>a0 if both else 1.0
-    op[2] = <double>(nd.requested[at] + q.req[1]) if both else 0.0
-    op[3] = <double>a1 if both else 1.0
+cdef extern from *:
+    """
+    /* LeastAllocated's (a - req) * max // a (0 when req > a or a == 0) without a divide or
+       a 128-bit multiply: the quotient estimated with the reciprocal 1.0 / a (relative error
+       ~2^-52 on a value <= max, so within one of the exact quotient) and corrected in
+       integers to the exact one. Plain C ternaries so the compiler vectorises the loop. */
+    static inline int64_t kcore_least(int64_t a, int64_t req, double inv, int64_t max) {
+        int64_t num = (a - req) * max;
+        int64_t quo = (int64_t)((double)num * inv);
+        quo += (quo + 1) * a <= num;
+        quo -= quo * a > num;
+        return ((req <= a) & (a != 0)) ? quo : 0;
+    }
+
+    /* num // d for num >= 0 and a small d > 0, given inv = 1.0 / d; 0 when d == 0. */
+    static inline int64_t kcore_div_small(int64_t num, int64_t d, double inv) {
+        int64_t quo = (int64_t)((double)num * inv);
+        quo += (quo + 1) * d <= num;
+        quo -= quo * d > num;
+        return d != 0 ? quo : 0;
+    }
+
+    /* col[i] = w_fit * LeastAllocated(cpu, memory) for every node, assuming both allocatables
+       are set (weights w0, w1, their sum w); returns how many nodes have one at 0, whose
+       columns the caller rescores (the mean then leaves that resource out). Kept this
+       simple so the compiler vectorises it: a per-node choice of divisor does not. */
+    static Py_ssize_t kcore_least_column(
+            Py_ssize_t n, const int64_t *restrict a0, const int64_t *restrict a1,
+            const double *restrict inv0, const double *restrict inv1,
+            const int64_t *restrict nz0, const int64_t *restrict nz1, int64_t qnz0,
+            int64_t qnz1, int64_t w0, int64_t w1, int64_t w_fit, int64_t max,
+            int64_t *restrict col) {
+        int64_t w = w0 + w1;
+        double iw = w ? 1.0 / (double)w : 0.0;
+        Py_ssize_t zeros = 0;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            int64_t x0 = a0[i], x1 = a1[i];
+            int64_t fit = w0 * kcore_least(x0, nz0[i] + qnz0, inv0[i], max)
+                          + w1 * kcore_least(x1, nz1[i] + qnz1, inv1[i], max);
+            col[i] = w_fit * kcore_div_small(fit, w, iw);
+            zeros += (x0 == 0) | (x1 == 0);
+        }
+        return zeros;
+    }
+
+    /* col[i] += w_bal * BalancedAllocation(cpu, memory) for every node, the operations of
+       _base_cpu_memory in the same order (std 0 when either allocatable is 0). */
+    static void kcore_balanced_column(
+            Py_ssize_t n, const int64_t *restrict a0, const int64_t *restrict a1,
+            const int64_t *restrict rq0, const int64_t *restrict rq1, int64_t qr0,
+            int64_t qr1, int64_t w_bal, int64_t max, int64_t *restrict col) {
+        for (Py_ssize_t i = 0; i < n; i++) {
+            int64_t x0 = a0[i], x1 = a1[i];
+            int both = (x0 != 0) & (x1 != 0);
+            double f0 = (both ? (double)(rq0[i] + qr0) : 0.0) / (both ? (double)x0 : 1.0);
+            double f1 = (both ? (double)(rq1[i] + qr1) : 0.0) / (both ? (double)x1 : 1.0);
+            double std = fabs(((f0 < 1.0 ? f0 : 1.0) - (f1 < 1.0 ? f1 : 1.0)) / 2);
+            col[i] += w_bal * (int32_t)((1 - std) * (double)max);
+        }
+    }
+    """
+    Py_ssize_t _least_column "kcore_least_column"(
+        Py_ssize_t n, const int64_t* a0, const int64_t* a1, const double* inv0,
+        const double* inv1, const int64_t* nz0, const int64_t* nz1, int64_t qnz0,
+        int64_t qnz1, int64_t w0, int64_t w1, int64_t w_fit, int64_t max,
+        int64_t* col) noexcept nogil
+    void _balanced_column "kcore_balanced_column"(
+        Py_ssize_t n, const int64_t* a0, const int64_t* a1, const int64_t* rq0,
+        const int64_t* rq1, int64_t qr0, int64_t qr1, int64_t w_bal, int64_t max,
+        int64_t* col) noexcept nogil
 
 
 cdef void _default_columns(const Nodes* nd, const Query* q, const Profile* pr,
                            const Py_ssize_t* feasible, Raw* raw, Py_ssize_t nf) noexcept nogil:
-    """_base_cpu_memory over the feasible list, BalancedAllocation as a column pass: one
-    scalar loop scores LeastAllocated, another gathers the quotients' operands (two short
-    loops measured a little faster than one), and the divisions (the divider's throughput
-    bounds the per-node loop) run four to an instruction in a loop the compiler vectorises.
-    Each lane does the scalar code's operations in the same order, so results are equal."""
-    cdef Py_ssize_t f
-    cdef Nodes nodes = nd[0]  # locals: stores to raw cannot alias them (see _score_feasible)
-    cdef Query query = q[0]
+    """_base_cpu_memory for every node as column passes over contiguous memory (C loops the
+    compiler vectorises), then gathered for the feasible list: scoring the infeasible nodes
+    too costs less than a per-feasible-node loop of gathers and scalar 128-bit multiplies.
+    LeastAllocated's quotients come from the reciprocal column with an integer correction
+    (exact), BalancedAllocation's divisions run eight to an instruction; each lane does the
+    scalar code's floating-point operations in the same order, so results are equal to
+    _base_cpu_memory's bit for bit."""
+    cdef Py_ssize_t f, i, s = nd.stride
+    cdef int64_t* col = <int64_t*>raw.work  # [n]: free while the totals are made
     cdef Profile fit_only = pr[0]
-    cdef double* n0 = raw.work
-    cdef double* d0 = raw.work + nf
-    cdef double* n1 = raw.work + 2 * nf
-    cdef double* d1 = raw.work + 3 * nf
-    cdef double op[4]
-    cdef double f0, f1, std
-    cdef int64_t w_bal = pr.w_bal
     fit_only.w_bal = 0
+    if _least_column(nd.n, nd.alloc, nd.alloc + s, nd.recip, nd.recip + s, nd.nonzero,
+                     nd.nonzero + s, q.nonzero[0], q.nonzero[1], pr.fit_weight[0],
+                     pr.fit_weight[1], pr.w_fit, MAX_NODE_SCORE, col):
+        for i in range(nd.n):
+            if nd.alloc[i] == 0 or nd.alloc[s + i] == 0:
+                col[i] = _base_cpu_memory(nd, q, &fit_only, i, 0)
+    if pr.w_bal:
+        _balanced_column(nd.n, nd.alloc, nd.alloc + s, nd.requested, nd.requested + s,
+                         q.req[0], q.req[1], pr.w_bal, MAX_NODE_SCORE, col)
     for f in range(nf):
-        raw.base[f] = _base_cpu_memory(&nodes, &query, &fit_only, feasible[f], 0)
-    for f in range(nf):
-        _balanced_operands(&nodes, &query, feasible[f], op)
-        n0[f], d0[f], n1[f], d1[f] = op[0], op[1], op[2], op[3]
-    if w_bal == 0:
-        return
-    for f in range(nf):
-        f0 = n0[f] / d0[f]
-        f1 = n1[f] / d1[f]
-        std = fabs(((f0 if f0 < 1.0 else 1.0) - (f1 if f1 < 1.0 else 1.0)) / 2)
-        raw.base[f] += w_bal * <int32_t>((1 - std) * <double>MAX_NODE_SCORE)
+        raw.base[f] = col[feasible[f]]
 
 
 cdef inline int64_t _base_score(const Nodes* nd, const Query* q, const Profile* pr,

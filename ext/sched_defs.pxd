@@ -63,6 +63,7 @@ ctypedef struct Nodes:
     const int64_t* alloc        # [r, stride]
     const uint64_t* magic       # [r, stride] alloc // d == (n * magic) >> shift
     const uint8_t* shift        # [r, stride] (both 0 where alloc is 0)
+    const double* recip         # [r, stride] 1.0 / alloc (0.0 where alloc is 0)
     const int64_t* requested    # [r, stride]
     const int64_t* nonzero      # [2, stride] cpu, memory with 100m/200Mi defaults
     const uint64_t* labels      # [w, stride] (key=value) and key-presence bits

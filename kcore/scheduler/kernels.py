@@ -75,7 +75,9 @@ def node_view(table: NodeTable) -> object:
 
 def build_node_view(a: NodeArrays) -> object:
     r, stride = a.alloc_by_res.shape
-    per_resource = (a.alloc_magic_by_res, a.alloc_shift_by_res, a.requested_by_res)
+    per_resource = (
+        a.alloc_magic_by_res, a.alloc_shift_by_res, a.alloc_recip_by_res, a.requested_by_res
+    )
     minor = (*per_resource, a.nonzero_by_res, a.labels_by_word)
     if any(m.shape[1] != stride for m in minor) or a.nonzero_by_res.shape[0] != 2:
         raise ValueError("node-minor arrays disagree with allocatable")
@@ -93,6 +95,7 @@ def build_node_view(a: NodeArrays) -> object:
         _flat(a.alloc_by_res, np.int64),
         _flat(a.alloc_magic_by_res, np.uint64),
         _flat(a.alloc_shift_by_res, np.uint8),
+        _flat(a.alloc_recip_by_res, np.float64),
         _flat(a.requested_by_res, np.int64),
         _flat(a.nonzero_by_res, np.int64),
         _flat(a.labels_by_word, np.uint64),
@@ -153,10 +156,11 @@ def effective_weights(p: CompiledProfile, q: Query) -> tuple[int, int, int, int,
 
 
 def profile_view(p: CompiledProfile, q: Query) -> object:
-    weights = effective_weights(p, q)
-    key = "view" if weights == p.weights else "view-skip-balanced"
+    skip = p.skip_balanced_for_best_effort and q.best_effort and p.weights[1] != 0
+    key = "view-skip-balanced" if skip else "view"  # effective_weights(p, q) != p.weights
     view = p.cache.get(key)
     if view is None:
+        weights = effective_weights(p, q)
         view = _sched.ProfileView(
             p.strategy,
             _flat(p.fit_res, np.int32),

@@ -94,6 +94,9 @@ class NodeArrays:
     alloc_magic_by_res: npt.NDArray[np.uint64]
     alloc_shift_by_res: npt.NDArray[np.uint8]
     """division_magic(allocatable) (0, 0 where none): kernels divide by multiplying."""
+    alloc_recip_by_res: npt.NDArray[np.float64]
+    """1 / allocatable (0.0 where none): vectorised kernels estimate a quotient with it and
+    correct the estimate in integers, so the result is the exact integer quotient."""
     requested_by_res: I64
     nonzero_by_res: I64
     """[2, capacity]: cpu and memory requested with the 100m / 200Mi defaults."""
@@ -143,11 +146,18 @@ _NODE_MINOR = (
     "alloc_by_res",
     "alloc_magic_by_res",
     "alloc_shift_by_res",
+    "alloc_recip_by_res",
     "requested_by_res",
     "nonzero_by_res",
     "labels_by_word",
 )
-_PER_RESOURCE = ("alloc_by_res", "alloc_magic_by_res", "alloc_shift_by_res", "requested_by_res")
+_PER_RESOURCE = (
+    "alloc_by_res",
+    "alloc_magic_by_res",
+    "alloc_shift_by_res",
+    "alloc_recip_by_res",
+    "requested_by_res",
+)
 _COLUMNS = (
     "nums",
     "num_ok",
@@ -184,6 +194,7 @@ class NodeTable:
         self.alloc_by_res = np.zeros((r, capacity), np.int64)
         self.alloc_magic_by_res = np.zeros((r, capacity), np.uint64)
         self.alloc_shift_by_res = np.zeros((r, capacity), np.uint8)
+        self.alloc_recip_by_res = np.zeros((r, capacity), np.float64)
         self.requested_by_res = np.zeros((r, capacity), np.int64)
         self.nonzero_by_res = np.zeros((2, capacity), np.int64)
         self.labels_by_word = np.zeros((1, capacity), np.uint64)
@@ -213,6 +224,7 @@ class NodeTable:
             alloc_by_res=self.alloc_by_res,
             alloc_magic_by_res=self.alloc_magic_by_res,
             alloc_shift_by_res=self.alloc_shift_by_res,
+            alloc_recip_by_res=self.alloc_recip_by_res,
             requested_by_res=self.requested_by_res,
             nonzero_by_res=self.nonzero_by_res,
             labels_by_word=self.labels_by_word,
@@ -393,6 +405,8 @@ class NodeTable:
             magic, shift = division_magic(int(self.alloc_by_res[col, i]))
             self.alloc_magic_by_res[col, i] = magic
             self.alloc_shift_by_res[col, i] = shift
+            value = int(self.alloc_by_res[col, i])
+            self.alloc_recip_by_res[col, i] = 1.0 / value if value > 0 else 0.0
         column = self.labels_by_word[:, i]  # a strided view: writes land in the table
         column[:] = 0
         set_bits(column, label_bits)

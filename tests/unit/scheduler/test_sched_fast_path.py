@@ -9,7 +9,7 @@ import pytest
 
 from kcore.scheduler import kernels
 from kcore.scheduler.clustergen import random_cluster, random_pod, random_profile
-from kcore.scheduler.query import PodRequirements, compile_profile, compile_query
+from kcore.scheduler.query import PodRequirements, Profile, compile_profile, compile_query
 from kcore.scheduler.reference import reference_schedule
 from kcore.scheduler.table import NodeTable
 
@@ -40,3 +40,33 @@ def test_fast_path_equals_reference(seed: int, n: int) -> None:
         np.testing.assert_array_equal(got.scores, scores, err_msg=where)
         np.testing.assert_array_equal(got.fails, fails, err_msg=where)
         assert got.index == index, where
+
+
+EDGE_ALLOCATABLE = [0, 1, 3, 7, 100, 999, 4_000, 1 << 33, (1 << 50) + 3, (1 << 56) - 5]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_default_profile_columns_exact_at_the_edges(seed: int) -> None:
+    """The default profile's vectorised LeastAllocated (a reciprocal estimate corrected in
+    integers) and BalancedAllocation columns equal the reference on allocatables of 0, 1,
+    odd and huge sizes, with requests at, just below and over them and quotients that are
+    exact integers (where a floating estimate could land either side)."""
+    rng = random.Random(seed)
+    table = NodeTable()
+    for i in range(400):
+        cpu, mem = rng.choice(EDGE_ALLOCATABLE), rng.choice(EDGE_ALLOCATABLE)
+        table.add_node(f"n{i}", allocatable={"cpu": cpu, "memory": mem, "pods": 1000})
+        used = [rng.choice([0, a, max(0, a - 1), a + 1, a // 2, a // 100 * 3]) for a in (cpu, mem)]
+        table.add_pod(f"p{i}", f"n{i}", requests={"cpu": used[0], "memory": used[1]})
+    profile = compile_profile(table, Profile())
+    for j in range(6):
+        requests = {"cpu": rng.choice([0, 1, 100, 250]), "memory": rng.choice([0, 1, 1 << 20])}
+        query = compile_query(table, PodRequirements(requests=requests))
+        got = kernels.schedule(table, query, profile, rng=kernels.Rng(j), scores=True)
+        index, fails, scores = reference_schedule(
+            table.arrays(), query, profile, lowest=False, state=[j]
+        )
+        assert got.scores is not None
+        np.testing.assert_array_equal(got.scores, scores, err_msg=f"seed={seed} pod={j}")
+        np.testing.assert_array_equal(got.fails, fails)
+        assert got.index == index
