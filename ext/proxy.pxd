@@ -98,6 +98,7 @@ cdef extern from "<sys/socket.h>" nogil:
         SO_ERROR
         SO_LINGER
         SO_REUSEADDR
+        SO_RCVBUF
         SHUT_WR
         MSG_NOSIGNAL
         MSG_DONTWAIT

@@ -49,6 +49,7 @@ cdef struct Shared:
     int64_t idle_ms
     int64_t buffered          # bytes staged in buffers and pipes, all workers
     uint64_t next_uid
+    int recv_buffer           # SO_RCVBUF of every TCP socket (0: the kernel autotunes)
 
 
 cdef struct List:
@@ -317,6 +318,12 @@ cdef void set_nodelay(int fd) noexcept nogil:
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one))
 
 
+cdef void set_rcvbuf(int fd, int size) noexcept nogil:
+    # Before connect/listen, so the window scale offered fits the buffer.
+    if size > 0:
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size))
+
+
 cdef void reset_close(int fd) noexcept nogil:
     set_linger0(fd)
     close(fd)
@@ -511,6 +518,7 @@ cdef void start_connect(Worker* w, Conn* c) noexcept nogil:
         fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)
         if fd >= 0:
             set_nodelay(fd)
+            set_rcvbuf(fd, w.sh.recv_buffer)
             r = connect(fd, <sockaddr*>&sa, sizeof(sa))
             if (r == 0 or errno == EINPROGRESS) and watch(w, fd, &c.h[1]) == 0:
                 c.fd[1] = fd
@@ -879,7 +887,7 @@ cdef void worker_close_all(Worker* w) noexcept nogil:
 
 # ---------------------------------------------------------------- Python face
 
-cdef int open_listener(uint32_t ip, uint16_t port, int proto) noexcept nogil:
+cdef int open_listener(uint32_t ip, uint16_t port, int proto, int rcvbuf) noexcept nogil:
     cdef sockaddr_in sa
     cdef int one = 1, err
     cdef int kind = SOCK_DGRAM if proto == PROTO_UDP else SOCK_STREAM
@@ -888,7 +896,8 @@ cdef int open_listener(uint32_t ip, uint16_t port, int proto) noexcept nogil:
         return -errno
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one))
     if proto == PROTO_TCP:
-        set_nodelay(fd)  # accepted sockets inherit it
+        set_nodelay(fd)  # accepted sockets inherit both
+        set_rcvbuf(fd, rcvbuf)
     memset(&sa, 0, sizeof(sa))
     sa.sin_family = AF_INET
     sa.sin_port = htons(port)
@@ -919,13 +928,15 @@ cdef class Engine:
     cdef dict protocols       # key -> PROTO_TCP | PROTO_UDP
     cdef bint closed
 
-    def __cinit__(self, int workers, double connect_timeout, double idle_timeout):
+    def __cinit__(self, int workers, double connect_timeout, double idle_timeout,
+                  int recv_buffer=0):
         cdef int i
         memset(&self.sh, 0, sizeof(Shared))
         pthread_mutex_init(&self.sh.lock, NULL)
         self.sh.connect_ms = max(1, <int64_t>(connect_timeout * 1000))
         self.sh.idle_ms = <int64_t>(idle_timeout * 1000) if idle_timeout > 0 else 0
         self.sh.next_uid = 1
+        self.sh.recv_buffer = recv_buffer
         self.services, self.listeners, self.protocols = {}, {}, {}
         self.ws = <Worker*>calloc(workers, sizeof(Worker))
         self.n_workers = workers
@@ -1088,7 +1099,7 @@ cdef class Engine:
         cdef int fd, i
         opened = {}
         for ip, port in addrs:
-            fd = open_listener(ip, port, proto)
+            fd = open_listener(ip, port, proto, self.sh.recv_buffer)
             if fd < 0:
                 self._close_listeners(list(opened.values()))
                 raise OSError(-fd, f"listen on {ip >> 24 & 255}.{ip >> 16 & 255}."

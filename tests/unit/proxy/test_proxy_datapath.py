@@ -131,6 +131,47 @@ def test_slow_reader_holds_memory_flat(proxy: Proxy, backends: Callable[..., Bac
     assert received == total
 
 
+def tcp_rcvbuf(*, peer: tuple[str, int], local: tuple[str, int] | None = None) -> int:
+    """SO_RCVBUF of this process's TCP socket connected to `peer` (and bound to `local`):
+    the proxy runs in this process, so its sockets are among our descriptors."""
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            if not os.readlink(f"/proc/self/fd/{name}").startswith("socket:"):
+                continue
+            s = socket.socket(fileno=os.dup(int(name)))
+        except OSError:
+            continue  # closed meanwhile
+        with s:
+            try:
+                if s.type != socket.SOCK_STREAM or s.getpeername() != peer:
+                    continue
+            except OSError:
+                continue
+            if local is None or s.getsockname() == local:
+                return s.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+    raise AssertionError(f"no socket connected to {peer}")
+
+
+@pytest.mark.parametrize("recv_buffer", [0, 300_000])
+def test_recv_buffer_fixes_both_sockets_of_a_connection(
+    proxy_factory: Callable[..., Proxy], backends: Callable[..., Backend], recv_buffer: int
+) -> None:
+    proxy = proxy_factory(recv_buffer=recv_buffer)
+    backend = backends(echo)
+    vip = serve(proxy, backend.address)
+    rmem_max = int(Path("/proc/sys/net/core/rmem_max").read_text())
+    fixed = 2 * min(300_000, rmem_max)  # the kernel doubles it for its bookkeeping
+    with connect(vip) as c:
+        c.sendall(b"ping")
+        assert c.recv(4) == b"ping"
+        client_side = tcp_rcvbuf(peer=c.getsockname(), local=vip)
+        backend_side = tcp_rcvbuf(peer=backend.address)
+    if recv_buffer:
+        assert client_side == backend_side == fixed
+    else:  # left to the kernel's autotuning
+        assert fixed not in (client_side, backend_side)
+
+
 def test_half_close_from_the_client(proxy: Proxy, backends: Callable[..., Backend]) -> None:
     def count_then_answer(conn: socket.socket, b: Backend) -> None:
         n = len(recv_all(conn))
