@@ -157,7 +157,7 @@ cdef enum:
     MAX_ATTEMPTS = 3          # backend connects tried per client connection
     DOWN_MS = 5000            # how long a failed endpoint yields to the others
     BUF_SIZE = 65536          # per direction, when not splicing
-    PIPE_SIZE = 262144        # per direction, when splicing
+    PIPE_SIZE = 1048576       # per direction, when splicing (fs.pipe-max-size's default)
     MAX_EVENTS = 256
     KIND_LISTENER = 1
     KIND_SIDE = 2

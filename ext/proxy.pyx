@@ -13,7 +13,9 @@ kernel raises a new edge on the next arrival or on free space), which saves the 
 call per chunk. Each direction stages at most one chunk: a direction is read only once its
 staged bytes are sent, so a slow reader stops the proxy reading the other side and TCP flow
 control pushes back to the sender (memory stays flat). Bulk directions switch from recv/send
-through a 64 KiB buffer to splice() through a pipe after the first full buffer.
+through a 64 KiB buffer to splice() through a pipe after the first full buffer. The pipe is
+sized to 1 MiB (fewer, larger splices per wakeup: ~10% less proxy CPU per byte than 256 KiB
+here); the resize is best effort, so past the user's pipe page limit a pipe stays smaller.
 
 UDP Services have one datagram socket per address, in one worker's set only, so that worker
 owns the listener's flow table (client address -> flow) without locks. A flow is a
