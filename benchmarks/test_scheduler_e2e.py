@@ -55,6 +55,7 @@ from sched_helpers import pod as sim_pod
 from kcore.api.codec import to_dict
 from kcore.cli import tune_gc
 from kcore.client.kubeconfig import load_kubeconfig
+from kcore.client.rest import Client
 from kcore.scheduler.config import parse_config
 from kcore.scheduler.framework import builtin_registry
 from kcore.scheduler.scheduler import Scheduler
@@ -87,21 +88,27 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 class Api:
+    """Creates through kcore's client (raw JSON bodies, no decoding of the answers), watches
+    through aiohttp, as any HTTP client would."""
+
     def __init__(self, kubeconfig: Path) -> None:
         cfg = load_kubeconfig(kubeconfig)
         self.base, token, ctx = cfg.server, cfg.token, cfg.ssl_context()
+        self.client = Client(cfg, max_connections=CONCURRENCY)
         self.session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(ssl=ctx, limit=0),
             headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
         )
 
+    async def close(self) -> None:
+        await self.client.close()
+        await self.session.close()
+
     async def post(self, path: str, doc: Any) -> None:
         await self.post_encoded(path, json.dumps(doc).encode())
 
     async def post_encoded(self, path: str, body: bytes) -> None:
-        async with self.session.post(self.base + path, data=body) as r:
-            assert r.status == 201, await r.text()
-            await r.read()
+        await self.client.request("POST", path, body=body, content_type="application/json")
 
     async def post_all(self, path: str, docs: list[Any]) -> None:
         """Create every doc, CONCURRENCY requests in flight; the bodies are encoded before the
@@ -139,7 +146,7 @@ async def cluster(tmp: Path) -> AsyncIterator[tuple[Api, Path]]:
         try:
             yield api, kubeconfig
         finally:
-            await api.session.close()
+            await api.close()
     finally:
         _stop(apiserver)
 

@@ -9,7 +9,6 @@ validation.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import msgspec
@@ -109,4 +108,7 @@ def decode_stored(value: bytes, revision: int) -> Obj:
 
 
 def deep_copy(obj: Obj) -> Obj:
-    return copy.deepcopy(obj)
+    """An independent copy of a JSON-shaped object: a JSON round trip through msgspec,
+    ~10x faster than copy.deepcopy (the update path copies every object it mutates)."""
+    copied: Obj = wire.decode_json(wire.encode_json(obj))
+    return copied

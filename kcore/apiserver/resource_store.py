@@ -12,7 +12,7 @@ from typing import Any
 from kcore.api import errors
 from kcore.api.registry import ResourceInfo
 from kcore.apiserver import resources
-from kcore.apiserver.objects import Obj, decode_stored, deep_copy, encode_stored, meta
+from kcore.apiserver.objects import Obj, decode_stored, encode_stored, meta
 from kcore.storage.interface import (
     CompactedError,
     ConflictError,
@@ -124,7 +124,7 @@ class ResourceStore:
             if precondition_rv and precondition_rv != str(kv.mod_revision):
                 raise self.conflict(name)
             current = decode_stored(kv.value, kv.mod_revision)
-            new = await mutate(deep_copy(current))
+            new = await mutate(decode_stored(kv.value, kv.mod_revision))  # a private copy
             if new is None:
                 return current
             if dry_run:

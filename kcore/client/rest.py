@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Generic, Literal, TypeVar, overload
+from urllib.parse import quote, urlencode
 
 import aiohttp
 import msgspec
@@ -25,7 +26,7 @@ import kcore.api.kinds  # noqa: F401  (fills the registry resource_info reads)
 from kcore.api.errors import StatusError
 from kcore.api.meta import Added, Bookmark, Deleted, Error, Modified
 from kcore.api.registry import ResourceInfo, all_resources
-from kcore.client import codecs
+from kcore.client import codecs, h1
 from kcore.client.backoff import Backoff
 from kcore.client.kubeconfig import Config, load_incluster, load_kubeconfig
 from kcore.client.meta import name_of, namespace_of
@@ -168,6 +169,7 @@ class Client:
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
+        self._h1: h1.H1Pool | None = None
         self._token: tuple[float, str | None] = (-1e9, None)
 
     @classmethod
@@ -190,6 +192,9 @@ class Client:
         await self.close()
 
     async def close(self) -> None:
+        if self._h1 is not None:
+            await self._h1.close()
+            self._h1 = None
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -198,6 +203,17 @@ class Client:
     def namespace(self) -> str:
         """The default namespace (from the kubeconfig context or the service account)."""
         return self.config.namespace
+
+    def _pool(self) -> h1.H1Pool:
+        """The unary requests' connections (watches and logs use the aiohttp session)."""
+        if self._h1 is None:
+            self._h1 = h1.H1Pool(
+                self.config.server,
+                self.config.ssl_context(),
+                limit=self._max_connections,
+                user_agent=self._user_agent,
+            )
+        return self._h1
 
     def _open(self) -> aiohttp.ClientSession:
         if self._session is None:
@@ -252,26 +268,24 @@ class Client:
         accept: str | None = None,
     ) -> tuple[bytes, str]:
         """Send one request (with retries); the 2xx body and its content type, else raise."""
-        session = self._open()
+        pool = self._pool()
+        target = request_target(path, params)
         headers = self._headers(content_type, accept)
         backoff: Backoff | None = None
         for attempt in range(MAX_RETRIES + 1):
             last = attempt == MAX_RETRIES
             try:
-                async with session.request(
-                    method, path, params=params, data=body, headers=headers
-                ) as resp:
-                    data = await resp.read()
-                    ctype = resp.content_type or codecs.JSON
-                    if resp.status < 300:
-                        return data, ctype
-                    delay = self._retry_delay(method, resp, last)
-                    if delay is None:
-                        raise status_error(resp.status, data, ctype)
+                answer = await pool.request(method, target, headers, body, self._timeout.total)
+                ctype = answer.content_type or codecs.JSON
+                if answer.status < 300:
+                    return answer.body, ctype
+                delay = self._retry_delay(method, answer.status, answer.retry_after, last)
+                if delay is None:
+                    raise status_error(answer.status, answer.body, ctype)
             except (TimeoutError, aiohttp.ClientConnectionError) as exc:
                 # A refused connection never reached the server: safe to retry any verb.
-                never_sent = isinstance(exc, aiohttp.ClientConnectorError)
-                tls_refused = isinstance(exc, aiohttp.ClientSSLError)  # retrying cannot help
+                never_sent = isinstance(exc, aiohttp.ClientConnectorError | h1.NeverSent)
+                tls_refused = isinstance(exc, aiohttp.ClientSSLError | h1.TLSRefused)
                 if last or tls_refused or not (never_sent or method in _IDEMPOTENT):
                     raise
                 backoff = backoff or Backoff(initial=0.2, cap=5.0, jitter=0.5)
@@ -281,12 +295,11 @@ class Client:
         raise AssertionError("unreachable")
 
     @staticmethod
-    def _retry_delay(method: str, resp: aiohttp.ClientResponse, last: bool) -> float | None:
+    def _retry_delay(method: str, status: int, retry_after: str | None, last: bool) -> float | None:
         """Seconds to wait before retrying this answer, or None to give up on it."""
         if last:
             return None
-        retry_after = resp.headers.get("Retry-After")
-        if resp.status == 429 or (retry_after and resp.status >= 500 and method in _IDEMPOTENT):
+        if status == 429 or (retry_after and status >= 500 and method in _IDEMPOTENT):
             try:
                 return min(float(retry_after or 1), 60.0)
             except ValueError:
@@ -610,9 +623,10 @@ class Client:
                 raise status_error(resp.status, await resp.read(), resp.content_type)
             wire = _wire_of(resp.content_type)
             decoder = codecs.codec_for(info.type, wire).event
+            union = codecs.event_type(info.type)  # built once per stream, not per frame
             frames = _msgpack_frames(resp) if wire == "msgpack" else _json_lines(resp)
             async for frame in frames:
-                yield _event(codecs.decode_with(decoder, codecs.event_type(info.type), frame, wire))
+                yield _event(codecs.decode_with(decoder, union, frame, wire))
 
     # -- subresources ------------------------------------------------------------------------
 
@@ -708,6 +722,14 @@ class Client:
                 raise status_error(resp.status, await resp.read(), resp.content_type)
             async for line in _lines(resp, keep_ends=True):
                 yield line
+
+
+def request_target(path: str, params: Mapping[str, str] | None) -> str:
+    """The request line's target: the path percent-encoded as yarl would, then the query."""
+    target = quote(path, safe="/:@!$&'()*+,;=-._~%")
+    if params:
+        target += "?" + urlencode(params, quote_via=quote, safe="")
+    return target
 
 
 def _wire_of(content_type: str) -> codecs.Wire:
