@@ -76,7 +76,10 @@ def node_view(table: NodeTable) -> object:
 def build_node_view(a: NodeArrays) -> object:
     r, stride = a.alloc_by_res.shape
     per_resource = (
-        a.alloc_magic_by_res, a.alloc_shift_by_res, a.alloc_recip_by_res, a.requested_by_res
+        a.alloc_magic_by_res,
+        a.alloc_shift_by_res,
+        a.alloc_recip_by_res,
+        a.requested_by_res,
     )
     minor = (*per_resource, a.nonzero_by_res, a.labels_by_word)
     if any(m.shape[1] != stride for m in minor) or a.nonzero_by_res.shape[0] != 2:
