@@ -44,6 +44,8 @@ def optimize_args() -> list[str]:
     flags = set() if PORTABLE else cpu_flags()
     if flags >= X86_64_V4:
         args.append("-march=x86-64-v4")
+        if "avx512_vpopcntdq" in flags:  # vectorised popcounts (the kernels' taint counts)
+            args.append("-mavx512vpopcntdq")
     elif flags >= X86_64_V3:
         args.append("-march=x86-64-v3")
     return args

@@ -12,8 +12,13 @@ Most pods (no nodeName, selector, required affinity, inter-pod or spread terms) 
 branch-free fast path instead of the per-node filter: column passes over the node-minor
 arrays that the compiler vectorises (filters into one-byte codes, label-only preferred
 terms, PreferNoSchedule counts, BalancedAllocation's divisions), with scalar loops only to
-compact the feasible list and gather what the columns cannot hold. setup.py builds for the
-machine's x86-64 level (v3/v4) with -ffp-contract=off, so vector lanes round as scalars do.
+compact the feasible list and gather what the columns cannot hold. Under the default
+cpu/memory scoring such a pod never leaves node-indexed columns (`_decide_columns`): totals
+are made for every node with -1 for infeasible ones, and the winner is found by counting
+ties, replaying the tie-break draws and locating the winning tie. Integer quotients in
+vector loops are estimated with a reciprocal and corrected to the exact value. setup.py
+builds for the machine's x86-64 level (v3/v4) with -ffp-contract=off, so vector lanes
+round as scalars do.
 
 Integer arithmetic follows kube-scheduler exactly (Go truncating division, float64 where Go
 uses float64); the plain NumPy reference in kcore/scheduler/reference.py states the same
@@ -23,6 +28,7 @@ formulas.
 from libc.math cimport fabs, round, sqrt
 from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t, uint64_t
 from libc.stdlib cimport free, malloc
+from libc.string cimport memset
 
 from sched_defs cimport *
 
@@ -538,16 +544,16 @@ cdef extern from *:
     static inline int64_t kcore_least(int64_t a, int64_t req, double inv, int64_t max) {
         int64_t num = (a - req) * max;
         int64_t quo = (int64_t)((double)num * inv);
-        quo += (quo + 1) * a <= num;
-        quo -= quo * a > num;
+        int64_t low = quo * a;  /* (quo + 1) * a is low + a: one multiply */
+        quo += (int64_t)(low + a <= num) - (int64_t)(low > num);
         return ((req <= a) & (a != 0)) ? quo : 0;
     }
 
     /* num // d for num >= 0 and a small d > 0, given inv = 1.0 / d; 0 when d == 0. */
     static inline int64_t kcore_div_small(int64_t num, int64_t d, double inv) {
         int64_t quo = (int64_t)((double)num * inv);
-        quo += (quo + 1) * d <= num;
-        quo -= quo * d > num;
+        int64_t low = quo * d;
+        quo += (int64_t)(low + d <= num) - (int64_t)(low > num);
         return d != 0 ? quo : 0;
     }
 
@@ -601,17 +607,183 @@ cdef extern from *:
         int64_t* col) noexcept nogil
 
 
-cdef void _default_columns(const Nodes* nd, const Query* q, const Profile* pr,
-                           const Py_ssize_t* feasible, Raw* raw, Py_ssize_t nf) noexcept nogil:
-    """_base_cpu_memory for every node as column passes over contiguous memory (C loops the
-    compiler vectorises), then gathered for the feasible list: scoring the infeasible nodes
-    too costs less than a per-feasible-node loop of gathers and scalar 128-bit multiplies.
-    LeastAllocated's quotients come from the reciprocal column with an integer correction
-    (exact), BalancedAllocation's divisions run eight to an instruction; each lane does the
-    scalar code's floating-point operations in the same order, so results are equal to
-    _base_cpu_memory's bit for bit."""
-    cdef Py_ssize_t f, i, s = nd.stride
-    cdef int64_t* col = <int64_t*>raw.work  # [n]: free while the totals are made
+cdef extern from *:
+    """
+    /* Failure counts of the branch-free filter codes (bit 0 unschedulable, 1 taint, 2 ports,
+       3 + j the j-th requested resource short), as _LUT_FILTERS/_LUT_SHORT count them: the
+       first failing of (unschedulable, taint, ports), every short resource when those pass.
+       out: [0] unschedulable, [1] taint, [2] ports, [3..6] short resource j, [7] feasible.
+       Sums of 0/1 lanes, which the compiler vectorises. */
+    static void kcore_code_counts(Py_ssize_t n, const uint8_t *restrict code, int64_t *out) {
+        int64_t u = 0, t = 0, p = 0, s0 = 0, s1 = 0, s2 = 0, s3 = 0, ok = 0;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            uint32_t c = code[i];
+            uint32_t cu = c & 1, ct = (c >> 1) & 1 & (cu ^ 1);
+            uint32_t cp = (c >> 2) & 1 & ((cu | ct) ^ 1), alive = (c & 7) == 0;
+            u += cu; t += ct; p += cp;
+            s0 += ((c >> 3) & 1) & alive; s1 += ((c >> 4) & 1) & alive;
+            s2 += ((c >> 5) & 1) & alive; s3 += ((c >> 6) & 1) & alive;
+            ok += c == 0;
+        }
+        out[0] = u; out[1] = t; out[2] = p; out[3] = s0; out[4] = s1; out[5] = s2;
+        out[6] = s3; out[7] = ok;
+    }
+
+    /* The max of v over the feasible nodes (code 0); v >= 0, 0 when none is feasible. */
+    static int64_t kcore_feasible_max(Py_ssize_t n, const uint8_t *restrict code,
+                                      const int64_t *restrict v) {
+        int64_t m = 0;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            int64_t x = code[i] == 0 ? v[i] : 0;
+            m = x > m ? x : m;
+        }
+        return m;
+    }
+
+    /* num // d for 0 <= num <= 2^40 and 0 < d, given inv = 1.0 / d (see kcore_div_small). */
+    static inline int64_t kcore_div_norm(int64_t num, int64_t d, double inv) {
+        int64_t quo = (int64_t)((double)num * inv);
+        int64_t low = quo * d;
+        return quo + (int64_t)(low + d <= num) - (int64_t)(low > num);
+    }
+
+    /* total[i] = base + TaintToleration + NodeAffinity normalized over the feasible nodes
+       (_normalized's arithmetic: 100 - 100 * taint // max_taint, 100 when max_taint is 0;
+       100 * pref // max_pref, 0 when max_pref is 0), weighted; -1 for infeasible nodes.
+       Returns the max total (-1 when none is feasible). */
+    static int64_t kcore_column_totals(
+            Py_ssize_t n, const uint8_t *restrict code, const int64_t *restrict base,
+            const int64_t *restrict taint, const int64_t *restrict pref, int64_t max_taint,
+            int64_t max_pref, int64_t w_taint, int64_t w_aff, int64_t max,
+            int64_t *restrict total) {
+        double it = max_taint ? 1.0 / (double)max_taint : 0.0;
+        double ip = max_pref ? 1.0 / (double)max_pref : 0.0;
+        int64_t flat = w_taint * max, best = -1;
+        int64_t wa = max_pref > 0 ? w_aff : 0;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            int64_t tn = max_taint ? w_taint * (max - kcore_div_norm(max * taint[i], max_taint, it))
+                                   : flat;
+            int64_t pn = wa * kcore_div_norm(max * pref[i], max_pref ? max_pref : 1, ip);
+            int64_t x = code[i] == 0 ? base[i] + tn + pn : -1;
+            total[i] = x;
+            best = x > best ? x : best;
+        }
+        return best;
+    }
+
+    /* How many nodes have total == best. */
+    static Py_ssize_t kcore_count_equal(Py_ssize_t n, const int64_t *restrict total,
+                                        int64_t best) {
+        Py_ssize_t k = 0;
+        for (Py_ssize_t i = 0; i < n; i++)
+            k += total[i] == best;
+        return k;
+    }
+
+    /* The index of the j-th (from 0) node with total == best: whole blocks are counted in
+       a vectorised loop and skipped, the block holding it is scanned. */
+    static Py_ssize_t kcore_nth_equal(Py_ssize_t n, const int64_t *restrict total,
+                                      int64_t best, Py_ssize_t j) {
+        Py_ssize_t start = 0;
+        while (start < n) {
+            Py_ssize_t end = start + 512 < n ? start + 512 : n;
+            Py_ssize_t k = kcore_count_equal(end - start, total + start, best);
+            if (j < k) {
+                for (Py_ssize_t i = start; i < end; i++) {
+                    if (total[i] == best) {
+                        if (j == 0)
+                            return i;
+                        j--;
+                    }
+                }
+            }
+            j -= k;
+            start = end;
+        }
+        return -1;
+    }
+    """
+    void _code_counts "kcore_code_counts"(Py_ssize_t n, const uint8_t* code,
+                                          int64_t* out) noexcept nogil
+    int64_t _feasible_max "kcore_feasible_max"(Py_ssize_t n, const uint8_t* code,
+                                               const int64_t* v) noexcept nogil
+    int64_t _column_totals "kcore_column_totals"(
+        Py_ssize_t n, const uint8_t* code, const int64_t* base, const int64_t* taint,
+        const int64_t* pref, int64_t max_taint, int64_t max_pref, int64_t w_taint,
+        int64_t w_aff, int64_t max, int64_t* total) noexcept nogil
+    Py_ssize_t _count_equal "kcore_count_equal"(Py_ssize_t n, const int64_t* total,
+                                                int64_t best) noexcept nogil
+    Py_ssize_t _nth_equal "kcore_nth_equal"(Py_ssize_t n, const int64_t* total, int64_t best,
+                                            Py_ssize_t j) noexcept nogil
+
+
+cdef inline bint _whole_columns(const Nodes* nd, const Query* q,
+                                const Profile* pr) noexcept nogil:
+    """Whether a decision can stay in node-indexed columns end to end (_decide_columns): a
+    `_fast_path` pod under the default cpu/memory scoring, preferred terms on labels only,
+    PreferNoSchedule taints in one word."""
+    return (_fast_path(q) and pr.cpu_memory and (q.n_terms == 0 or _label_terms(q))
+            and (not q.any_soft or nd.wt == 1))
+
+
+cdef Py_ssize_t _decide_columns(const Nodes* nd, const Query* q, const Profile* pr,
+                                int64_t* fails, Raw* raw, bint lowest, uint64_t* rng,
+                                int64_t* scores) noexcept nogil:
+    """`_score_feasible` + `_select` for a `_whole_columns` pod without compacting a feasible
+    list: every pass is a loop over all nodes the compiler vectorises (filter codes and their
+    failure counts, preferred and taint columns, the request-dependent scores, the
+    normalized totals with -1 for infeasible nodes, the max); the winner is drawn as
+    `_select` draws it (one draw per tie after the first, ties in node order), by counting
+    the ties, replaying the draws to learn which tie wins, and finding that tie."""
+    cdef Py_ssize_t n = nd.n, i, j, t, ties
+    cdef uint8_t* code = <uint8_t*>raw.ip
+    cdef int64_t* total = raw.base
+    cdef int64_t* col = <int64_t*>raw.work
+    cdef int64_t counts[8]
+    cdef int64_t max_taint = 0, max_pref = 0, best
+    _filter_codes(nd, q, code)
+    _code_counts(n, code, counts)
+    fails[FAIL_UNSCHEDULABLE] += counts[0]
+    fails[FAIL_TAINT] += counts[1]
+    fails[FAIL_NODE_PORTS] += counts[2]
+    for j in range(q.n_want):
+        fails[FAIL_RESOURCE_BASE + q.want[j]] += counts[3 + j]
+    if counts[7] == 0:
+        return -1
+    if q.n_terms:
+        _preferred_columns(nd, q, raw.pref, col)
+        max_pref = _feasible_max(n, code, raw.pref)
+    else:
+        memset(raw.pref, 0, n * sizeof(int64_t))
+    if q.any_soft:
+        _soft_taint_column(nd, q, raw.taint)
+        max_taint = _feasible_max(n, code, raw.taint)
+    else:
+        memset(raw.taint, 0, n * sizeof(int64_t))
+    _base_column(nd, q, pr, col)
+    best = _column_totals(n, code, col, raw.taint, raw.pref, max_taint, max_pref, pr.w_taint,
+                          pr.w_affinity, MAX_NODE_SCORE, total)
+    if scores != NULL:
+        for i in range(n):
+            if code[i] == 0:
+                scores[i] = total[i]
+    ties = 1 if lowest else _count_equal(n, total, best)
+    j = 0
+    for t in range(2, ties + 1):
+        if _next(rng) % <uint64_t>t == 0:
+            j = t - 1
+    return _nth_equal(n, total, best, j)
+
+
+cdef void _base_column(const Nodes* nd, const Query* q, const Profile* pr,
+                       int64_t* col) noexcept nogil:
+    """col[i] = _base_cpu_memory(node i) for every node, as column passes over contiguous
+    memory (C loops the compiler vectorises): LeastAllocated's quotients from the reciprocal
+    column with an integer correction (exact), BalancedAllocation's divisions eight to an
+    instruction, each lane doing the scalar code's floating-point operations in the same
+    order, so results equal _base_cpu_memory's bit for bit. Nodes with an allocatable of 0
+    (the weighted mean then leaves that resource out) are rescored one by one."""
+    cdef Py_ssize_t i, s = nd.stride
     cdef Profile fit_only = pr[0]
     fit_only.w_bal = 0
     if _least_column(nd.n, nd.alloc, nd.alloc + s, nd.recip, nd.recip + s, nd.nonzero,
@@ -623,6 +795,16 @@ cdef void _default_columns(const Nodes* nd, const Query* q, const Profile* pr,
     if pr.w_bal:
         _balanced_column(nd.n, nd.alloc, nd.alloc + s, nd.requested, nd.requested + s,
                          q.req[0], q.req[1], pr.w_bal, MAX_NODE_SCORE, col)
+
+
+cdef void _default_columns(const Nodes* nd, const Query* q, const Profile* pr,
+                           const Py_ssize_t* feasible, Raw* raw, Py_ssize_t nf) noexcept nogil:
+    """_base_cpu_memory over the feasible list: the whole column (_base_column), gathered;
+    scoring the infeasible nodes too costs less than a per-feasible-node loop of gathers
+    and scalar 128-bit multiplies."""
+    cdef Py_ssize_t f
+    cdef int64_t* col = <int64_t*>raw.work  # [n]: free while the totals are made
+    _base_column(nd, q, pr, col)
     for f in range(nf):
         raw.base[f] = col[feasible[f]]
 
@@ -1162,8 +1344,13 @@ def schedule_one(NodeView nodes, QueryView query, ProfileView profile, bint lowe
     _scratch_split(block, nd.n, &feasible, &raw)
     try:
         with nogil:
-            nf = _score_feasible(nd, &query.c, &profile.c, &fails[0], feasible, &raw, True)
-            chosen = _select(&profile.c, &raw, feasible, nf, lowest, &rng[0], out)
+            if _whole_columns(nd, &query.c, &profile.c):
+                chosen = _decide_columns(nd, &query.c, &profile.c, &fails[0], &raw, lowest,
+                                         &rng[0], out)
+            else:
+                nf = _score_feasible(nd, &query.c, &profile.c, &fails[0], feasible, &raw,
+                                     True)
+                chosen = _select(&profile.c, &raw, feasible, nf, lowest, &rng[0], out)
     finally:
         if own:
             free(block)

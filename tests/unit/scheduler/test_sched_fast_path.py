@@ -70,3 +70,44 @@ def test_default_profile_columns_exact_at_the_edges(seed: int) -> None:
         np.testing.assert_array_equal(got.scores, scores, err_msg=f"seed={seed} pod={j}")
         np.testing.assert_array_equal(got.fails, fails)
         assert got.index == index
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("n", [1, 5, 513, 3000])
+def test_whole_column_decisions_equal_reference(seed: int, n: int) -> None:
+    """Under the default profile a fast-path pod is decided in node-indexed columns (totals
+    with -1 for infeasible nodes, ties counted and the winning tie located): same scores,
+    failure counts and choice as the reference, ties drawn alike, `lowest` or not."""
+    rng = random.Random(seed * 104729 + n)
+    table = random_cluster(seed, n)
+    profile = compile_profile(table, Profile())
+    for j in range(10):
+        query = compile_query(table, fast_pod(rng, table))
+        lowest = j % 3 == 0
+        got = kernels.schedule(
+            table, query, profile, rng=kernels.Rng(j), lowest=lowest, scores=True
+        )
+        index, fails, scores = reference_schedule(
+            table.arrays(), query, profile, lowest=lowest, state=[j]
+        )
+        where = f"seed={seed} n={n} pod={j}"
+        assert got.scores is not None
+        np.testing.assert_array_equal(got.scores, scores, err_msg=where)
+        np.testing.assert_array_equal(got.fails, fails, err_msg=where)
+        assert got.index == index, where
+
+
+def test_whole_column_ties_draw_like_the_reference() -> None:
+    """Identical nodes: every feasible node ties, so the choice is the tie-break alone."""
+    table = NodeTable()
+    for i in range(700):
+        table.add_node(f"n{i}", allocatable={"cpu": 4000, "memory": 8 << 30, "pods": 110})
+    profile = compile_profile(table, Profile())
+    query = compile_query(table, PodRequirements(requests={"cpu": 100}))
+    chosen = set()
+    for j in range(40):
+        got = kernels.schedule(table, query, profile, rng=kernels.Rng(j))
+        index, _, _ = reference_schedule(table.arrays(), query, profile, lowest=False, state=[j])
+        assert got.index == index
+        chosen.add(got.index)
+    assert len(chosen) > 20  # ties really are drawn among, not always the first
