@@ -8,8 +8,10 @@ synchronously (the kernel call is microseconds); the decision is accounted at on
 never wait for the API server. A failed binding forgets the pod and retries it after
 backoff. A pod that fits nowhere gets the FailedScheduling event and a PodScheduled=False
 condition with kube-scheduler's message, may preempt lower-priority pods, and waits in the
-unschedulable queue for a node or pod event. Identical pending replicas of one owner are
-placed together with the batch kernel.
+unschedulable queue for a node or pod event. A pod that permit plugins hold (Wait) stays
+assumed while its binding task waits for them; if they reject it (or time out) it is
+unreserved, forgotten and failed like a pod that fits nowhere. Identical pending replicas
+of one owner are placed together with the batch kernel.
 
 Pods without spec.priority take their PriorityClass's value (or the global default's), as
 the Priority admission plugin would have set it.
@@ -22,7 +24,7 @@ import contextlib
 import logging
 import socket
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Coroutine, Hashable
 from typing import Any
 
 import msgspec
@@ -42,14 +44,18 @@ from kcore.scheduler import adapter
 from kcore.scheduler.cache import SchedulerCache, holds_resources
 from kcore.scheduler.config import SchedulerConfig
 from kcore.scheduler.framework import (
+    Code,
     CycleState,
     Framework,
     Registry,
     ScheduleResult,
     Status,
+    WaitingPod,
+    WaitingPods,
     builtin_registry,
     is_success,
 )
+from kcore.scheduler.framework.waiting import waiting_key
 from kcore.scheduler.queue import QueuedPod, SchedulingQueue
 
 log = logging.getLogger(__name__)
@@ -99,8 +105,10 @@ class Scheduler:
         self._cache = SchedulerCache(clock=clock)
         self.queue = SchedulingQueue(clock=clock, group_of=_group_of)
         registry = registry or builtin_registry()
+        self.waiting_pods = WaitingPods()
         self.frameworks = {
-            p.scheduler_name: Framework(p, registry, self) for p in self.config.profiles
+            p.scheduler_name: Framework(p, registry, self, waiting=self.waiting_pods)
+            for p in self.config.profiles
         }
         self.recorder = EventRecorder(client, component=COMPONENT) if client else None
         self.record_scheduled_events = record_scheduled_events
@@ -120,6 +128,12 @@ class Scheduler:
     @property
     def client(self) -> Client | None:
         return self._client
+
+    def get_waiting_pod(self, uid: str) -> WaitingPod | None:
+        return self.waiting_pods.get(uid)
+
+    def iterate_over_waiting_pods(self, fn: Callable[[WaitingPod], None]) -> None:
+        self.waiting_pods.iterate(fn)
 
     # -- informer events --------------------------------------------------------------------
 
@@ -167,6 +181,7 @@ class Scheduler:
                 self.queue.move_all()
         elif not self._ours(new):
             self.queue.delete(key)
+            self._reject_waiting(new)
         elif not (_status_only_change(old, new) and self.queue.refresh(new)):
             self.queue.add(new)
 
@@ -175,9 +190,16 @@ class Scheduler:
         key = key_of(pod)
         self.queue.delete(key)
         self._cache.unnominate(key)
+        self._reject_waiting(pod)
         if key in self._cache.pods:
             self._cache.remove_pod(key)
             self.queue.move_all()
+
+    def _reject_waiting(self, pod: Pod) -> None:
+        """A pod gone (or no longer ours) stops waiting at permit, as kube's RejectWaitingPod."""
+        waiting = self.waiting_pods.get(waiting_key(pod))
+        if waiting is not None:
+            waiting.reject("", "removed")
 
     def on_node_add(self, node: Node) -> None:
         self._cache.add_node(node)
@@ -237,9 +259,11 @@ class Scheduler:
     def _assume(self, framework: Framework, qp: QueuedPod, state: CycleState, node: str) -> None:
         pod = qp.pod
         status = framework.reserve(state, pod, node)
+        held = False
         if is_success(status):
             status = framework.permit(state, pod, node)
-        if not is_success(status):
+            held = status is not None and status.code == Code.Wait
+        if not (held or is_success(status)):
             framework.unreserve(state, pod, node)
             log.info("pod %s not admitted to %s: %s", qp.key, node, status)
             self.queue.requeue_error(qp)
@@ -247,7 +271,30 @@ class Scheduler:
         self._cache.assume(pod, node)
         self._cache.unnominate(qp.key)
         self.scheduled += 1
-        self._spawn(self._bind(framework, qp, state, node))
+        binding: Coroutine[Any, Any, None]
+        if held:
+            binding = self._wait_then_bind(framework, qp, state, node, self.queue.cycle)
+        else:
+            binding = self._bind(framework, qp, state, node)
+        self._spawn(binding)
+
+    async def _wait_then_bind(
+        self, framework: Framework, qp: QueuedPod, state: CycleState, node: str, cycle: int
+    ) -> None:
+        """A held pod binds once its permit plugins allow it; else it fails as unschedulable."""
+        status = await framework.wait_on_permit(qp.pod)
+        if is_success(status):
+            await self._bind(framework, qp, state, node)
+            return
+        assert status is not None
+        log.info("pod %s rejected at permit (%s): %s", qp.key, status.plugin, status.message)
+        freed = self._cache.is_assumed(qp.key)
+        self._cache.forget(qp.key)
+        framework.unreserve(state, qp.pod, node)
+        if freed:
+            self.queue.move_all()  # the room it held may fit pods that failed meanwhile
+        if qp.key in self.queue.in_flight:  # not deleted meanwhile
+            self._report_failure(qp, cycle, status.message)
 
     async def _bind(
         self, framework: Framework, qp: QueuedPod, state: CycleState, node: str
@@ -290,6 +337,12 @@ class Scheduler:
                     f" preemption: 0/{n} nodes are available: "
                     f"{n} No preemption victims found for incoming pod."
                 )
+        self._report_failure(qp, cycle, message, nominated)
+
+    def _report_failure(
+        self, qp: QueuedPod, cycle: int, message: str, nominated: str | None = None
+    ) -> None:
+        """Requeue as unschedulable; a new message gets FailedScheduling and the condition."""
         changed = message != qp.reasons
         self.queue.requeue_unschedulable(qp, cycle, message)
         if changed:
@@ -424,6 +477,7 @@ class Scheduler:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        self.waiting_pods.reject_all("the scheduler stopped")  # their binding tasks are gone
         if self.recorder is not None:
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(2):

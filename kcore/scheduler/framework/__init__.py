@@ -19,6 +19,7 @@ from kcore.scheduler.framework.interface import (
 from kcore.scheduler.framework.registry import Registry, builtin_registry, load_plugin
 from kcore.scheduler.framework.runtime import Framework, ScheduleResult, fit_message
 from kcore.scheduler.framework.status import Code, Result, Status, is_rejection, is_success
+from kcore.scheduler.framework.waiting import WaitingPod, WaitingPods
 
 __all__ = [
     "EXTENSION_POINTS",
@@ -35,6 +36,8 @@ __all__ = [
     "Result",
     "ScheduleResult",
     "Status",
+    "WaitingPod",
+    "WaitingPods",
     "builtin_registry",
     "fit_message",
     "is_rejection",

@@ -11,8 +11,17 @@ needs, as methods named after them:
     score(state, pod, node) -> int                0..100 per feasible node
     normalize_score(state, pod, scores) -> Result rescale `scores` (name -> int) in place
     reserve(state, pod, node) -> Result           after the choice; unreserve(...) undoes it
-    permit(state, pod, node) -> Result            Wait holds the pod (retried with backoff)
+    permit(state, pod, node) -> Result            Status.wait(timeout) holds the pod, reserved,
+                                                  until allowed, rejected or timed out
     bind(state, pod, node) -> Result              async; Skip lets the next binder bind
+
+Permit, as in Kubernetes: any rejection wins; otherwise, if some plugins answered Wait, the pod
+becomes a `WaitingPod` (one pending entry per waiting plugin, with its deadline) and its
+binding task waits until every one of them has `allow`ed it. A `reject` or a plugin's timeout
+unreserves the pod, forgets it from the cache and fails it as unschedulable (FailedScheduling,
+PodScheduled=False, requeued). Plugins reach waiting pods through the handle's
+`get_waiting_pod(uid)` and `iterate_over_waiting_pods(fn)`; a gang plugin waits until N pods
+of its group are waiting, then allows them all.
 
 The built-in filter and score plugins are `KernelPlugin`s: their pre_filter writes their part
 of the pod's compiled requirements into `state.requirements`, their score weight goes into
@@ -21,12 +30,13 @@ the kernel's Profile, and the fused Cython kernel runs them all in one pass over
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from kcore.api.core import Node, Pod
 from kcore.scheduler.framework.status import Result
+from kcore.scheduler.framework.waiting import WaitingPod
 
 if TYPE_CHECKING:
     from kcore.client.rest import Client
@@ -79,13 +89,18 @@ class PostFilterResult:
 
 
 class Handle(Protocol):
-    """What plugins may reach: the cache (node table, pods) and the API client."""
+    """What plugins may reach: the cache (node table, pods), the API client and the pods
+    waiting at permit."""
 
     @property
     def cache(self) -> SchedulerCache: ...
 
     @property
     def client(self) -> Client | None: ...
+
+    def get_waiting_pod(self, uid: str) -> WaitingPod | None: ...
+
+    def iterate_over_waiting_pods(self, fn: Callable[[WaitingPod], None]) -> None: ...
 
 
 @runtime_checkable

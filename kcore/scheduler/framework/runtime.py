@@ -5,7 +5,8 @@ compiled the pod's requirements, one fused kernel call filters and scores all no
 picks the best. Python plugins at filter/score (a user's, added by name) run beside it: the
 kernel returns every node's total, the Python filters prune the feasible nodes, the Python
 scores (normalized, weighted) are added, and the best total wins (ties at random, as in
-kube-scheduler). reserve, permit and bind always run in Python.
+kube-scheduler). reserve, permit and bind always run in Python. A pod that permit plugins
+hold (Wait) is registered in the shared `WaitingPods`; `wait_on_permit` settles it.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from kcore.scheduler.framework.interface import (
 )
 from kcore.scheduler.framework.registry import Registry
 from kcore.scheduler.framework.status import Code, Result, Status, is_success
+from kcore.scheduler.framework.waiting import WaitingPod, WaitingPods, waiting_key
 from kcore.scheduler.placement import compiled_profile
 from kcore.scheduler.query import PodRequirements, Profile, Query, compile_query
 from kcore.scheduler.table import NodeTable
@@ -68,9 +70,17 @@ def implements(registry: Registry, name: str, point: str) -> bool:
 
 
 class Framework:
-    def __init__(self, profile: ProfileConfig, registry: Registry, handle: Handle) -> None:
+    def __init__(
+        self,
+        profile: ProfileConfig,
+        registry: Registry,
+        handle: Handle,
+        *,
+        waiting: WaitingPods | None = None,
+    ) -> None:
         self.name = profile.scheduler_name
         self.handle = handle
+        self.waiting = WaitingPods() if waiting is None else waiting
         self._plugins: dict[str, Any] = {}
         points = EXTENSION_POINTS
         self.points = {
@@ -283,11 +293,34 @@ class Framework:
                 plugin.unreserve(state, pod, node)
 
     def permit(self, state: CycleState, pod: Pod, node: str) -> Result:
+        """None, a rejection (or error) from the first plugin that refuses, or Wait: then the
+        pod is a WaitingPod until the waiting plugins allow it (see `wait_on_permit`)."""
+        timeouts: dict[str, float] | None = None
         for plugin in self._all_at("permit"):
             status: Result = plugin.permit(state, pod, node)
-            if not is_success(status):
-                return status
-        return None
+            if is_success(status):
+                continue
+            assert status is not None
+            if status.code != Code.Wait:
+                return status.with_plugin(plugin.NAME)
+            if timeouts is None:
+                timeouts = {}
+            timeouts[plugin.NAME] = status.timeout
+        if timeouts is None:
+            return None
+        self.waiting.add(WaitingPod(pod, node, timeouts))
+        return Status(Code.Wait, (_WAIT_MESSAGE,))
+
+    async def wait_on_permit(self, pod: Pod) -> Result:
+        """For a pod permit answered Wait: None once allowed, else the rejecting Status."""
+        waiting = self.waiting.get(waiting_key(pod))
+        if waiting is None:
+            return None
+        try:
+            return await waiting.wait()
+        finally:
+            waiting.reject("", "the scheduler stopped waiting")  # no-op once settled
+            self.waiting.remove(waiting)
 
     async def bind(self, state: CycleState, pod: Pod, node: str) -> Result:
         for plugin in self._all_at("bind"):
@@ -299,6 +332,9 @@ class Framework:
 
     def _all_at(self, point: str) -> list[Any]:
         return [self._plugins[ref.name] for ref in self.points[point]]
+
+
+_WAIT_MESSAGE = "one or more plugins asked to wait and no plugin rejected pod"
 
 
 def _kernel_names(registry: Registry) -> list[str]:

@@ -3,7 +3,8 @@
 A plugin returns None (or a Success status) when all is well. Unschedulable means this node
 (or, from pre_filter, every node) cannot take the pod now but might after a cluster change;
 preemption may help. UnschedulableAndUnresolvable means preemption cannot help. Wait is a
-permit plugin holding the pod back; Skip means "not my business" (e.g. a binder that lets
+permit plugin holding the pod back for at most `timeout` seconds (`Status.wait`), as kube's
+Permit returns `(Status, time.Duration)`; Skip means "not my business" (e.g. a binder that lets
 the next binder bind). Error is a bug or an outage, retried with backoff.
 """
 
@@ -22,11 +23,13 @@ class Code(enum.IntEnum):
     Skip = 5
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Status:
     code: Code
     reasons: tuple[str, ...] = ()
     plugin: str = ""
+    timeout: float = 0.0
+    """Seconds a Wait may last before the pod is rejected (kube caps it at 15 minutes)."""
 
     @classmethod
     def unschedulable(cls, *reasons: str, resolvable: bool = True) -> Status:
@@ -37,12 +40,17 @@ class Status:
     def error(cls, reason: str) -> Status:
         return cls(Code.Error, (reason,))
 
+    @classmethod
+    def wait(cls, timeout: float, *reasons: str) -> Status:
+        """A permit plugin holds the pod for up to `timeout` seconds (see WaitingPod)."""
+        return cls(Code.Wait, reasons, timeout=timeout)
+
     @property
     def message(self) -> str:
         return ", ".join(self.reasons)
 
     def with_plugin(self, name: str) -> Status:
-        return Status(self.code, self.reasons, self.plugin or name)
+        return Status(self.code, self.reasons, self.plugin or name, self.timeout)
 
 
 Result = Status | None
