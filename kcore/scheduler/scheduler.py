@@ -378,11 +378,16 @@ class Scheduler:
             log.info("status of %s not updated: %s", key_of(pod), exc)
 
     async def _preempt(self, pod: Pod, node: str, victims: list[Pod]) -> None:
-        """Nominate `node` for the preemptor and delete the victims gracefully."""
+        """Nominate `node` for the preemptor and delete the victims gracefully (a victim
+        waiting at permit is rejected instead, as kube-scheduler does)."""
         await self._patch_status(pod, {"nominatedNodeName": node})
         for victim in victims:
             message = f"Preempted by pod {pod.metadata.uid} on node {node}"
             self._event(victim, "Normal", "Preempted", message)
+            waiting = self.waiting_pods.get(waiting_key(victim))
+            if waiting is not None:  # held at permit, never bound: rejected, not deleted
+                waiting.reject("DefaultPreemption", "preempted")
+                continue
             if self._client is None:
                 continue
             try:

@@ -258,6 +258,21 @@ async def test_a_deleted_waiting_pod_stops_waiting_and_is_not_requeued() -> None
     await s.close()
 
 
+async def test_a_waiting_victim_of_preemption_is_rejected_not_deleted() -> None:
+    s = scheduler("Holder", nodes=1, cpu="1")
+    s.on_pod_add(pod("low", cpu="800m", priority=0, labels={"hold": "30"}))
+    schedule_pending(s)
+    s.on_pod_add(pod("high", cpu="800m", priority=100))
+    schedule_pending(s)
+    assert s.cache.nominated["default/high"][1] == "n0"
+    await settled(lambda: "default/low" not in s.queue.in_flight)
+    low = s.queue.backoff.get("default/low") or s.queue.unschedulable.get("default/low")
+    assert low is not None and low.reasons == "preempted"
+    assert "default/low" not in s.cache.pods and cpu_requested(s, "n0") == 0
+    assert s.frameworks["default-scheduler"].schedule(pod("high", cpu="800m")).node == "n0"
+    await s.close()
+
+
 async def test_closing_the_scheduler_drops_its_waiting_pods() -> None:
     s = scheduler("Holder", nodes=1)
     s.on_pod_add(pod("held", labels={"hold": "30"}))
