@@ -68,7 +68,7 @@ class Denier:
     NAME: ClassVar[str] = "Denier"
 
     def __init__(self, args: Mapping[str, Any], handle: Handle) -> None:
-        self.unreserved: list[str] = []
+        pass
 
     def permit(self, state: CycleState, p: Pod, node_name: str) -> Status | None:
         return Status.unschedulable("denied") if "deny" in p.metadata.labels else None
