@@ -313,7 +313,7 @@ class Framework:
 
     async def wait_on_permit(self, pod: Pod) -> Result:
         """For a pod permit answered Wait: None once allowed, else the rejecting Status."""
-        waiting = self.waiting.get(waiting_key(pod))
+        waiting = self.waiting.entry(waiting_key(pod))
         if waiting is None:
             return None
         try:

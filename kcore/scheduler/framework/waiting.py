@@ -80,22 +80,33 @@ class WaitingPod:
 
 
 class WaitingPods:
-    """The waiting pods by uid, shared by every profile (as in kube-scheduler)."""
+    """The waiting pods by uid, shared by every profile (as in kube-scheduler).
+
+    A pod stays registered until its binding task has taken the outcome (`remove`), but
+    plugins only see pods still waiting: `get` and `iterate` skip settled ones, so a gang
+    plugin counting its waiting members does not count members it has already let go.
+    """
 
     def __init__(self) -> None:
         self._pods: dict[str, WaitingPod] = {}
 
     def __len__(self) -> int:
+        """Registered pods, settled ones included until their binding task removes them."""
         return len(self._pods)
 
     def __iter__(self) -> Iterator[WaitingPod]:
-        return iter(list(self._pods.values()))
+        return iter([w for w in self._pods.values() if not w.settled])
 
     def add(self, waiting: WaitingPod) -> None:
         self._pods[waiting_key(waiting.pod)] = waiting
 
-    def get(self, uid: str) -> WaitingPod | None:
+    def entry(self, uid: str) -> WaitingPod | None:
+        """The registered pod, settled or not (for the binding task that takes its outcome)."""
         return self._pods.get(uid)
+
+    def get(self, uid: str) -> WaitingPod | None:
+        waiting = self._pods.get(uid)
+        return None if waiting is None or waiting.settled else waiting
 
     def remove(self, waiting: WaitingPod) -> None:
         key = waiting_key(waiting.pod)
@@ -109,9 +120,10 @@ class WaitingPods:
             waiting.reject("", message)
 
     def iterate(self, fn: Callable[[WaitingPod], None]) -> None:
-        """Calls `fn` on each waiting pod; `fn` may allow or reject (a snapshot is walked)."""
+        """Calls `fn` on each pod still waiting; `fn` may allow or reject any of them."""
         for waiting in list(self._pods.values()):
-            fn(waiting)
+            if not waiting.settled:
+                fn(waiting)
 
 
 def go_duration(seconds: float) -> str:

@@ -169,6 +169,23 @@ async def test_gang_of_three_waits_then_binds_together(together: bool) -> None:
     await s.close()
 
 
+async def test_members_already_let_go_do_not_count_for_the_next_gang() -> None:
+    s = scheduler("Gang")
+    for i in range(4):  # all decided before any binding task runs
+        s.on_pod_add(pod(f"g{i}", labels={"gang": "a", "i": str(i)}))
+        schedule_pending(s)
+    assert s.get_waiting_pod("uid-g0") is None  # allowed by g2: no longer waiting
+    g3 = s.get_waiting_pod("uid-g3")
+    assert g3 is not None and g3.pending_plugins() == ["Gang"]
+    await settled(lambda: s.bound == 3)
+    assert sorted(plugin(s, "Record").binds) == ["g0", "g1", "g2"]
+    for i in (4, 5):
+        s.on_pod_add(pod(f"g{i}", labels={"gang": "a", "i": str(i)}))
+        schedule_pending(s)
+    await settled(lambda: s.bound == 6)
+    await s.close()
+
+
 async def test_a_pod_no_plugin_holds_binds_without_waiting() -> None:
     s = scheduler("Gang", "Holder")
     s.on_pod_add(pod("plain"))
@@ -188,6 +205,7 @@ async def test_a_rejected_waiting_pod_is_unreserved_and_its_room_freed() -> None
     waiting = s.get_waiting_pod("uid-held")
     assert waiting is not None and waiting.node == "n0"
     waiting.reject("Holder", "not today")
+    assert s.get_waiting_pod("uid-held") is None  # settled: plugins no longer see it
     await settled(lambda: "default/held" not in s.queue.in_flight)
     assert s.bound == 0 and plugin(s, "Record").binds == {}
     assert "default/held" not in s.cache.pods and cpu_requested(s, "n0") == 0
