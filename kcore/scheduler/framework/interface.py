@@ -15,8 +15,9 @@ needs, as methods named after them:
                                                   until allowed, rejected or timed out
     bind(state, pod, node) -> Result              async; Skip lets the next binder bind
 
-Permit, as in Kubernetes: any rejection wins; otherwise, if some plugins answered Wait, the pod
-becomes a `WaitingPod` (one pending entry per waiting plugin, with its deadline) and its
+Permit, as in Kubernetes: any rejection wins (the pod is unreserved and retried after
+backoff); otherwise, if some plugins answered Wait, the pod becomes a `WaitingPod` (one
+pending entry per waiting plugin, with its deadline), stays assumed on its node, and its
 binding task waits until every one of them has `allow`ed it. A `reject` or a plugin's timeout
 unreserves the pod, forgets it from the cache and fails it as unschedulable (FailedScheduling,
 PodScheduled=False, requeued). Plugins reach waiting pods through the handle's

@@ -42,7 +42,8 @@ class Status:
 
     @classmethod
     def wait(cls, timeout: float, *reasons: str) -> Status:
-        """A permit plugin holds the pod for up to `timeout` seconds (see WaitingPod)."""
+        """A permit plugin holds the pod for up to `timeout` seconds (see WaitingPod); a
+        timeout of 0 rejects it at once, as a zero Duration does in kube-scheduler."""
         return cls(Code.Wait, reasons, timeout=timeout)
 
     @property
