@@ -2,11 +2,14 @@
 
 One nginx (Debian's nginx-light, one worker) serves a small response and a 1 MiB one on
 loopback. HAProxy 2.6 runs in TCP mode with as many threads as the kcore proxy has workers,
-splice-auto (its fastest TCP setting) and the kernel settings the kcore proxy uses by
-default: 1 MiB SO_RCVBUF on its sockets and 1 MiB splice pipes (the receive buffer alone
-lifts HAProxy's bulk figure from ~0.6x to ~0.86x direct here: see kcore/proxy/datapath.py
-for why). The kcore proxy runs in this process with its epoll workers and defaults. wrk
-measures three workloads against each target in turn:
+the kernel settings the kcore proxy uses by default (1 MiB SO_RCVBUF on its sockets, 1 MiB
+splice pipes: the receive buffer alone lifts HAProxy's bulk figure from ~0.6x to ~0.86x
+direct here, see kcore/proxy/datapath.py for why) and, per workload, its faster splice
+option here (`HAPROXY_SPLICE`): splice-auto, which never splices these small responses, and
+splice-response for bulk (splice-auto does not splice 1 MiB responses either, and copying
+them costs HAProxy ~380 instead of ~210 us of CPU per response). The kcore proxy runs in
+this process with its epoll workers and defaults. wrk measures three workloads against each
+target in turn:
 
 * `keepalive`: small responses over persistent connections (requests/s),
 * `close`: small responses with `Connection: close` (new connections/s),
@@ -41,6 +44,10 @@ WORKLOADS: dict[str, tuple[str, list[str]]] = {
     "bulk": ("/bulk", []),
 }
 TARGETS = ("kcore", "haproxy", "direct")
+# HAProxy's faster option per workload on this machine (CPU per request, same runs):
+# keep-alive 13.3 us with splice-auto vs 15.1 with splice-response, close 55 vs 60, bulk
+# 380 vs 211.
+HAPROXY_SPLICE = {"keepalive": "splice-auto", "close": "splice-auto", "bulk": "splice-response"}
 SMALL_BODY = b"hello from nginx\n"
 BULK_SIZE = 1 << 20
 PIPE_SIZE = 1 << 20  # the kcore data path's splice pipe (ext/proxy.pxd)
@@ -104,11 +111,14 @@ http {{
 
 
 @contextlib.contextmanager
-def haproxy(workdir: Path, backend: Address, threads: int) -> Iterator[tuple[Address, CpuClock]]:
+def haproxy(
+    workdir: Path, backend: Address, threads: int, splice: str = "splice-auto"
+) -> Iterator[tuple[Address, CpuClock]]:
     """HAProxy in TCP mode with `threads` threads in front of `backend`, its socket buffers
-    and pipes sized as the kcore proxy's (kcore.proxy.datapath.RECV_BUFFER, PIPE_SIZE)."""
+    and pipes sized as the kcore proxy's (kcore.proxy.datapath.RECV_BUFFER, PIPE_SIZE), and
+    `option {splice}`."""
     addr = Address("127.0.0.1", free_port())
-    conf = workdir / "haproxy.cfg"
+    conf = workdir / f"haproxy-{splice}.cfg"
     conf.write_text(
         f"""global
   nbthread {threads}
@@ -118,7 +128,7 @@ def haproxy(workdir: Path, backend: Address, threads: int) -> Iterator[tuple[Add
   tune.pipesize {PIPE_SIZE}
 defaults
   mode tcp
-  option splice-auto
+  option {splice}
   timeout connect 2s
   timeout client 60s
   timeout server 60s
@@ -226,8 +236,9 @@ def parse_wrk(
 
 @contextlib.contextmanager
 def targets(workers: int) -> Iterator[dict[str, tuple[Address, CpuClock]]]:
-    """nginx, HAProxy and the kcore proxy running: by target name, the address to load and
-    the CPU clock of what sits in front of nginx (nginx's own for direct)."""
+    """nginx, HAProxy (twice: "haproxy/splice-auto", "haproxy/splice-response") and the
+    kcore proxy running: by target name, the address to load and the CPU clock of what sits
+    in front of nginx (nginx's own for direct)."""
     for tool in ("nginx", "haproxy", "wrk"):
         if shutil.which(tool) is None:
             raise RuntimeError(f"{tool} is not installed (apt-get install nginx-light haproxy wrk)")
@@ -236,12 +247,23 @@ def targets(workers: int) -> Iterator[dict[str, tuple[Address, CpuClock]]]:
     try:
         with (
             nginx(workdir) as direct,
-            haproxy(workdir, direct[0], workers) as ha,
+            haproxy(workdir, direct[0], workers, "splice-auto") as ha_auto,
+            haproxy(workdir, direct[0], workers, "splice-response") as ha_splice,
             kcore_proxy(direct[0], workers) as kc,
         ):
-            yield {"kcore": kc, "haproxy": ha, "direct": direct}
+            yield {
+                "kcore": kc,
+                "haproxy/splice-auto": ha_auto,
+                "haproxy/splice-response": ha_splice,
+                "direct": direct,
+            }
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _running(target: str, workload: str) -> str:
+    """The running instance that stands for `target` in `workload`."""
+    return f"haproxy/{HAPROXY_SPLICE[workload]}" if target == "haproxy" else target
 
 
 def compare(
@@ -256,7 +278,7 @@ def compare(
             runs: dict[str, list[Figure]] = {t: [] for t in TARGETS}
             for _ in range(rounds):
                 for target in TARGETS:
-                    addr, cpu = addrs[target]
+                    addr, cpu = addrs[_running(target, workload)]
                     runs[target].append(
                         run_wrk(
                             addr,

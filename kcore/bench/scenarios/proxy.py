@@ -1,5 +1,6 @@
 """`kcore bench proxy`: wrk through the kcore proxy, through HAProxy (TCP mode, as many threads
-as the proxy has workers) and straight to nginx, in one run with the targets taking turns
+as the proxy has workers, the same socket buffer and pipe sizes, its faster splice option per
+workload) and straight to nginx, in one run with the targets taking turns
 (benchmarks/proxy_bench.py, the same comparison as benchmarks/test_proxy_bench.py).
 
 Per workload (keep-alive small responses, `Connection: close`, 1 MiB bulk): requests/s and
