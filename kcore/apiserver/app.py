@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from kcore.apiserver.auth import Authenticator, User
+from kcore.apiserver.bootstrap import MASTER_SERVICE_IP
 from kcore.apiserver.config import ServerConfig
 from kcore.apiserver.pki import Credentials, ensure_credentials, write_kubeconfig
 from kcore.apiserver.server import APIServer
@@ -51,7 +52,7 @@ async def start_apiserver(
 ) -> RunningServer:
     """Start serving; the caller owns the result and must `await result.stop()`. `options`
     are further ServerConfig fields (max_in_flight, watch_cache_capacity, ...)."""
-    creds = ensure_credentials(data_dir)
+    creds = ensure_credentials(data_dir, ips=(host, MASTER_SERVICE_IP))
     owns = store is None or isinstance(store, str)
     if store is None or isinstance(store, str):
         st: Store = await open_store(store or default_store_url(data_dir))

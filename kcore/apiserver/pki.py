@@ -2,8 +2,12 @@
 the admin kubeconfig, all kept in the data dir so a restarted server keeps its identity.
 
 Certificates follow what kubectl and Python's strict X.509 checks need: a separate CA
-(basicConstraints CA:TRUE, keyCertSign) and a leaf with SANs IP:127.0.0.1 and DNS:localhost and
-extendedKeyUsage serverAuth. Existing files are reused, never regenerated.
+(basicConstraints CA:TRUE, keyCertSign) and a leaf with extendedKeyUsage serverAuth whose SANs
+are IP:127.0.0.1, the addresses the server is reached at (its listen address, the `kubernetes`
+Service's ClusterIP) and the names kube-apiserver's certificate carries (localhost,
+kubernetes, kubernetes.default, kubernetes.default.svc, ...svc.cluster.local). Existing files
+are reused; the serving certificate alone is reissued by the same CA when it lacks an address
+or name the server now needs (a data dir from an older kcore), so clients keep trusting it.
 """
 
 from __future__ import annotations
@@ -36,8 +40,18 @@ class Credentials:
     token: str
 
 
-def ensure_credentials(data_dir: Path) -> Credentials:
-    """Create (once) and load the CA, serving cert and admin token under `data_dir/pki`."""
+DNS_NAMES = (
+    "localhost",
+    "kubernetes",
+    "kubernetes.default",
+    "kubernetes.default.svc",
+    "kubernetes.default.svc.cluster.local",
+)
+
+
+def ensure_credentials(data_dir: Path, ips: tuple[str, ...] = ()) -> Credentials:
+    """Create (once) and load the CA, serving cert and admin token under `data_dir/pki`; the
+    serving cert names 127.0.0.1, `ips` and DNS_NAMES."""
     data_dir.mkdir(parents=True, exist_ok=True)
     pki = data_dir / "pki"
     pki.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -50,9 +64,33 @@ def ensure_credentials(data_dir: Path) -> Credentials:
     )
     if not (creds.ca_cert.exists() and creds.ca_key.exists()):
         _write_ca(creds.ca_cert, creds.ca_key)
-    if not (creds.tls_cert.exists() and creds.tls_key.exists()):
-        _write_serving_cert(creds)
+    names = _subject_alt_names(ips)
+    if not (creds.tls_cert.exists() and creds.tls_key.exists()) or not _names_all(
+        creds.tls_cert, names
+    ):
+        _write_serving_cert(creds, names)
     return creds
+
+
+def _subject_alt_names(ips: tuple[str, ...]) -> x509.SubjectAlternativeName:
+    general: list[x509.GeneralName] = []
+    for name in dict.fromkeys(["127.0.0.1", *ips, *DNS_NAMES]):  # ordered, no repeats
+        try:
+            general.append(x509.IPAddress(ipaddress.ip_address(name)))
+        except ValueError:
+            if name:
+                general.append(x509.DNSName(name))
+    return x509.SubjectAlternativeName(general)
+
+
+def _names_all(cert_path: Path, want: x509.SubjectAlternativeName) -> bool:
+    """Whether the certificate's SANs include every name in `want`."""
+    try:
+        cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+        have = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except (ValueError, x509.ExtensionNotFound):
+        return False
+    return set(want) <= set(have)
 
 
 def _ensure_token(path: Path) -> str:
@@ -118,14 +156,11 @@ def _write_ca(cert_path: Path, key_path: Path) -> None:
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
 
-def _write_serving_cert(creds: Credentials) -> None:
+def _write_serving_cert(creds: Credentials, sans: x509.SubjectAlternativeName) -> None:
     ca_key = serialization.load_pem_private_key(creds.ca_key.read_bytes(), password=None)
     ca_cert = x509.load_pem_x509_certificate(creds.ca_cert.read_bytes())
     assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
     key = _new_key()
-    sans = x509.SubjectAlternativeName(
-        [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
-    )
     usage = x509.KeyUsage(
         digital_signature=True,
         content_commitment=False,

@@ -17,7 +17,7 @@ import aiohttp
 from aiohttp import web
 
 from kcore.api import errors
-from kcore.apiserver import discovery, openapi, resources, reviews, routing, wire
+from kcore.apiserver import bootstrap, discovery, openapi, resources, reviews, routing, wire
 from kcore.apiserver.allocator import ServiceAllocator
 from kcore.apiserver.auth import Authenticator, is_anonymous_path
 from kcore.apiserver.caches import Caches
@@ -99,6 +99,7 @@ class APIServer:
         sockets = getattr(site._server, "sockets", None)
         if sockets:
             self.port = int(sockets[0].getsockname()[1])
+        await bootstrap.reconcile_master_service(self, self.config.host, self.port)
 
     async def stop(self) -> None:
         """Stopping the caches first ends every watch stream cleanly, so that closing the

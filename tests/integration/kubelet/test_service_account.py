@@ -2,9 +2,10 @@
 
 The controller manager's service account controllers make the `default` account and its token
 Secret; the kubelet mounts token, ca.crt and namespace at /var/run/secrets/kubernetes.io/
-serviceaccount and sets KUBERNETES_SERVICE_HOST/PORT, so busybox's wget lists the pods of its
-namespace. A pod that opts out has no token and gets 401; a pod of an account that does not
-exist yet waits in ContainerCreating until the account and its token do.
+serviceaccount and sets KUBERNETES_SERVICE_HOST/PORT from the `kubernetes` Service (127.32.0.1:
+443, which the service proxy forwards to the API server, as kube-proxy does), so busybox's wget
+lists the pods of its namespace. A pod that opts out has no token and gets 401; a pod of an
+account that does not exist yet waits in ContainerCreating until the account and its token do.
 
 Over https the wget fails today: busybox's TLS client sends no signature_algorithms, so it can
 only take a SHA-1 ECDSA signature, which the API server's OpenSSL (default security level)
@@ -29,6 +30,7 @@ from kcore.api.core import Pod, Secret, ServiceAccount
 from kcore.api.meta import ObjectMeta
 from kcore.client import Client
 from kcore.controllers.manager import ControllerManager
+from kcore.proxy import cli as proxy_cli
 
 pytestmark = [pytest.mark.timeout(180)]
 SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
@@ -54,8 +56,12 @@ def scheme(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 async def cluster(tmp_path: Path, scheme: str) -> AsyncIterator[kcore.Cluster]:
-    """The kubelet fixtures' cluster, over https or plain http."""
-    async with kcore.Cluster(data_dir=tmp_path / "cluster", tls=scheme == "https") as c:
+    """The kubelet fixtures' cluster, over https or plain http, with the service proxy that
+    takes pods to the API server through the `kubernetes` Service."""
+    async with (
+        kcore.Cluster(data_dir=tmp_path / "cluster", tls=scheme == "https") as c,
+        proxy_cli.embedded(c.kubeconfig, node_ips=[]),
+    ):
         yield c
 
 
@@ -152,4 +158,4 @@ async def test_a_pod_waits_for_its_accounts_token(
         sa = await cluster.client.get(ServiceAccount, "latecomer", namespace="default")
         secret = await cluster.client.get(Secret, sa.secrets[0].name, namespace="default")
         token = base64.b64decode(secret.data["token"]).decode()
-        assert out.splitlines() == ["host=127.0.0.1", token]
+        assert out.splitlines() == ["host=127.32.0.1", token]  # the kubernetes Service
