@@ -193,11 +193,16 @@ async def test_a_server_that_hangs_up_unanswered(serve: Start) -> None:
         await pool.close()
 
 
-async def test_a_body_cut_short(serve: Start) -> None:
-    def cut(req: bytes) -> bytes:
-        return b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nConnection: close\r\n\r\nshort"
-
-    state = await serve(cut)
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nConnection: close\r\n\r\nshort",
+        b"NONSENSE\r\n\r\n",
+    ],
+    ids=["body-cut-short", "malformed-status-line"],
+)
+async def test_a_broken_answer_is_a_payload_error(serve: Start, answer: bytes) -> None:
+    state = await serve(lambda req: answer)
     pool = pool_for(state)
     try:
         with pytest.raises(aiohttp.ClientPayloadError):
@@ -230,16 +235,6 @@ async def test_a_refused_connection_was_never_sent() -> None:
     assert isinstance(caught.value, h1.NeverSent)
     assert caught.value.port == port
     await pool.close()
-
-
-async def test_a_malformed_status_line(serve: Start) -> None:
-    state = await serve(lambda req: b"NONSENSE\r\n\r\n")
-    pool = pool_for(state)
-    try:
-        with pytest.raises(aiohttp.ClientPayloadError):
-            await pool.request("GET", "/", {}, None, 5)
-    finally:
-        await pool.close()
 
 
 def test_request_targets_are_encoded_as_yarl_would() -> None:

@@ -9,7 +9,14 @@ import pytest
 
 from kcore.scheduler import kernels
 from kcore.scheduler.clustergen import random_cluster, random_pod, random_profile
-from kcore.scheduler.query import PodRequirements, Profile, compile_profile, compile_query
+from kcore.scheduler.query import (
+    CompiledProfile,
+    PodRequirements,
+    Profile,
+    Query,
+    compile_profile,
+    compile_query,
+)
 from kcore.scheduler.reference import reference_schedule
 from kcore.scheduler.table import NodeTable
 
@@ -20,6 +27,20 @@ def fast_pod(rng: random.Random, table: NodeTable) -> PodRequirements:
     return dataclasses.replace(pod, node_name=None, node_selector={}, required_terms=None)
 
 
+def assert_as_reference(
+    table: NodeTable, query: Query, profile: CompiledProfile, seed: int, lowest: bool, where: str
+) -> None:
+    """The kernel's scores, failure counts and choice equal the reference's (same draws)."""
+    got = kernels.schedule(table, query, profile, rng=kernels.Rng(seed), lowest=lowest, scores=True)
+    index, fails, scores = reference_schedule(
+        table.arrays(), query, profile, lowest=lowest, state=[seed]
+    )
+    assert got.scores is not None
+    np.testing.assert_array_equal(got.scores, scores, err_msg=where)
+    np.testing.assert_array_equal(got.fails, fails, err_msg=where)
+    assert got.index == index, where
+
+
 @pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize("n", [1, 7, 300, 2000])
 def test_fast_path_equals_reference(seed: int, n: int) -> None:
@@ -28,18 +49,7 @@ def test_fast_path_equals_reference(seed: int, n: int) -> None:
     profile = compile_profile(table, random_profile(rng))
     for j in range(8):
         query = compile_query(table, fast_pod(rng, table))
-        lowest = rng.random() < 0.5
-        got = kernels.schedule(
-            table, query, profile, rng=kernels.Rng(j), lowest=lowest, scores=True
-        )
-        index, fails, scores = reference_schedule(
-            table.arrays(), query, profile, lowest=lowest, state=[j]
-        )
-        where = f"seed={seed} n={n} pod={j}"
-        assert got.scores is not None
-        np.testing.assert_array_equal(got.scores, scores, err_msg=where)
-        np.testing.assert_array_equal(got.fails, fails, err_msg=where)
-        assert got.index == index, where
+        assert_as_reference(table, query, profile, j, rng.random() < 0.5, f"{seed}/{n}/{j}")
 
 
 EDGE_ALLOCATABLE = [0, 1, 3, 7, 100, 999, 4_000, 1 << 33, (1 << 50) + 3, (1 << 56) - 5]
@@ -83,18 +93,7 @@ def test_whole_column_decisions_equal_reference(seed: int, n: int) -> None:
     profile = compile_profile(table, Profile())
     for j in range(10):
         query = compile_query(table, fast_pod(rng, table))
-        lowest = j % 3 == 0
-        got = kernels.schedule(
-            table, query, profile, rng=kernels.Rng(j), lowest=lowest, scores=True
-        )
-        index, fails, scores = reference_schedule(
-            table.arrays(), query, profile, lowest=lowest, state=[j]
-        )
-        where = f"seed={seed} n={n} pod={j}"
-        assert got.scores is not None
-        np.testing.assert_array_equal(got.scores, scores, err_msg=where)
-        np.testing.assert_array_equal(got.fails, fails, err_msg=where)
-        assert got.index == index, where
+        assert_as_reference(table, query, profile, j, j % 3 == 0, f"{seed}/{n}/{j}")
 
 
 def test_whole_column_ties_draw_like_the_reference() -> None:
