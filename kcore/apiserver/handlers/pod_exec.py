@@ -23,7 +23,7 @@ from aiohttp import web
 
 from kcore.api import errors
 from kcore.apiserver.handlers.context import Context
-from kcore.apiserver.handlers.subresources import _container, _kubelet_address
+from kcore.apiserver.handlers.subresources import kubelet_address, pick_container
 from kcore.apiserver.objects import Obj
 
 Socket = web.WebSocketResponse | aiohttp.ClientWebSocketResponse
@@ -31,11 +31,11 @@ Socket = web.WebSocketResponse | aiohttp.ClientWebSocketResponse
 
 async def exec_(ctx: Context) -> web.StreamResponse:
     pod = await ctx.rs.get(ctx.ri.namespace, ctx.ri.name)
-    container = _container(ctx, pod)
+    container = pick_container(ctx, pod)
     node = _runnable_node(ctx, pod)
     if not ctx.param("command"):
         raise errors.bad_request("you must specify at least one command for the container")
-    address = await _kubelet_address(ctx, node)
+    address = await kubelet_address(ctx, node)
     if not _is_websocket(ctx.request):
         await _probe(ctx, address, node)
         raise errors.bad_request(

@@ -158,7 +158,8 @@ async def finalize(ctx: Context) -> Reply:
     return Reply(200, await delete_handlers.finalize_namespace(ctx.rs, ctx.ri.name) or obj)
 
 
-def _container(ctx: Context, pod: Obj) -> str:
+def pick_container(ctx: Context, pod: Obj) -> str:
+    """The container a log or exec request means: ?container=, or the pod's only one."""
     names = [str(c.get("name", "")) for c in (pod.get("spec") or {}).get("containers") or []]
     wanted = ctx.param("container")
     if wanted:
@@ -174,7 +175,8 @@ def _container(ctx: Context, pod: Obj) -> str:
     )
 
 
-async def _kubelet_address(ctx: Context, node_name: str) -> str:
+async def kubelet_address(ctx: Context, node_name: str) -> str:
+    """host:port of the node's kubelet server, from the node's status."""
     node = await ctx.store_for("", "v1", "nodes").get("", node_name)
     status = node.get("status") or {}
     port = ((status.get("daemonEndpoints") or {}).get("kubeletEndpoint") or {}).get("Port")
@@ -189,11 +191,11 @@ async def _kubelet_address(ctx: Context, node_name: str) -> str:
 
 async def logs(ctx: Context) -> web.StreamResponse:
     pod = await ctx.rs.get(ctx.ri.namespace, ctx.ri.name)
-    container = _container(ctx, pod)
+    container = pick_container(ctx, pod)
     node = (pod.get("spec") or {}).get("nodeName")
     if not node:
         raise errors.bad_request(f"pod {ctx.ri.name} does not have a host assigned")
-    address = await _kubelet_address(ctx, node)
+    address = await kubelet_address(ctx, node)
     url = f"https://{address}/containerLogs/{ctx.ri.namespace}/{ctx.ri.name}/{container}"
     params = {k: v for k, v in ctx.query.items() if k != "container"}
     session = ctx.server.kubelet_session()
