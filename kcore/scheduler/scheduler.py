@@ -53,6 +53,7 @@ from kcore.scheduler.framework import (
     WaitingPod,
     WaitingPods,
     builtin_registry,
+    is_rejection,
     is_success,
 )
 from kcore.scheduler.framework.waiting import waiting_key
@@ -265,6 +266,11 @@ class Scheduler:
             held = status is not None and status.code == Code.Wait
         if not (held or is_success(status)):
             framework.unreserve(state, pod, node)
+            if is_rejection(status):  # kube: a FitError over the one node it tried
+                assert status is not None
+                message = f"0/1 nodes are available: {status.message}."
+                self._report_failure(qp, self.queue.cycle, message)
+                return
             log.info("pod %s not admitted to %s: %s", qp.key, node, status)
             self.queue.requeue_error(qp)
             return

@@ -15,14 +15,15 @@ needs, as methods named after them:
                                                   until allowed, rejected or timed out
     bind(state, pod, node) -> Result              async; Skip lets the next binder bind
 
-Permit, as in Kubernetes: any rejection wins (the pod is unreserved and retried after
-backoff); otherwise, if some plugins answered Wait, the pod becomes a `WaitingPod` (one
-pending entry per waiting plugin, with its deadline), stays assumed on its node, and its
-binding task waits until every one of them has `allow`ed it. A `reject` or a plugin's timeout
-unreserves the pod, forgets it from the cache and fails it as unschedulable (FailedScheduling,
-PodScheduled=False, requeued). Plugins reach waiting pods through the handle's
-`get_waiting_pod(uid)` and `iterate_over_waiting_pods(fn)`; a gang plugin waits until N pods
-of its group are waiting, then allows them all.
+Permit, as in Kubernetes: any rejection wins (the pod is unreserved and fails as unschedulable:
+"0/1 nodes are available: <reason>.", FailedScheduling, PodScheduled=False, the unschedulable
+queue; an error status is retried after backoff); otherwise, if some plugins answered Wait, the
+pod becomes a `WaitingPod` (one pending entry per waiting plugin, with its deadline), stays
+assumed on its node, and its binding task waits until every one of them has `allow`ed it. A
+`reject` or a plugin's timeout unreserves the pod, forgets it from the cache and fails it as
+unschedulable (FailedScheduling, PodScheduled=False, requeued). Plugins reach waiting pods
+through the handle's `get_waiting_pod(uid)` and `iterate_over_waiting_pods(fn)`; a gang plugin
+waits until N pods of its group are waiting, then allows them all.
 
 The built-in filter and score plugins are `KernelPlugin`s: their pre_filter writes their part
 of the pod's compiled requirements into `state.requirements`, their score weight goes into

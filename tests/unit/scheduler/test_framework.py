@@ -272,7 +272,10 @@ async def test_reserve_permit_bind_order_and_rejection() -> None:
         "bind yes n0",
     ]
     assert s.bound == 1 and s.cache.is_assumed("default/yes")
-    assert "default/no" in s.queue.backoff and "default/no" not in s.cache.pods
+    assert "default/no" not in s.cache.pods
+    # a rejection at permit fails the pod as kube-scheduler does: unschedulable, with a reason
+    rejected = s.queue.unschedulable.get("default/no")
+    assert rejected is not None and rejected.reasons == "0/1 nodes are available: not permitted."
     await s.close()
 
 

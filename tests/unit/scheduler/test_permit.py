@@ -256,7 +256,9 @@ async def test_one_plugins_rejection_beats_anothers_wait(order: tuple[str, str])
     schedule_pending(s)
     assert len(s.waiting_pods) == 0 and s.get_waiting_pod("uid-both") is None
     assert "default/both" not in s.cache.pods and cpu_requested(s, "n0") == 0
-    assert "default/both" in s.queue.backoff and plugin(s, "Ledger").reserved == set()
+    assert plugin(s, "Ledger").reserved == set()
+    rejected = s.queue.unschedulable.get("default/both")
+    assert rejected is not None and rejected.reasons == "0/1 nodes are available: denied."
     await asyncio.sleep(0.01)
     assert s.bound == 0
     await s.close()
