@@ -367,6 +367,7 @@ class Kubelet:
                 Pod,
                 pod.metadata.name,
                 mirror.status_patch(status),
+                patch_type="strategic",
                 namespace=pod.metadata.namespace,
                 subresource="status",
             )

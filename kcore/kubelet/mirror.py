@@ -96,7 +96,9 @@ async def delete_mirror_of(client: Client, static: Pod) -> None:
 
 
 def status_patch(status: PodStatus) -> dict[str, object]:
-    """A merge patch that replaces every status field the kubelet owns (absent ones nulled)."""
+    """A strategic merge patch of the status: conditions merge by type (conditions others
+    own, written since the kubelet last read the pod, stay), every other field the kubelet
+    owns is replaced (absent ones nulled)."""
     body = codec.to_dict(status)
     for key in (
         "phase",

@@ -169,6 +169,9 @@ def conditions(
         _condition(prior, "Ready", ready, ready_reason, "" if done else not_ready_msg),
         _condition(prior, "ContainersReady", ready, ready_reason, "" if done else not_ready_msg),
         _condition(prior, "PodScheduled", True),
+        # conditions others own (readiness gates, DisruptionTarget...) are kept, as the
+        # kubelet's generateAPIPodStatus keeps them
+        *(c for c in old if c.type not in KUBELET_CONDITIONS and c.type != "PodScheduled"),
     ]
 
 

@@ -149,3 +149,28 @@ async def test_kubelets_on_a_shared_feed_read_their_node_from_it(
         finally:
             await kubelet.stop()
             await feed.stop()
+
+
+async def test_conditions_others_own_survive_the_kubelets_status_writes(
+    cluster: kcore.Cluster, start_kubelet: StartKubelet
+) -> None:
+    """A readiness-gate style condition written by someone else stays through the kubelet's
+    later status writes (Running, then Succeeded), as kube's kubelet keeps conditions it does
+    not own."""
+    kubelet = await start_kubelet()
+    pod = simple_pod("gated", busybox("c", "sh", "-c", "sleep 2"), restart_policy="Never")
+    await cluster.client.create(bind_to(pod, kubelet.config.node_name))
+    await wait_for(cluster.client, "gated", lambda p: p.status.phase == "Running")
+    gate = {"type": "example.com/gate", "status": "True", "reason": "Checked"}
+    await cluster.client.patch(
+        Pod,
+        "gated",
+        {"status": {"conditions": [gate]}},
+        patch_type="strategic",
+        namespace="default",
+        subresource="status",
+    )
+    done = await wait_for(cluster.client, "gated", lambda p: p.status.phase == "Succeeded")
+    kinds = {c.type: c.status for c in done.status.conditions}
+    assert kinds["example.com/gate"] == "True"
+    assert kinds["Ready"] == "False" and kinds["PodScheduled"] == "True"
