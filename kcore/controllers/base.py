@@ -14,6 +14,7 @@ import contextlib
 import logging
 from typing import Any
 
+from kcore.api.core import Pod
 from kcore.api.errors import StatusError
 from kcore.client import (
     EventRecorder,
@@ -23,6 +24,7 @@ from kcore.client import (
     run_worker,
 )
 from kcore.client.rest import Client
+from kcore.controllers import controller_utils as cu
 
 log = logging.getLogger(__name__)
 
@@ -83,3 +85,38 @@ class QueueController:
                 task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.gather(*tasks, return_exceptions=True)
+
+
+class PodOwnerController(QueueController):
+    """Base of the controllers that create and delete the pods they own (ReplicaSet,
+    ReplicationController, DaemonSet, Job): their expectations, and the steps their pod
+    handlers share. A pod of an owner appearing or going away is observed against the owner's
+    expectations and the owner is synced; subclasses say which owner a pod has."""
+
+    def __init__(
+        self,
+        client: Client,
+        factory: SharedInformerFactory,
+        recorder: EventRecorder,
+        *,
+        queue: RateLimitingQueue[str] | None = None,
+    ) -> None:
+        super().__init__(client, factory, recorder, queue=queue)
+        self.expectations = cu.Expectations()
+
+    def _pod_owner(self, pod: Pod) -> Any | None:
+        """The live owner this controller keeps for `pod` (its controllerRef), if any."""
+        raise NotImplementedError
+
+    def _observe_created(self, owner: Any) -> None:
+        self.expectations.creation_observed(key_of(owner))
+        self.enqueue(owner)
+
+    def _observe_deleted(self, owner: Any, pod: Pod) -> None:
+        self.expectations.deletion_observed(key_of(owner), pod.metadata.uid)
+        self.enqueue(owner)
+
+    def _pod_deleted(self, pod: Pod) -> None:
+        owner = self._pod_owner(pod)
+        if owner is not None:
+            self._observe_deleted(owner, pod)

@@ -48,7 +48,7 @@ from kcore.client.rest import Client
 from kcore.controllers import _taints
 from kcore.controllers import controller_utils as cu
 from kcore.controllers._dshistory import History
-from kcore.controllers.base import QueueController
+from kcore.controllers.base import PodOwnerController
 from kcore.controllers.deployment_util import template_hash
 from kcore.controllers.replicaset import CONTROLLER_UID_INDEX, controller_uid_index
 
@@ -130,14 +130,13 @@ def _alive(pod: Pod) -> bool:
     return not pod.metadata.deletion_timestamp and pod.status.phase != "Failed"
 
 
-class DaemonSetController(QueueController):
+class DaemonSetController(PodOwnerController):
     NAME = "daemonset"
 
     def __init__(
         self, client: Client, factory: SharedInformerFactory, recorder: EventRecorder, **kw: Any
     ) -> None:
         super().__init__(client, factory, recorder, **kw)
-        self.expectations = cu.Expectations()
         self.dss = factory.informer(DaemonSet)
         self.nodes = factory.informer(Node)
         self.pods = factory.informer(Pod, indexers={CONTROLLER_UID_INDEX: controller_uid_index})
@@ -171,37 +170,31 @@ class DaemonSetController(QueueController):
         if (old.metadata.labels, old.spec.taints) != (new.metadata.labels, new.spec.taints):
             self._all()
 
-    def _owner(self, pod: Pod) -> DaemonSet | None:
+    def _pod_owner(self, pod: Pod) -> DaemonSet | None:
         ds: DaemonSet | None = cu.cached_controller(pod, "DaemonSet", self.dss)
         return ds
 
     def _pod_added(self, pod: Pod) -> None:
-        ds = self._owner(pod)
+        ds = self._pod_owner(pod)
         if ds is not None:
-            self.expectations.creation_observed(key_of(ds))
-            self.enqueue(ds)
+            self._observe_created(ds)
         elif cu.controller_ref_of(pod) is None:
             for ds in self.dss.list(pod.metadata.namespace):
                 if _selector(ds).matches(pod.metadata.labels):
                     self.enqueue(ds)
 
     def _pod_updated(self, old: Pod, new: Pod) -> None:
-        ds = self._owner(new)
+        ds = self._pod_owner(new)
         if ds is None:
             if cu.controller_ref_of(new) is None:
                 self._pod_added(new)  # an orphan: a DaemonSet may adopt it
             return
         if new.metadata.deletion_timestamp and not old.metadata.deletion_timestamp:
-            self.expectations.deletion_observed(key_of(ds), new.metadata.uid)
-        self.enqueue(ds)
+            self._observe_deleted(ds, new)  # a graceful deletion counts as observed at once
+        else:
+            self.enqueue(ds)
         if ds.spec.min_ready_seconds > 0 and not cu.is_pod_ready(old) and cu.is_pod_ready(new):
             self.enqueue_after(ds, ds.spec.min_ready_seconds + 1)
-
-    def _pod_deleted(self, pod: Pod) -> None:
-        ds = self._owner(pod)
-        if ds is not None:
-            self.expectations.deletion_observed(key_of(ds), pod.metadata.uid)
-            self.enqueue(ds)
 
     # -- reconcile ---------------------------------------------------------------------------
 

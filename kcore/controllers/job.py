@@ -45,7 +45,7 @@ from kcore.client import EventRecorder, SharedInformerFactory
 from kcore.client.meta import key_of
 from kcore.client.rest import Client
 from kcore.controllers import controller_utils as cu
-from kcore.controllers.base import QueueController
+from kcore.controllers.base import PodOwnerController
 from kcore.controllers.replicaset import CONTROLLER_UID_INDEX, controller_uid_index
 
 log = logging.getLogger(__name__)
@@ -162,7 +162,7 @@ def _selector(job: Job) -> Selector:
         return nothing()
 
 
-class JobController(QueueController):
+class JobController(PodOwnerController):
     NAME = "job"
 
     def __init__(
@@ -180,7 +180,6 @@ class JobController(QueueController):
         self.wall = wall
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
-        self.expectations = cu.Expectations()
         self.jobs = factory.informer(Job)
         self.pods = factory.informer(Pod, indexers={CONTROLLER_UID_INDEX: controller_uid_index})
         self.jobs.add_event_handler(
@@ -192,28 +191,22 @@ class JobController(QueueController):
             on_add=self._pod_added, on_update=self._pod_updated, on_delete=self._pod_deleted
         )
 
-    def _owner(self, pod: Pod) -> Job | None:
+    def _pod_owner(self, pod: Pod) -> Job | None:
         job: Job | None = cu.cached_controller(pod, "Job", self.jobs)
         return job
 
     def _pod_added(self, pod: Pod) -> None:
-        job = self._owner(pod)
+        job = self._pod_owner(pod)
         if job is not None:
-            self.expectations.creation_observed(key_of(job))
-            self.enqueue(job)
+            self._observe_created(job)
 
     def _pod_updated(self, old: Pod, new: Pod) -> None:
-        job = self._owner(new)
+        job = self._pod_owner(new)
         if job is None:
             return
         if new.metadata.deletion_timestamp and not old.metadata.deletion_timestamp:
-            self.expectations.deletion_observed(key_of(job), new.metadata.uid)
-        self.enqueue(job)
-
-    def _pod_deleted(self, pod: Pod) -> None:
-        job = self._owner(pod)
-        if job is not None:
-            self.expectations.deletion_observed(key_of(job), pod.metadata.uid)
+            self._observe_deleted(job, new)  # a graceful deletion counts as observed at once
+        else:
             self.enqueue(job)
 
     # -- reconcile ---------------------------------------------------------------------------

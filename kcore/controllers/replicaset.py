@@ -33,10 +33,9 @@ from kcore.api.errors import StatusError
 from kcore.api.labels import Selector, from_label_selector, from_set, nothing
 from kcore.api.meta import ObjectMeta
 from kcore.client import EventRecorder, SharedInformer, SharedInformerFactory
-from kcore.client.meta import key_of
 from kcore.client.rest import Client
 from kcore.controllers import controller_utils as cu
-from kcore.controllers.base import QueueController
+from kcore.controllers.base import PodOwnerController
 
 log = logging.getLogger(__name__)
 R = TypeVar("R", ReplicaSet, ReplicationController)
@@ -76,7 +75,7 @@ RC_KIND: _Kind[ReplicationController] = _Kind(
 )
 
 
-class ReplicaSetController(QueueController, Generic[R]):
+class ReplicaSetController(PodOwnerController, Generic[R]):
     NAME = "replicaset"
 
     def __init__(
@@ -91,7 +90,6 @@ class ReplicaSetController(QueueController, Generic[R]):
         super().__init__(client, factory, recorder, **kw)
         self.kind: _Kind[Any] = kind or RS_KIND
         self.NAME = "replicaset" if self.kind is RS_KIND else "replicationcontroller"
-        self.expectations = cu.Expectations()
         self.owners: SharedInformer[Any] = factory.informer(self.kind.type)
         self.pods: SharedInformer[Pod] = factory.informer(
             Pod, indexers={CONTROLLER_UID_INDEX: controller_uid_index}
@@ -112,7 +110,7 @@ class ReplicaSetController(QueueController, Generic[R]):
         self.expectations.forget(f"{obj.metadata.namespace}/{obj.metadata.name}")
         self.enqueue(obj)
 
-    def _owner_of(self, pod: Pod) -> Any | None:
+    def _pod_owner(self, pod: Pod) -> Any | None:
         return cu.cached_controller(pod, self.kind.type.KIND, self.owners)
 
     def _matching_owners(self, pod: Pod) -> list[Any]:
@@ -127,10 +125,9 @@ class ReplicaSetController(QueueController, Generic[R]):
         if pod.metadata.deletion_timestamp:
             self._pod_deleted(pod)
             return
-        owner = self._owner_of(pod)
+        owner = self._pod_owner(pod)
         if owner is not None:
-            self.expectations.creation_observed(key_of(owner))
-            self.enqueue(owner)
+            self._observe_created(owner)
         elif cu.controller_ref_of(pod) is None:
             for o in self._matching_owners(pod):
                 self.enqueue(o)
@@ -141,7 +138,7 @@ class ReplicaSetController(QueueController, Generic[R]):
         if new.metadata.deletion_timestamp and not old.metadata.deletion_timestamp:
             self._pod_deleted(new)  # a graceful deletion counts as observed at once
             return
-        old_owner, new_owner = self._owner_of(old), self._owner_of(new)
+        old_owner, new_owner = self._pod_owner(old), self._pod_owner(new)
         if old_owner is not None and (new_owner is None or new_owner is not old_owner):
             self.enqueue(old_owner)
         if new_owner is not None:
@@ -155,12 +152,6 @@ class ReplicaSetController(QueueController, Generic[R]):
         seconds = owner.spec.min_ready_seconds
         if seconds > 0 and not cu.is_pod_ready(old) and cu.is_pod_ready(new):
             self.enqueue_after(owner, seconds + 1)
-
-    def _pod_deleted(self, pod: Pod) -> None:
-        owner = self._owner_of(pod)
-        if owner is not None:
-            self.expectations.deletion_observed(key_of(owner), pod.metadata.uid)
-            self.enqueue(owner)
 
     # -- reconcile ---------------------------------------------------------------------------
 
