@@ -93,15 +93,8 @@ class PodOwnerController(QueueController):
     handlers share. A pod of an owner appearing or going away is observed against the owner's
     expectations and the owner is synced; subclasses say which owner a pod has."""
 
-    def __init__(
-        self,
-        client: Client,
-        factory: SharedInformerFactory,
-        recorder: EventRecorder,
-        *,
-        queue: RateLimitingQueue[str] | None = None,
-    ) -> None:
-        super().__init__(client, factory, recorder, queue=queue)
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)  # QueueController's
         self.expectations = cu.Expectations()
 
     def _pod_owner(self, pod: Pod) -> Any | None:
