@@ -246,11 +246,14 @@ BEHAVIOR_ANNOTATION = "autoscaling.alpha.kubernetes.io/behavior"
 
 
 def to_v1(hpa: HorizontalPodAutoscalerV2) -> HorizontalPodAutoscaler:
-    """The v1 view of a v2 HPA: the CPU utilization target and current value in v1's fields;
-    whatever those cannot reproduce is kept whole in annotations."""
-    target = _first_cpu_target(hpa.spec.metrics)
-    current_cpu = _first_cpu_current(hpa.status.current_metrics)
-    annotations = dict(hpa.metadata.annotations)
+    """The v1 view of a v2 HPA, by Kubernetes' rules: the first Resource cpu metric with an
+    averageUtilization target is targetCPUUtilizationPercentage, the cpu averageUtilization in
+    the current metrics is currentCPUUtilizationPercentage; metrics, current metrics, conditions
+    and behavior that those fields cannot reproduce are kept whole in annotations (any such
+    annotations on the input are dropped first, so only this conversion's own ones appear)."""
+    target = _cpu_target(hpa.spec.metrics)
+    current_cpu = _cpu_current(hpa.status.current_metrics)
+    annotations = _without_round_trip(hpa.metadata.annotations)
     if hpa.spec.metrics != _v2_metrics(target):
         _annotate(annotations, METRICS_ANNOTATION, hpa.spec.metrics)
     if hpa.status.current_metrics != _v2_current(current_cpu):
@@ -275,21 +278,24 @@ def to_v1(hpa: HorizontalPodAutoscalerV2) -> HorizontalPodAutoscaler:
 
 
 def to_v2(hpa: HorizontalPodAutoscaler) -> HorizontalPodAutoscalerV2:
-    """The v2 view of a v1 HPA, restoring what `to_v1` kept in annotations."""
+    """The v2 view of a v1 HPA, restoring what `to_v1` kept in annotations; no round-trip
+    annotation survives into v2. v1's own CPU fields win over the annotations (a v1 client
+    that changes targetCPUUtilizationPercentage changes the cpu metric, the others stay), and
+    an HPA left without metrics targets 80% CPU, as Kubernetes' conversion defaults it."""
     annotations = dict(hpa.metadata.annotations)
     metrics = _unannotate(annotations, METRICS_ANNOTATION, list[MetricSpec])
     current = _unannotate(annotations, CURRENT_METRICS_ANNOTATION, list[MetricStatus])
     conditions = _unannotate(
         annotations, CONDITIONS_ANNOTATION, list[HorizontalPodAutoscalerCondition]
     )
+    behavior = _unannotate(annotations, BEHAVIOR_ANNOTATION, HorizontalPodAutoscalerBehavior)
+    target = hpa.spec.target_cpu_utilization_percentage
     spec = HorizontalPodAutoscalerSpecV2(
         scale_target_ref=hpa.spec.scale_target_ref,
         min_replicas=hpa.spec.min_replicas,
         max_replicas=hpa.spec.max_replicas,
-        metrics=_v2_metrics(hpa.spec.target_cpu_utilization_percentage)
-        if metrics is None
-        else metrics,
-        behavior=_unannotate(annotations, BEHAVIOR_ANNOTATION, HorizontalPodAutoscalerBehavior),
+        metrics=_with_cpu_target(metrics or [], target) or _v2_metrics(DEFAULT_CPU_UTILIZATION),
+        behavior=behavior if behavior != HorizontalPodAutoscalerBehavior() else None,
     )
     cpu = hpa.status.current_cpu_utilization_percentage
     status = HorizontalPodAutoscalerStatusV2(
@@ -297,30 +303,102 @@ def to_v2(hpa: HorizontalPodAutoscaler) -> HorizontalPodAutoscalerV2:
         last_scale_time=hpa.status.last_scale_time,
         current_replicas=hpa.status.current_replicas,
         desired_replicas=hpa.status.desired_replicas,
-        current_metrics=_v2_current(cpu) if current is None else current,
+        current_metrics=_v2_current(cpu) if current is None else _with_cpu_current(current, cpu),
         conditions=conditions or [],
     )
     metadata = msgspec.structs.replace(hpa.metadata, annotations=annotations)
     return HorizontalPodAutoscalerV2(metadata=metadata, spec=spec, status=status)
 
 
-def _first_cpu_target(metrics: list[MetricSpec]) -> int | None:
+DEFAULT_CPU_UTILIZATION = 80
+_ROUND_TRIP = (
+    METRICS_ANNOTATION,
+    CURRENT_METRICS_ANNOTATION,
+    CONDITIONS_ANNOTATION,
+    BEHAVIOR_ANNOTATION,
+)
+
+
+def _without_round_trip(annotations: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in annotations.items() if k not in _ROUND_TRIP}
+
+
+def _is_cpu_utilization(m: MetricSpec) -> bool:
+    resource = m.resource
+    return (
+        m.type == "Resource"
+        and resource is not None
+        and resource.name == "cpu"
+        and resource.target.average_utilization is not None
+    )
+
+
+def _cpu_target(metrics: list[MetricSpec]) -> int | None:
     for m in metrics:
-        resource = m.resource
-        if m.type == "Resource" and resource is not None and resource.name == "cpu":
-            return (
-                resource.target.average_utilization
-                if resource.target.type == "Utilization"
-                else None
-            )
+        if _is_cpu_utilization(m):
+            assert m.resource is not None
+            return m.resource.target.average_utilization
     return None
 
 
-def _first_cpu_current(metrics: list[MetricStatus]) -> int | None:
+def _cpu_current_index(metrics: list[MetricStatus]) -> int | None:
+    """Kubernetes takes the last cpu status that has an averageUtilization."""
+    found = None
+    for i, m in enumerate(metrics):
+        r = m.resource
+        if m.type == "Resource" and r and r.name == "cpu" and r.current.average_utilization:
+            found = i
+    return found
+
+
+def _cpu_current(metrics: list[MetricStatus]) -> int | None:
+    i = _cpu_current_index(metrics)
+    if i is None:
+        return None
+    resource = metrics[i].resource
+    assert resource is not None
+    return resource.current.average_utilization
+
+
+def _with_cpu_target(metrics: list[MetricSpec], target: int | None) -> list[MetricSpec]:
+    """`metrics` with v1's cpu target in the first cpu utilization metric (removed when v1
+    has no target; appended when there is none, as Kubernetes appends it to the annotated
+    other metrics)."""
+    out: list[MetricSpec] = []
+    placed = False
     for m in metrics:
-        if m.type == "Resource" and m.resource is not None and m.resource.name == "cpu":
-            return m.resource.current.average_utilization
-    return None
+        if placed or not _is_cpu_utilization(m):
+            out.append(m)
+            continue
+        placed = True
+        if target is not None:
+            out.append(_retarget(m, target))
+    if target is not None and not placed:
+        out.extend(_v2_metrics(target))
+    return out
+
+
+def _retarget(m: MetricSpec, target: int) -> MetricSpec:
+    assert m.resource is not None
+    resource_target = msgspec.structs.replace(m.resource.target, average_utilization=target)
+    resource = msgspec.structs.replace(m.resource, target=resource_target)
+    return msgspec.structs.replace(m, resource=resource)
+
+
+def _with_cpu_current(metrics: list[MetricStatus], cpu: int | None) -> list[MetricStatus]:
+    """The annotated current metrics, with v1's current cpu utilization where it differs."""
+    i = _cpu_current_index(metrics)
+    if cpu is None or i is None:
+        return metrics if i is not None or cpu is None else [*metrics, *_v2_current(cpu)]
+    resource = metrics[i].resource
+    assert resource is not None
+    if resource.current.average_utilization == cpu:
+        return metrics
+    value = msgspec.structs.replace(resource.current, average_utilization=cpu)
+    changed = msgspec.structs.replace(
+        metrics[i], resource=msgspec.structs.replace(resource, current=value)
+    )
+    return [*metrics[:i], changed, *metrics[i + 1 :]]
 
 
 def _v2_metrics(cpu_target: int | None) -> list[MetricSpec]:

@@ -57,4 +57,67 @@ def test_corrupt_annotations_are_ignored() -> None:
     v1 = autoscaling.HorizontalPodAutoscaler(
         metadata=ObjectMeta(annotations={autoscaling.METRICS_ANNOTATION: "{not json"}),
     )
-    assert autoscaling.to_v2(v1).spec.metrics == []
+    v2 = autoscaling.to_v2(v1)
+    assert v2.spec.metrics == _cpu(80)  # Kubernetes' conversion default
+    assert v2.metadata.annotations == {}
+
+
+def _cpu(target: int) -> list[autoscaling.MetricSpec]:
+    t = autoscaling.MetricTarget(type="Utilization", average_utilization=target)
+    source = autoscaling.ResourceMetricSource(name="cpu", target=t)
+    return [autoscaling.MetricSpec(type="Resource", resource=source)]
+
+
+def _memory() -> autoscaling.MetricSpec:
+    t = autoscaling.MetricTarget(type="AverageValue", average_value=100 * 2**20)
+    source = autoscaling.ResourceMetricSource(name="memory", target=t)
+    return autoscaling.MetricSpec(type="Resource", resource=source)
+
+
+def _v2(metrics: list[autoscaling.MetricSpec]) -> autoscaling.HorizontalPodAutoscalerV2:
+    return autoscaling.HorizontalPodAutoscalerV2(
+        metadata=ObjectMeta(name="h"),
+        spec=autoscaling.HorizontalPodAutoscalerSpecV2(max_replicas=3, metrics=metrics),
+    )
+
+
+def test_a_v1_change_of_the_cpu_target_keeps_the_other_metrics() -> None:
+    v1 = autoscaling.to_v1(_v2([_memory(), *_cpu(50)]))
+    assert v1.spec.target_cpu_utilization_percentage == 50
+    v1.spec.target_cpu_utilization_percentage = 70
+    assert autoscaling.to_v2(v1).spec.metrics == [_memory(), *_cpu(70)]
+    v1.spec.target_cpu_utilization_percentage = None
+    assert autoscaling.to_v2(v1).spec.metrics == [_memory()]
+
+
+def test_kubernetes_style_annotation_of_other_metrics_gets_the_cpu_target_appended() -> None:
+    v1 = autoscaling.to_v1(_v2([_memory()]))
+    assert v1.spec.target_cpu_utilization_percentage is None
+    v1.spec.target_cpu_utilization_percentage = 60
+    assert autoscaling.to_v2(v1).spec.metrics == [_memory(), *_cpu(60)]
+
+
+def test_round_trip_annotations_never_reach_v2_nor_repeat_in_v1() -> None:
+    stale = {autoscaling.CONDITIONS_ANNOTATION: "[]", autoscaling.METRICS_ANNOTATION: "[]"}
+    v2 = _v2(_cpu(50))
+    v2.metadata.annotations = dict(stale)
+    v1 = autoscaling.to_v1(v2)
+    assert v1.metadata.annotations == {}
+    assert autoscaling.to_v2(v1).metadata.annotations == {}
+
+
+def test_v1_current_cpu_wins_over_a_stale_current_metrics_annotation() -> None:
+    v2 = _v2([_memory(), *_cpu(50)])
+    cpu = autoscaling.MetricValueStatus(average_utilization=40, average_value=200)
+    v2.status.current_metrics = [
+        autoscaling.MetricStatus(
+            type="Resource", resource=autoscaling.ResourceMetricStatus(name="cpu", current=cpu)
+        )
+    ]
+    v1 = autoscaling.to_v1(v2)
+    assert autoscaling.CURRENT_METRICS_ANNOTATION in v1.metadata.annotations
+    v1.status.current_cpu_utilization_percentage = 90
+    (current,) = autoscaling.to_v2(v1).status.current_metrics
+    assert current.resource is not None
+    assert current.resource.current.average_utilization == 90
+    assert current.resource.current.average_value == 200
