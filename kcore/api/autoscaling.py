@@ -346,7 +346,12 @@ def _cpu_current_index(metrics: list[MetricStatus]) -> int | None:
     found = None
     for i, m in enumerate(metrics):
         r = m.resource
-        if m.type == "Resource" and r and r.name == "cpu" and r.current.average_utilization:
+        if (
+            m.type == "Resource"
+            and r is not None
+            and r.name == "cpu"
+            and r.current.average_utilization is not None
+        ):
             found = i
     return found
 
