@@ -5,17 +5,23 @@ unknown fields, applies Go-correct types, defaults and validation) and stored as
 without `metadata.resourceVersion`; the store's mod revision becomes the resourceVersion on every
 read. This module is the only place the API server touches kcore.api's codec, defaults and
 validation.
+
+A resource served in several versions is stored in one (resources.storage_info); `Conversion`
+turns stored objects into the requested version's view and back, as Kubernetes converts at the
+API boundary: handlers, admission and printing work on the view as if it were stored.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 import msgspec
 
-from kcore.api import codec, defaults, errors, validation
+from kcore.api import autoscaling, codec, defaults, errors, validation
 from kcore.api.registry import ResourceInfo
-from kcore.apiserver import wire
+from kcore.apiserver import resources, wire
 
 Obj = dict[str, Any]
 
@@ -112,3 +118,71 @@ def deep_copy(obj: Obj) -> Obj:
     ~10x faster than copy.deepcopy (the update path copies every object it mutates)."""
     copied: Obj = wire.decode_json(wire.encode_json(obj))
     return copied
+
+
+# (stored type, served type) -> (stored -> served, served -> stored)
+_CONVERTERS: dict[tuple[type[Any], type[Any]], tuple[Callable[[Any], Any], Callable[[Any], Any]]]
+_CONVERTERS = {
+    (autoscaling.HorizontalPodAutoscalerV2, autoscaling.HorizontalPodAutoscaler): (
+        autoscaling.to_v1,
+        autoscaling.to_v2,
+    ),
+}
+
+
+class Conversion:
+    """Objects of `served` stored as `stored` (another version of the same resource)."""
+
+    __slots__ = ("_down", "_up", "served", "stored")
+
+    def __init__(self, served: ResourceInfo, stored: ResourceInfo) -> None:
+        self.served, self.stored = served, stored
+        self._down, self._up = _CONVERTERS[(stored.type, served.type)]
+
+    def out(self, stored: Obj) -> Obj:
+        """The served version of a stored object (a new dict: `stored` is not touched)."""
+        view = codec.to_dict(self._down(codec.from_dict(self.stored.type, stored)))
+        assert isinstance(view, dict)
+        return view
+
+    def into(
+        self, obj: Obj, *, current: Obj | None = None, subresource: str = "", check: bool = True
+    ) -> Obj:
+        """The stored form of an admitted view, defaulted in the storage version. For an update
+        of `current` (stored form) the part the request may not change is taken from it whole
+        (a status update keeps the spec, others the status), so what the view cannot express
+        is kept even when a client drops the round-trip annotations; a spec change the view
+        cannot see (a v2-only metric) still bumps the generation. `check` validates the
+        result in the storage version (off only for migrating objects already stored)."""
+        stored = self._up(codec.from_dict(self.served.type, obj))
+        defaults.default_in_place(stored)
+        old = None if current is None else to_struct(self.stored, current, strict=False)
+        causes = validation.validate(stored, old=old) if check else []
+        if causes:  # what the view's annotations carried is invalid in the storage version
+            raise errors.invalid(self.served.kind, name_of(obj), causes, group=self.served.group)
+        out: Obj = codec.to_dict(stored)
+        if current is None:
+            return out
+        kept = "spec" if subresource == "status" else "status"
+        if kept in current:
+            out[kept] = current[kept]
+        else:
+            out.pop(kept, None)
+        generation = meta(current).get("generation")
+        if out.get("spec") != current.get("spec") and meta(out).get("generation") == generation:
+            meta(out)["generation"] = int(generation or 0) + 1
+        return out
+
+
+@cache
+def conversion(group: str, version: str, plural: str) -> Conversion | None:
+    """How the served version (group, version, plural) crosses to storage (None: stored as
+    served)."""
+    info = resources.lookup(group, version, plural)
+    assert info is not None
+    stored = resources.storage_info(info)
+    return None if stored is info else Conversion(info, stored)
+
+
+def conversion_of(info: ResourceInfo) -> Conversion | None:
+    return conversion(info.group, info.version, info.plural)

@@ -258,18 +258,52 @@ def _event_row(ev: Obj, now: datetime.datetime) -> list[Any]:
 def _hpa_row(h: Obj, now: datetime.datetime) -> list[Any]:
     spec, st = _spec(h), _status(h)
     ref = spec.get("scaleTargetRef") or {}
-    target = spec.get("targetCPUUtilizationPercentage")
-    current = st.get("currentCPUUtilizationPercentage")
-    targets = f"{'<unknown>' if current is None else f'{current}%'}/{target}%" if target else ""
     return [
         _name(h),
         f"{ref.get('kind')}/{ref.get('name')}",
-        targets or "<none>",
+        _hpa_targets(spec, st),
         spec.get("minReplicas", 1),
         spec.get("maxReplicas"),
         st.get("currentReplicas", 0),
         _created(h, now),
     ]
+
+
+def _hpa_targets(spec: Obj, st: Obj) -> str:
+    """Kubernetes' formatHPAMetrics: 'current/target' per metric, at most two, then
+    '+ N more...'; a v1 object's CPU fields read as its one cpu metric."""
+    if "metrics" not in spec:  # autoscaling/v1
+        target = spec.get("targetCPUUtilizationPercentage")
+        if target is None:
+            return "<none>"
+        current = st.get("currentCPUUtilizationPercentage")
+        return f"cpu: {'<unknown>' if current is None else f'{current}%'}/{target}%"
+    metrics, statuses = spec.get("metrics") or [], st.get("currentMetrics") or []
+    if not metrics:
+        return "<none>"
+    shown = [_hpa_metric(m, statuses[i] if i < len(statuses) else {}) for i, m in
+             enumerate(metrics)]  # fmt: skip
+    more = f" + {len(shown) - 2} more..." if len(shown) > 2 else ""
+    return ", ".join(shown[:2]) + more
+
+
+def _hpa_metric(m: Obj, status: Obj) -> str:
+    kind = m.get("type", "")
+    field = {"Resource": "resource", "ContainerResource": "containerResource", "Pods": "pods",
+             "Object": "object", "External": "external"}.get(kind)  # fmt: skip
+    if field is None:
+        return "<unknown type>"
+    source, current = m.get(field) or {}, (status.get(field) or {}).get("current")
+    target = source.get("target") or {}
+    name = f"{source.get('name')}: " if kind in ("Resource", "ContainerResource") else ""
+    for key, avg in (("averageUtilization", ""), ("averageValue", " (avg)"), ("value", "")):
+        if key in target:
+            shown = (current or {}).get(key)
+            pct = "%" if key == "averageUtilization" else ""
+            suffix = avg if kind in ("Object", "External") else ""
+            now = "<unknown>" if shown is None else f"{shown}{pct}"
+            return f"{name}{now}/{target[key]}{pct}{suffix}"
+    return f"{name}<unknown>/<auto>"
 
 
 def _job_row(job: Obj, now: datetime.datetime) -> list[Any]:

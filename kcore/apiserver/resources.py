@@ -3,9 +3,13 @@
 Storage keys are `/registry/<resource>/<namespace>/<name>` (cluster-scoped:
 `/registry/<resource>/<name>`), where `<resource>` is the plural for the core group and
 `<plural>.<group>` otherwise (`/registry/deployments.apps/default/web`). A resource served in
-more than one version (autoscaling v1 and v2 HPAs) is stored once per version: the preferred
-version uses the plain prefix, others append `@<version>`
-(`horizontalpodautoscalers.autoscaling@v2`) — kcore does no version conversion.
+more than one version (autoscaling v1 and v2 HPAs) is stored once, in its storage version (the
+group's preferred version, as Kubernetes' storage version: autoscaling/v2), under that one
+prefix; the other versions are views converted at the API boundary (`objects.Conversion`).
+Data dirs from kcore releases that stored each version apart hold objects of another version's
+shape under the plain prefix and others under `<plural>.<group>@<version>` (`legacy_prefix`);
+the API server migrates them into the one layout at startup
+(`resource_store.migrate_layout`).
 """
 
 from __future__ import annotations
@@ -31,18 +35,12 @@ def version_priority(version: str) -> tuple[int, int, int]:
 
 @cache
 def group_versions() -> dict[str, list[str]]:
-    """group -> versions, preferred first. autoscaling prefers v1 (kubectl autoscale posts it)."""
+    """group -> versions, preferred first, in Kubernetes' priority order (autoscaling: v2, v1,
+    as Kubernetes 1.32's discovery)."""
     found: dict[str, set[str]] = {}
     for info in registry.all_resources():
         found.setdefault(info.group, set()).add(info.version)
-    ordered: dict[str, list[str]] = {}
-    for group, versions in sorted(found.items()):
-        order = sorted(versions, key=version_priority)
-        if group == "autoscaling" and "v1" in order:
-            order.remove("v1")
-            order.insert(0, "v1")
-        ordered[group] = order
-    return ordered
+    return {g: sorted(vs, key=version_priority) for g, vs in sorted(found.items())}
 
 
 def preferred_version(group: str) -> str:
@@ -58,18 +56,26 @@ def resources_of(group: str, version: str) -> list[ResourceInfo]:
     return sorted(infos, key=lambda i: i.plural)
 
 
-def storage_resource(info: ResourceInfo) -> str:
-    base = info.group_resource
-    if info.version != preferred_version(info.group):
-        others = [v for v in group_versions()[info.group] if lookup(info.group, v, info.plural)]
-        if len(others) > 1:
-            return f"{base}@{info.version}"
-    return base
+def served_versions(info: ResourceInfo) -> list[ResourceInfo]:
+    """Every served version of `info`'s resource, preferred first."""
+    found = (lookup(info.group, v, info.plural) for v in group_versions()[info.group])
+    return [i for i in found if i is not None]
+
+
+def storage_info(info: ResourceInfo) -> ResourceInfo:
+    """The version `info`'s objects are stored in: the most preferred one serving them."""
+    return served_versions(info)[0]
+
+
+def legacy_prefix(info: ResourceInfo) -> str:
+    """Where older kcore data dirs kept `info`'s version of a resource served in several
+    versions when it was not the preferred one (each version stored apart, in its shape)."""
+    return f"/registry/{info.group_resource}@{info.version}/"
 
 
 def prefix(info: ResourceInfo, namespace: str = "") -> str:
     """Key prefix of all objects of `info` (in `namespace`, if given); ends with '/'."""
-    base = f"/registry/{storage_resource(info)}/"
+    base = f"/registry/{info.group_resource}/"
     return f"{base}{namespace}/" if namespace and info.namespaced else base
 
 

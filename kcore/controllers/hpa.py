@@ -1,9 +1,8 @@
 """HorizontalPodAutoscaler: scale a target through /scale toward its resource metric targets.
 
-kcore's API server stores autoscaling/v1 and /v2 HPAs separately (no conversion), so the
-controller watches both and works in v2 terms: a v1 object is converted with
-`autoscaling.to_v2`, reconciled, and its status written back through `to_v1`. Keys are
-"v1/NS/NAME" and "v2/NS/NAME".
+The API server stores every HPA once, as autoscaling/v2, and serves v1 as a converted view of
+the same object, so one informer on v2 sees every HPA however it was created; the controller
+works and writes status in v2 terms. Keys are "NS/NAME".
 
 A sync (every `sync_period`, 15 s, as Kubernetes):
 
@@ -35,7 +34,6 @@ import msgspec
 
 from kcore.api import quantity, registry, timeutil
 from kcore.api.autoscaling import (
-    HorizontalPodAutoscaler,
     HorizontalPodAutoscalerCondition,
     HorizontalPodAutoscalerV2,
     MetricSpec,
@@ -44,8 +42,6 @@ from kcore.api.autoscaling import (
     MetricValueStatus,
     ResourceMetricSource,
     ResourceMetricStatus,
-    to_v1,
-    to_v2,
 )
 from kcore.api.core import Pod
 from kcore.api.errors import StatusError
@@ -66,7 +62,8 @@ DEFAULT_METRICS = [
         ),
     )
 ]
-"""What an HPA without metrics targets (a v1 HPA without targetCPUUtilizationPercentage)."""
+"""What an HPA without metrics targets (the API server defaults them so; kept for objects
+written before it did)."""
 
 
 class MetricsSource(Protocol):
@@ -155,24 +152,13 @@ class HorizontalPodAutoscalerController(QueueController):
         self.tolerance = tolerance
         self.wall = wall
         self.histories: dict[str, calc.History] = {}
-        self.v1 = factory.informer(HorizontalPodAutoscaler)
-        self.v2 = factory.informer(HorizontalPodAutoscalerV2)
+        self.hpas = factory.informer(HorizontalPodAutoscalerV2)
         self.pods = factory.informer(Pod)
-        for version, informer in (("v1", self.v1), ("v2", self.v2)):
-            informer.add_event_handler(
-                on_add=self._enqueuer(version),
-                on_update=self._updater(version),
-                on_delete=self._forgetter(version),
-            )
-
-    def _enqueuer(self, version: str) -> Callable[[Any], None]:
-        return lambda obj: self.queue.add(_key(version, obj))
-
-    def _updater(self, version: str) -> Callable[[Any, Any], None]:
-        return lambda old, new: self.queue.add(_key(version, new))
-
-    def _forgetter(self, version: str) -> Callable[[Any], None]:
-        return lambda obj: self._forget(_key(version, obj))
+        self.hpas.add_event_handler(
+            on_add=lambda obj: self.queue.add(_key(obj)),
+            on_update=lambda old, new: self.queue.add(_key(new)),
+            on_delete=lambda obj: self._forget(_key(obj)),
+        )
 
     def _forget(self, key: str) -> None:
         self.histories.pop(key, None)
@@ -183,29 +169,22 @@ class HorizontalPodAutoscalerController(QueueController):
     # -- reconcile ---------------------------------------------------------------------------
 
     async def sync(self, key: str) -> None:
-        version, _, ref = key.partition("/")
-        hpa = self._get(version, ref)
+        hpa = self.hpas.get(key)
         if hpa is None:
             self.histories.pop(key, None)
             return
         try:
-            await self._reconcile(key, version, hpa)
+            await self._reconcile(key, hpa)
         finally:
             self.queue.add_after(key, self.sync_period)
 
-    def _get(self, version: str, ref: str) -> HorizontalPodAutoscalerV2 | None:
-        if version == "v1":
-            old = self.v1.get(ref)
-            return to_v2(old) if old is not None else None
-        return self.v2.get(ref)
-
-    async def _reconcile(self, key: str, version: str, hpa: HorizontalPodAutoscalerV2) -> None:
+    async def _reconcile(self, key: str, hpa: HorizontalPodAutoscalerV2) -> None:
         ns = hpa.metadata.namespace
         try:
             info = _target_info(hpa)
             scale = await self.client.get_scale(info, hpa.spec.scale_target_ref.name, namespace=ns)
         except (StatusError, LookupError) as e:
-            await self._fail(version, hpa, "FailedGetScale", str(e))
+            await self._fail(hpa, "FailedGetScale", str(e))
             return
         spec_replicas = int(scale.get("spec", {}).get("replicas", 0))
         current = int(scale.get("status", {}).get("replicas", 0))
@@ -217,7 +196,7 @@ class HorizontalPodAutoscalerController(QueueController):
                     info, hpa.spec.scale_target_ref.name, outcome.desired, namespace=ns
                 )
             except StatusError as e:
-                await self._fail(version, hpa, "FailedUpdateScale", str(e))
+                await self._fail(hpa, "FailedUpdateScale", str(e))
                 return
             rescaled = True
             self._history(key).record_scale(self.queue.clock.now(), spec_replicas, outcome.desired)
@@ -227,7 +206,7 @@ class HorizontalPodAutoscalerController(QueueController):
                 "SuccessfulRescale",
                 f"New size: {outcome.desired}; reason: {outcome.reason}",
             )
-        await self._write_status(version, hpa, current, outcome, rescaled)
+        await self._write_status(hpa, current, outcome, rescaled)
 
     def _history(self, key: str) -> calc.History:
         return self.histories.setdefault(key, calc.History())
@@ -349,9 +328,7 @@ class HorizontalPodAutoscalerController(QueueController):
 
     # -- status ------------------------------------------------------------------------------
 
-    async def _fail(
-        self, version: str, hpa: HorizontalPodAutoscalerV2, reason: str, message: str
-    ) -> None:
+    async def _fail(self, hpa: HorizontalPodAutoscalerV2, reason: str, message: str) -> None:
         self.recorder.event(hpa, "Warning", reason, message)
         conds = _set_condition(
             hpa.status.conditions, "AbleToScale", "False", reason, message, self._now_string()
@@ -359,11 +336,10 @@ class HorizontalPodAutoscalerController(QueueController):
         status = msgspec.structs.replace(
             hpa.status, conditions=conds, observed_generation=hpa.metadata.generation
         )
-        await self._put_status(version, hpa, status)
+        await self._put_status(hpa, status)
 
     async def _write_status(
         self,
-        version: str,
         hpa: HorizontalPodAutoscalerV2,
         current: int,
         outcome: _Outcome,
@@ -387,15 +363,13 @@ class HorizontalPodAutoscalerController(QueueController):
             conditions=conds,
             last_scale_time=now if rescaled else hpa.status.last_scale_time,
         )
-        await self._put_status(version, hpa, status)
+        await self._put_status(hpa, status)
 
-    async def _put_status(self, version: str, hpa: HorizontalPodAutoscalerV2, status: Any) -> None:
+    async def _put_status(self, hpa: HorizontalPodAutoscalerV2, status: Any) -> None:
         if status == hpa.status:
             return
-        updated = msgspec.structs.replace(hpa, status=status)
-        obj: Any = to_v1(updated) if version == "v1" else updated
         try:
-            await self.client.update_status(obj)
+            await self.client.update_status(msgspec.structs.replace(hpa, status=status))
         except StatusError as e:
             if e.code not in (404, 409):
                 raise
@@ -431,8 +405,8 @@ def _out_of_bounds(replicas: int, lo: int, hi: int) -> _Outcome | None:
     return None
 
 
-def _key(version: str, obj: Any) -> str:
-    return f"{version}/{obj.metadata.namespace}/{obj.metadata.name}"
+def _key(obj: Any) -> str:
+    return f"{obj.metadata.namespace}/{obj.metadata.name}"
 
 
 def _target_info(hpa: HorizontalPodAutoscalerV2) -> registry.ResourceInfo:

@@ -9,7 +9,7 @@ from typing import Any
 from kcore.api import errors
 from kcore.apiserver import printing, resources, selectors, wire
 from kcore.apiserver.handlers.context import Context, Reply
-from kcore.apiserver.objects import Obj
+from kcore.apiserver.objects import Obj, conversion_of
 
 
 def render_one(ctx: Context, obj: Obj) -> Any:
@@ -72,6 +72,8 @@ async def list_objects(ctx: Context) -> Reply:
                             limit=max(ctx.int_param("limit"), 0), start_after=start,
                             predicate=pred, exact=exact)  # fmt: skip
     items = [o.object for o in page.items]
+    if (conversion := conversion_of(ctx.info)) is not None:
+        items = [conversion.out(o) for o in items]
     list_meta: dict[str, Any] = {"resourceVersion": str(page.revision)}
     if page.more:
         list_meta["continue"] = encode_continue(page.revision, page.last_key)

@@ -22,7 +22,7 @@ from typing import Any
 from aiohttp import web
 
 from kcore.api import errors
-from kcore.apiserver import printing, resources, selectors, wire
+from kcore.apiserver import caches, printing, resources, selectors, wire
 from kcore.apiserver.handlers.context import Context
 from kcore.storage.interface import CompactedError, StorageError
 from kcore.storage.watchcache import CachedEvent, CacheWatcher
@@ -53,11 +53,13 @@ class _Encoder:
 
     def __init__(self, ctx: Context) -> None:
         self.ctx, self.headers_sent = ctx, False
+        self.fmt = caches.wire_format(ctx.info, ctx.accept.fmt)
 
     def __call__(self, ev: CachedEvent) -> bytes:
         if not self.ctx.accept.table or ev.type == "BOOKMARK":
-            return ev.encoded(self.ctx.accept.fmt)
-        table = printing.table(self.ctx.info.plural, [ev.object], headers=not self.headers_sent,
+            return ev.encoded(self.fmt)
+        obj = caches.view(self.ctx.info, ev.object)
+        table = printing.table(self.ctx.info.plural, [obj], headers=not self.headers_sent,
                                include=self.ctx.param("includeObject", "Metadata"),
                                table_version=self.ctx.accept.table_version)  # fmt: skip
         self.headers_sent = True

@@ -69,23 +69,16 @@ async def admit_update(ctx: Context, new: Obj, current: Obj, *, strict: bool) ->
 
 
 async def _write(ctx: Context, change: Any, precondition_rv: str) -> Reply:
+    async def write() -> Obj:
+        return await ctx.rs.update(ctx.ri.namespace, ctx.ri.name, change,
+                                   precondition_rv=precondition_rv, dry_run=ctx.dry_run,
+                                   subresource=ctx.ri.subresource)  # fmt: skip
+
     if ctx.info.kind == "Service" and ctx.info.group == "":
         async with ctx.server.allocator.lock:
-            obj = await ctx.rs.update(
-                ctx.ri.namespace,
-                ctx.ri.name,
-                change,
-                precondition_rv=precondition_rv,
-                dry_run=ctx.dry_run,
-            )
+            obj = await write()
     else:
-        obj = await ctx.rs.update(
-            ctx.ri.namespace,
-            ctx.ri.name,
-            change,
-            precondition_rv=precondition_rv,
-            dry_run=ctx.dry_run,
-        )
+        obj = await write()
     if not ctx.dry_run:
         obj = await delete_handlers.finish_if_done(ctx, obj)
     return Reply(200, render_one(ctx, obj))

@@ -397,7 +397,8 @@ def test_generators_sending_protobuf(kubectl: Any, ns: str) -> None:
     port = as_json(kubectl("get", "svc", "svc", "-n", ns, "-o", "json"))["spec"]["ports"][0]
     assert (port["port"], port["targetPort"]) == (80, 8080)
     kubectl("autoscale", "deploy", "web", "-n", ns, "--max=5", "--cpu-percent=50")
-    hpa = as_json(kubectl("get", "hpa", "web", "-n", ns, "-o", "json"))["spec"]
+    v1_path = f"/apis/autoscaling/v1/namespaces/{ns}/horizontalpodautoscalers/web"
+    hpa = as_json(kubectl("get", "--raw", v1_path))["spec"]  # get hpa -o json shows v2
     assert (hpa["maxReplicas"], hpa["targetCPUUtilizationPercentage"]) == (5, 50)
     kubectl("create", "job", "j", "-n", ns, "--image=busybox", "--", "echo", "hi")
     job = as_json(kubectl("get", "job", "j", "-n", ns, "-o", "json"))

@@ -124,11 +124,15 @@ def test_discovery_documents_from_registry() -> None:
 def test_storage_keys() -> None:
     pods = resources.lookup("", "v1", "pods")
     deploys = resources.lookup("apps", "v1", "deployments")
+    hpa1 = resources.lookup("autoscaling", "v1", "horizontalpodautoscalers")
     hpa2 = resources.lookup("autoscaling", "v2", "horizontalpodautoscalers")
-    assert pods is not None and deploys is not None and hpa2 is not None
+    assert pods is not None and deploys is not None and hpa1 is not None and hpa2 is not None
     assert resources.key(pods, "ns", "p") == "/registry/pods/ns/p"
     assert resources.prefix(deploys) == "/registry/deployments.apps/"
-    assert resources.prefix(hpa2, "d") == "/registry/horizontalpodautoscalers.autoscaling@v2/d/"
+    # one HPA, two versions: one prefix, stored as v2
+    assert resources.prefix(hpa1, "d") == resources.prefix(hpa2, "d")
+    assert resources.prefix(hpa2, "d") == "/registry/horizontalpodautoscalers.autoscaling/d/"
+    assert resources.storage_info(hpa1) is hpa2
 
 
 def test_credentials_are_created_once(tmp_path: Path) -> None:

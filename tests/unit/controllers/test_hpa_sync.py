@@ -35,13 +35,8 @@ class Rig:
     recorder: EventRecorder
 
     async def load(self) -> None:
-        c = self.cluster.client
-        for informer, kind in (
-            (self.ctl.v1, HorizontalPodAutoscaler),
-            (self.ctl.v2, HorizontalPodAutoscalerV2),
-        ):
-            page = await c.list(kind)
-            await informer.replace(list(page.items), page.resource_version)
+        page = await self.cluster.client.list(HorizontalPodAutoscalerV2)
+        await self.ctl.hpas.replace(list(page.items), page.resource_version)
 
     async def replicas(self) -> int:
         d = await self.cluster.client.get(Deployment, "web", namespace="default")
@@ -142,7 +137,7 @@ async def test_scales_up_on_cpu_and_writes_status(rig: Rig) -> None:
     rig.metrics.set("default", "a", "cpu", 90)
     rig.metrics.set("default", "b", "cpu", 90)
     await rig.load()
-    await rig.ctl.sync("v2/default/web")
+    await rig.ctl.sync("default/web")
     assert await rig.replicas() == 4  # ceil(2 * 90/50)
     hpa = await _v2(rig)
     st = hpa.status
@@ -166,15 +161,15 @@ async def test_scale_down_after_the_window_and_max_clamp(rig: Rig) -> None:
     rig.metrics.set("default", "a", "cpu", 10)
     rig.metrics.set("default", "b", "cpu", 10)
     await rig.load()
-    await rig.ctl.sync("v2/default/web")
+    await rig.ctl.sync("default/web")
     assert await rig.replicas() == 2  # the window (60 s here) holds the first recommendation
     rig.clock.step(30)
     await rig.load()
-    await rig.ctl.sync("v2/default/web")
+    await rig.ctl.sync("default/web")
     assert await rig.replicas() == 2
     rig.clock.step(31)
     await rig.load()
-    await rig.ctl.sync("v2/default/web")
+    await rig.ctl.sync("default/web")
     assert await rig.replicas() == 1
     await rig.recorder.flush()
     events = await rig.cluster.client.list(Event, namespace="default")
@@ -195,7 +190,7 @@ async def test_v1_hpa_is_served_through_conversion(rig: Rig) -> None:
     rig.metrics.set("default", "a", "cpu", 100)
     rig.metrics.set("default", "b", "cpu", 100)
     await rig.load()
-    await rig.ctl.sync("v1/default/web")
+    await rig.ctl.sync("default/web")
     assert await rig.replicas() == 3  # 10 wanted, max 3
     v1 = await rig.cluster.client.get(HorizontalPodAutoscaler, "web", namespace="default")
     assert v1.status.desired_replicas == 3
@@ -206,7 +201,7 @@ async def test_missing_metrics_set_scaling_active_false(rig: Rig) -> None:
     await rig.cluster.client.create(_hpa_v2(50))
     await _set_pods(rig, _pod("a"))
     await rig.load()
-    await rig.ctl.sync("v2/default/web")
+    await rig.ctl.sync("default/web")
     assert await rig.replicas() == 2
     conds = {c.type: (c.status, c.reason) for c in (await _v2(rig)).status.conditions}
     assert conds["ScalingActive"] == ("False", "FailedGetResourceMetric")
@@ -217,7 +212,7 @@ async def test_missing_target_sets_able_to_scale_false(rig: Rig) -> None:
     hpa.spec.scale_target_ref.name = "nothere"
     await rig.cluster.client.create(hpa)
     await rig.load()
-    await rig.ctl.sync("v2/default/web")
+    await rig.ctl.sync("default/web")
     conds = {c.type: (c.status, c.reason) for c in (await _v2(rig)).status.conditions}
     assert conds["AbleToScale"] == ("False", "FailedGetScale")
 
@@ -226,7 +221,7 @@ async def test_zero_replicas_disables_scaling(rig: Rig) -> None:
     await rig.cluster.client.scale(Deployment, "web", 0, namespace="default")
     await rig.cluster.client.create(_hpa_v2(50))
     await rig.load()
-    await rig.ctl.sync("v2/default/web")
+    await rig.ctl.sync("default/web")
     assert await rig.replicas() == 0
     conds = {c.type: (c.status, c.reason) for c in (await _v2(rig)).status.conditions}
     assert conds["ScalingActive"] == ("False", "ScalingDisabled")
@@ -237,7 +232,7 @@ async def test_target_without_scale_subresource_sets_able_to_scale_false(rig: Ri
     hpa.spec.scale_target_ref.kind = "DaemonSet"
     await rig.cluster.client.create(hpa)
     await rig.load()
-    await rig.ctl.sync("v2/default/web")
+    await rig.ctl.sync("default/web")
     conds = {c.type: (c.status, c.reason) for c in (await _v2(rig)).status.conditions}
     assert conds["AbleToScale"] == ("False", "FailedGetScale")
     assert rig.ctl.queue.waiting() == 1  # still resynced
@@ -253,7 +248,7 @@ async def test_average_value_memory_target(rig: Rig) -> None:
     rig.metrics.set("default", "a", "memory", 300 * 1024 * 1024 * 1000)  # milli-bytes
     rig.metrics.set("default", "b", "memory", 100 * 1024 * 1024 * 1000)
     await rig.load()
-    await rig.ctl.sync("v2/default/web")
+    await rig.ctl.sync("default/web")
     assert await rig.replicas() == 4  # average 200Mi against 100Mi: twice the pods
     res = (await _v2(rig)).status.current_metrics[0].resource
     assert res is not None and res.current.average_value == str(200 * 1024 * 1024)
@@ -264,7 +259,7 @@ async def test_served_metrics_without_kubelets_leave_scaling_inactive(rig: Rig) 
     await rig.cluster.client.create(_hpa_v2(50))
     await _set_pods(rig, _pod("a"))
     await rig.load()
-    await rig.ctl.sync("v2/default/web")
+    await rig.ctl.sync("default/web")
     assert await rig.replicas() == 2
     conds = {c.type: (c.status, c.reason) for c in (await _v2(rig)).status.conditions}
     assert conds["ScalingActive"] == ("False", "FailedGetResourceMetric")
