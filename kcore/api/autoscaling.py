@@ -236,6 +236,236 @@ class HorizontalPodAutoscalerListV2(ListObject):
     items: list[HorizontalPodAutoscalerV2] = []
 
 
+# --- autoscaling/v1's alpha metric types ---------------------------------------------------------
+# The shapes Kubernetes keeps v2-only metrics in when it serves an HPA as autoscaling/v1 (its
+# autoscaling/v1 MetricSpec/MetricStatus: targets flattened into targetAverageUtilization,
+# targetAverageValue, targetValue; the metric's name in metricName).
+class AlphaObjectSource(Model):
+    target: CrossVersionObjectReference = msgspec.field(default_factory=CrossVersionObjectReference)
+    metric_name: str = ""
+    target_value: Quantity | None = None
+    selector: LabelSelector | None = None
+    average_value: Quantity | None = None
+
+
+class AlphaPodsSource(Model):
+    metric_name: str = ""
+    target_average_value: Quantity | None = None
+    selector: LabelSelector | None = None
+
+
+class AlphaResourceSource(Model):
+    name: str = ""
+    target_average_utilization: int | None = None
+    target_average_value: Quantity | None = None
+    container: str = ""
+
+
+class AlphaExternalSource(Model):
+    metric_name: str = ""
+    metric_selector: LabelSelector | None = None
+    target_value: Quantity | None = None
+    target_average_value: Quantity | None = None
+
+
+class AlphaMetricSpec(Model):
+    type: str = ""
+    object: AlphaObjectSource | None = None
+    pods: AlphaPodsSource | None = None
+    resource: AlphaResourceSource | None = None
+    container_resource: AlphaResourceSource | None = None
+    external: AlphaExternalSource | None = None
+
+
+class AlphaObjectStatus(Model):
+    target: CrossVersionObjectReference = msgspec.field(default_factory=CrossVersionObjectReference)
+    metric_name: str = ""
+    current_value: Quantity | None = None
+    selector: LabelSelector | None = None
+    average_value: Quantity | None = None
+
+
+class AlphaPodsStatus(Model):
+    metric_name: str = ""
+    current_average_value: Quantity | None = None
+    selector: LabelSelector | None = None
+
+
+class AlphaResourceStatus(Model):
+    name: str = ""
+    current_average_utilization: int | None = None
+    current_average_value: Quantity | None = None
+    container: str = ""
+
+
+class AlphaExternalStatus(Model):
+    metric_name: str = ""
+    metric_selector: LabelSelector | None = None
+    current_value: Quantity | None = None
+    current_average_value: Quantity | None = None
+
+
+class AlphaMetricStatus(Model):
+    type: str = ""
+    object: AlphaObjectStatus | None = None
+    pods: AlphaPodsStatus | None = None
+    resource: AlphaResourceStatus | None = None
+    container_resource: AlphaResourceStatus | None = None
+    external: AlphaExternalStatus | None = None
+
+
+def _alpha_spec(m: MetricSpec) -> AlphaMetricSpec:
+    out = AlphaMetricSpec(type=m.type)
+    if (o := m.object) is not None:
+        out.object = AlphaObjectSource(
+            target=o.described_object,
+            metric_name=o.metric.name,
+            selector=o.metric.selector,
+            target_value=o.target.value,
+            average_value=o.target.average_value,
+        )
+    if (p := m.pods) is not None:
+        out.pods = AlphaPodsSource(
+            metric_name=p.metric.name,
+            selector=p.metric.selector,
+            target_average_value=p.target.average_value,
+        )
+    if (r := m.resource) is not None:
+        out.resource = AlphaResourceSource(
+            name=r.name,
+            target_average_utilization=r.target.average_utilization,
+            target_average_value=r.target.average_value,
+        )
+    if (c := m.container_resource) is not None:
+        out.container_resource = AlphaResourceSource(
+            name=c.name,
+            container=c.container,
+            target_average_value=c.target.average_value,
+            target_average_utilization=c.target.average_utilization,
+        )
+    if (e := m.external) is not None:
+        out.external = AlphaExternalSource(
+            metric_name=e.metric.name,
+            metric_selector=e.metric.selector,
+            target_value=e.target.value,
+            target_average_value=e.target.average_value,
+        )
+    return out
+
+
+def _value_target(value: Quantity | None, average: Quantity | None) -> MetricTarget:
+    if average is not None:
+        return MetricTarget(type="AverageValue", average_value=average)
+    return MetricTarget(type="Value", value=value)
+
+
+def _resource_target(utilization: int | None, average: Quantity | None) -> MetricTarget:
+    if utilization is not None:
+        return MetricTarget(type="Utilization", average_utilization=utilization)
+    return MetricTarget(type="AverageValue", average_value=average)
+
+
+def _v2_spec(m: AlphaMetricSpec) -> MetricSpec:
+    out = MetricSpec(type=m.type)
+    if (o := m.object) is not None:
+        out.object = ObjectMetricSource(
+            described_object=o.target,
+            metric=MetricIdentifier(name=o.metric_name, selector=o.selector),
+            target=_value_target(o.target_value, o.average_value),
+        )
+    if (p := m.pods) is not None:
+        target = MetricTarget(type="AverageValue", average_value=p.target_average_value)
+        out.pods = PodsMetricSource(
+            metric=MetricIdentifier(name=p.metric_name, selector=p.selector), target=target
+        )
+    if (r := m.resource) is not None:
+        target = _resource_target(r.target_average_utilization, r.target_average_value)
+        out.resource = ResourceMetricSource(name=r.name, target=target)
+    if (c := m.container_resource) is not None:
+        target = _resource_target(c.target_average_utilization, c.target_average_value)
+        out.container_resource = ContainerResourceMetricSource(
+            name=c.name, container=c.container, target=target
+        )
+    if (e := m.external) is not None:
+        out.external = ExternalMetricSource(
+            metric=MetricIdentifier(name=e.metric_name, selector=e.metric_selector),
+            target=_value_target(e.target_value, e.target_average_value),
+        )
+    return out
+
+
+def _alpha_status(m: MetricStatus) -> AlphaMetricStatus:
+    out = AlphaMetricStatus(type=m.type)
+    if (o := m.object) is not None:
+        out.object = AlphaObjectStatus(
+            target=o.described_object,
+            metric_name=o.metric.name,
+            selector=o.metric.selector,
+            current_value=o.current.value,
+            average_value=o.current.average_value,
+        )
+    if (p := m.pods) is not None:
+        out.pods = AlphaPodsStatus(
+            metric_name=p.metric.name,
+            selector=p.metric.selector,
+            current_average_value=p.current.average_value,
+        )
+    if (r := m.resource) is not None:
+        out.resource = AlphaResourceStatus(
+            name=r.name,
+            current_average_utilization=r.current.average_utilization,
+            current_average_value=r.current.average_value,
+        )
+    if (c := m.container_resource) is not None:
+        out.container_resource = AlphaResourceStatus(
+            name=c.name,
+            container=c.container,
+            current_average_value=c.current.average_value,
+            current_average_utilization=c.current.average_utilization,
+        )
+    if (e := m.external) is not None:
+        out.external = AlphaExternalStatus(
+            metric_name=e.metric.name,
+            metric_selector=e.metric.selector,
+            current_value=e.current.value,
+            current_average_value=e.current.average_value,
+        )
+    return out
+
+
+def _v2_status(m: AlphaMetricStatus) -> MetricStatus:
+    out = MetricStatus(type=m.type)
+    if (o := m.object) is not None:
+        out.object = ObjectMetricStatus(
+            described_object=o.target,
+            metric=MetricIdentifier(name=o.metric_name, selector=o.selector),
+            current=MetricValueStatus(value=o.current_value, average_value=o.average_value),
+        )
+    if (p := m.pods) is not None:
+        out.pods = PodsMetricStatus(
+            metric=MetricIdentifier(name=p.metric_name, selector=p.selector),
+            current=MetricValueStatus(average_value=p.current_average_value),
+        )
+    if (r := m.resource) is not None:
+        out.resource = ResourceMetricStatus(name=r.name, current=_resource_current(r))
+    if (c := m.container_resource) is not None:
+        out.container_resource = ContainerResourceMetricStatus(
+            name=c.name, container=c.container, current=_resource_current(c)
+        )
+    if (e := m.external) is not None:
+        out.external = ExternalMetricStatus(
+            metric=MetricIdentifier(name=e.metric_name, selector=e.metric_selector),
+            current=MetricValueStatus(value=e.current_value, average_value=e.current_average_value),
+        )
+    return out
+
+
+def _resource_current(r: AlphaResourceStatus) -> MetricValueStatus:
+    return MetricValueStatus(
+        average_utilization=r.current_average_utilization, average_value=r.current_average_value
+    )
+
+
 # --- conversion between v1 and v2 -----------------------------------------------------------------
 # Kubernetes stores one HPA and serves it in both versions; what v1 cannot express travels in
 # these annotations (as Kubernetes' own conversion does), so v2 -> v1 -> v2 loses nothing.
@@ -249,15 +479,17 @@ def to_v1(hpa: HorizontalPodAutoscalerV2) -> HorizontalPodAutoscaler:
     """The v1 view of a v2 HPA, by Kubernetes' rules: the first Resource cpu metric with an
     averageUtilization target is targetCPUUtilizationPercentage, the cpu averageUtilization in
     the current metrics is currentCPUUtilizationPercentage; metrics, current metrics, conditions
-    and behavior that those fields cannot reproduce are kept whole in annotations (any such
-    annotations on the input are dropped first, so only this conversion's own ones appear)."""
+    and behavior that those fields cannot reproduce are kept whole in annotations, the metrics
+    in autoscaling/v1's alpha shapes as Kubernetes writes them (any such annotations on the
+    input are dropped first, so only this conversion's own ones appear)."""
     target = _cpu_target(hpa.spec.metrics)
     current_cpu = _cpu_current(hpa.status.current_metrics)
     annotations = _without_round_trip(hpa.metadata.annotations)
     if hpa.spec.metrics != _v2_metrics(target):
-        _annotate(annotations, METRICS_ANNOTATION, hpa.spec.metrics)
+        _annotate(annotations, METRICS_ANNOTATION, [_alpha_spec(m) for m in hpa.spec.metrics])
     if hpa.status.current_metrics != _v2_current(current_cpu):
-        _annotate(annotations, CURRENT_METRICS_ANNOTATION, hpa.status.current_metrics)
+        current = [_alpha_status(m) for m in hpa.status.current_metrics]
+        _annotate(annotations, CURRENT_METRICS_ANNOTATION, current)
     _annotate(annotations, CONDITIONS_ANNOTATION, hpa.status.conditions)
     _annotate(annotations, BEHAVIOR_ANNOTATION, hpa.spec.behavior)
     spec = HorizontalPodAutoscalerSpec(
@@ -283,8 +515,10 @@ def to_v2(hpa: HorizontalPodAutoscaler) -> HorizontalPodAutoscalerV2:
     that changes targetCPUUtilizationPercentage changes the cpu metric, the others stay), and
     an HPA left without metrics targets 80% CPU, as Kubernetes' conversion defaults it."""
     annotations = dict(hpa.metadata.annotations)
-    metrics = _unannotate(annotations, METRICS_ANNOTATION, list[MetricSpec])
-    current = _unannotate(annotations, CURRENT_METRICS_ANNOTATION, list[MetricStatus])
+    alpha_metrics = _unannotate(annotations, METRICS_ANNOTATION, list[AlphaMetricSpec])
+    metrics = [_v2_spec(m) for m in alpha_metrics or []]
+    alpha_current = _unannotate(annotations, CURRENT_METRICS_ANNOTATION, list[AlphaMetricStatus])
+    current = None if alpha_current is None else [_v2_status(m) for m in alpha_current]
     conditions = _unannotate(
         annotations, CONDITIONS_ANNOTATION, list[HorizontalPodAutoscalerCondition]
     )
@@ -294,7 +528,7 @@ def to_v2(hpa: HorizontalPodAutoscaler) -> HorizontalPodAutoscalerV2:
         scale_target_ref=hpa.spec.scale_target_ref,
         min_replicas=hpa.spec.min_replicas,
         max_replicas=hpa.spec.max_replicas,
-        metrics=_with_cpu_target(metrics or [], target) or _v2_metrics(DEFAULT_CPU_UTILIZATION),
+        metrics=_with_cpu_target(metrics, target) or _v2_metrics(DEFAULT_CPU_UTILIZATION),
         behavior=behavior if behavior != HorizontalPodAutoscalerBehavior() else None,
     )
     cpu = hpa.status.current_cpu_utilization_percentage

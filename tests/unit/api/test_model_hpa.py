@@ -3,6 +3,7 @@ Kubernetes' own conversion."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from kcore.api import autoscaling, codec, defaults
@@ -121,3 +122,66 @@ def test_v1_current_cpu_wins_over_a_stale_current_metrics_annotation() -> None:
     assert current.resource is not None
     assert current.resource.current.average_utilization == 90
     assert current.resource.current.average_value == 200
+
+
+def test_annotations_use_kubernetes_v1_alpha_shapes() -> None:
+    v1 = autoscaling.to_v1(_v2([_memory(), *_cpu(50)]))
+    metrics = json.loads(v1.metadata.annotations[autoscaling.METRICS_ANNOTATION])
+    assert metrics[0] == {
+        "type": "Resource",
+        "resource": {"name": "memory", "targetAverageValue": 100 * 2**20},
+    }
+    # what Kubernetes itself writes (other metrics only; cpu from the v1 field) reads back
+    written = '[{"type":"Pods","pods":{"metricName":"qps","targetAverageValue":"10"}}]'
+    current = '[{"type":"Pods","pods":{"metricName":"qps","currentAverageValue":"12"}}]'
+    v1.metadata.annotations = {
+        autoscaling.METRICS_ANNOTATION: written,
+        autoscaling.CURRENT_METRICS_ANNOTATION: current,
+    }
+    v2 = autoscaling.to_v2(v1)
+    pods = v2.spec.metrics[0].pods
+    assert pods is not None and pods.metric.name == "qps"
+    assert pods.target == autoscaling.MetricTarget(type="AverageValue", average_value="10")
+    assert v2.spec.metrics[1:] == _cpu(50)
+    status = v2.status.current_metrics[0].pods
+    assert status is not None and status.current.average_value == "12"
+
+
+def test_every_metric_type_survives_v1() -> None:
+    ident = autoscaling.MetricIdentifier(name="m")
+    ref = autoscaling.CrossVersionObjectReference(kind="Ingress", name="i", api_version="v1")
+    value = autoscaling.MetricTarget(type="Value", value="5")
+    average = autoscaling.MetricTarget(type="AverageValue", average_value="3")
+    metrics = [
+        autoscaling.MetricSpec(
+            type="Object",
+            object=autoscaling.ObjectMetricSource(described_object=ref, metric=ident, target=value),
+        ),
+        autoscaling.MetricSpec(
+            type="Pods", pods=autoscaling.PodsMetricSource(metric=ident, target=average)
+        ),
+        autoscaling.MetricSpec(
+            type="External", external=autoscaling.ExternalMetricSource(metric=ident, target=value)
+        ),
+        autoscaling.MetricSpec(
+            type="ContainerResource",
+            container_resource=autoscaling.ContainerResourceMetricSource(
+                name="cpu",
+                container="c",
+                target=autoscaling.MetricTarget(type="Utilization", average_utilization=60),
+            ),
+        ),
+    ]
+    now = autoscaling.MetricValueStatus(value="4", average_value="2")
+    current = [
+        autoscaling.MetricStatus(
+            type="Object",
+            object=autoscaling.ObjectMetricStatus(described_object=ref, metric=ident, current=now),
+        ),
+        autoscaling.MetricStatus(
+            type="External", external=autoscaling.ExternalMetricStatus(metric=ident, current=now)
+        ),
+    ]
+    v2 = _v2(metrics)
+    v2.status.current_metrics = current
+    assert autoscaling.to_v2(autoscaling.to_v1(v2)) == v2
