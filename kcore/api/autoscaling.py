@@ -522,7 +522,9 @@ def to_v2(hpa: HorizontalPodAutoscaler) -> HorizontalPodAutoscalerV2:
     conditions = _unannotate(
         annotations, CONDITIONS_ANNOTATION, list[HorizontalPodAutoscalerCondition]
     )
-    behavior = _unannotate(annotations, BEHAVIOR_ANNOTATION, HorizontalPodAutoscalerBehavior)
+    behavior = _unannotate(
+        annotations, BEHAVIOR_ANNOTATION, HorizontalPodAutoscalerBehavior, go_keys=True
+    )
     target = hpa.spec.target_cpu_utilization_percentage
     spec = HorizontalPodAutoscalerSpecV2(
         scale_target_ref=hpa.spec.scale_target_ref,
@@ -661,11 +663,28 @@ def _annotate(annotations: dict[str, str], key: str, value: object) -> None:
         annotations[key] = msgspec.json.encode(value).decode()
 
 
-def _unannotate(annotations: dict[str, str], key: str, tp: type[T]) -> T | None:
+def _unannotate(
+    annotations: dict[str, str], key: str, tp: type[T], *, go_keys: bool = False
+) -> T | None:
+    """The annotation `key` (removed from `annotations`) decoded as `tp`; None when absent or
+    undecodable. `go_keys`: Kubernetes writes its behavior annotation from its internal type,
+    whose JSON keys are Go's field names (`ScaleUp`, `PeriodSeconds`) and whose unset fields
+    are null; Go reads keys case-insensitively, so those are accepted as well."""
     raw = annotations.pop(key, None)
     if raw is None:
         return None
     try:
+        if go_keys:
+            return msgspec.convert(_go_keys(msgspec.json.decode(raw)), tp)
         return msgspec.json.decode(raw, type=tp)
     except msgspec.DecodeError:
         return None
+
+
+def _go_keys(doc: object) -> object:
+    """JSON keys with a lower-case first letter, nulls dropped."""
+    if isinstance(doc, dict):
+        return {k[:1].lower() + k[1:]: _go_keys(v) for k, v in doc.items() if v is not None}
+    if isinstance(doc, list):
+        return [_go_keys(v) for v in doc]
+    return doc

@@ -185,3 +185,21 @@ def test_every_metric_type_survives_v1() -> None:
     v2 = _v2(metrics)
     v2.status.current_metrics = current
     assert autoscaling.to_v2(autoscaling.to_v1(v2)) == v2
+
+
+def test_behavior_annotation_written_by_kubernetes_reads_back() -> None:
+    go = (
+        '{"ScaleUp":{"StabilizationWindowSeconds":0,"SelectPolicy":"Max","Policies":'
+        '[{"Type":"Pods","Value":4,"PeriodSeconds":15}],"Tolerance":null},"ScaleDown":null}'
+    )
+    v1 = autoscaling.HorizontalPodAutoscaler(
+        metadata=ObjectMeta(annotations={autoscaling.BEHAVIOR_ANNOTATION: go}),
+        spec=autoscaling.HorizontalPodAutoscalerSpec(max_replicas=3),
+    )
+    behavior = autoscaling.to_v2(v1).spec.behavior
+    assert behavior is not None and behavior.scale_down is None
+    assert behavior.scale_up == autoscaling.HPAScalingRules(
+        stabilization_window_seconds=0,
+        select_policy="Max",
+        policies=[autoscaling.HPAScalingPolicy(type="Pods", value=4, period_seconds=15)],
+    )
