@@ -208,9 +208,11 @@ async def migrate_layout(store: Store) -> int:
         if resources.storage_info(info) is not info:
             continue
         served = {v.api_version: v for v in resources.served_versions(info)}
-        changed += await _convert_in_place(store, info, served)
-        for version in served.values():
+        if len(served) < 2:  # never stored apart: nothing to read at startup
+            continue
+        for version in served.values():  # first, while the revisions are the old writes'
             changed += await _move_legacy(store, info, version)
+        changed += await _convert_in_place(store, info, served)
     return changed
 
 
@@ -248,6 +250,7 @@ async def _move_legacy(store: Store, info: ResourceInfo, version: ResourceInfo) 
             if existing is None:
                 await store.create(key, value)
             elif existing.mod_revision < kv.mod_revision:
+                log.warning("replacing %s by %s, written later under the same name", key, kv.key)
                 await store.update(key, value, expected_revision=existing.mod_revision)
             else:
                 log.warning("dropping %s: %s was written later under the same name", kv.key, key)

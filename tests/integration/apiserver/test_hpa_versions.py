@@ -283,14 +283,17 @@ async def test_old_layout_is_migrated_to_one_prefix(old_data_dir: str) -> None:
     try:
         await store.create(OLD_V1, _stored(v1_body("old1", cpu=60), "u1"))
         await store.create(OLD_V2, _stored(v2_body("old2", [MEMORY]), "u2"))
+        # the same name in both old layouts: the later write wins
+        await store.create(f"{OLD_V1[:-4]}both", _stored(v1_body("both"), "u3"))
+        await store.create(f"{OLD_V2[:-4]}both", _stored(v2_body("both", [MEMORY]), "u4"))
     finally:
         await store.close()
     async with kcore.Cluster(store=old_data_dir) as cluster:
         c = cluster.client
         v1 = await c.list(HorizontalPodAutoscaler, namespace="default")
         v2 = await c.list(HorizontalPodAutoscalerV2, namespace="default")
-        assert [h.metadata.name for h in v1.items] == ["old1", "old2"]
-        assert [h.metadata.uid for h in v2.items] == ["u1", "u2"]
+        assert [h.metadata.name for h in v1.items] == ["both", "old1", "old2"]
+        assert [h.metadata.uid for h in v2.items] == ["u4", "u1", "u2"]
         old1 = await c.get(HorizontalPodAutoscalerV2, "old1", namespace="default")
         resource = old1.spec.metrics[0].resource
         assert resource is not None and resource.target.average_utilization == 60
