@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from contextlib import aclosing
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,8 @@ from kcore.api.autoscaling import (
     HorizontalPodAutoscaler,
     HorizontalPodAutoscalerV2,
 )
+from kcore.api.codec import from_dict
+from kcore.client.rest import WatchEvent
 from kcore.storage import open_store
 
 pytestmark = [pytest.mark.kubectl, pytest.mark.timeout(120)]
@@ -306,3 +309,25 @@ async def test_old_layout_is_migrated_to_one_prefix(old_data_dir: str) -> None:
         assert kv is not None and json.loads(kv.value)["apiVersion"] == "autoscaling/v2"
     finally:
         await store.close()
+
+
+async def test_kcore_client_v1_watch_gets_v1_objects_in_its_wire_format() -> None:
+    """kcore's own client watches in msgpack: the v1 view has its own encoding there too."""
+    async with kcore.Cluster() as cluster, cluster.new_client(wire="msgpack") as c:
+        start = (await c.list(HorizontalPodAutoscaler, namespace="default")).resource_version
+        v2_events = c.watch(HorizontalPodAutoscalerV2, namespace="default", resource_version=start,
+                            bookmarks=False)  # fmt: skip
+        v1_events = c.watch(HorizontalPodAutoscaler, namespace="default", resource_version=start,
+                            bookmarks=False)  # fmt: skip
+        async with aclosing(v1_events), aclosing(v2_events):
+            body = v2_body("w", [MEMORY, CPU_50], namespace="default")
+            await c.create(from_dict(HorizontalPodAutoscalerV2, body))
+            v2_event = await anext(v2_events)
+            v1_event = await anext(v1_events)
+    assert isinstance(v2_event, WatchEvent) and isinstance(v1_event, WatchEvent)
+    assert isinstance(v1_event.object, HorizontalPodAutoscaler)
+    assert v1_event.object.spec.target_cpu_utilization_percentage == 50
+    assert METRICS_ANNOTATION in v1_event.object.metadata.annotations
+    assert isinstance(v2_event.object, HorizontalPodAutoscalerV2)
+    assert v2_event.object.spec.metrics[0].resource is not None
+    assert not v2_event.object.metadata.annotations
