@@ -515,13 +515,16 @@ def table(
     include: str = "Metadata",
     headers: bool = True,
     table_version: str = "v1",
+    served: list[Obj] | None = None,
 ) -> dict[str, Any]:
+    """A Table of `objs`. `served`: the objects as the request's version shows them, for the
+    rows' objects, when the cells are printed from another version (the stored form)."""
     columns, row_fn = _COLUMNS.get(resource, _DEFAULT)
     now = datetime.datetime.now(datetime.UTC)
     rows = []
-    for obj in objs:
+    for obj, shown in zip(objs, objs if served is None else served, strict=True):
         row: dict[str, Any] = {"cells": row_fn(obj, now)}
-        ro = _row_object(obj, include, table_version)
+        ro = _row_object(shown, include, table_version)
         if ro is not None:
             row["object"] = ro
         rows.append(row)

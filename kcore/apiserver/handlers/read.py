@@ -14,9 +14,12 @@ from kcore.apiserver.objects import Obj, conversion_of
 
 def render_one(ctx: Context, obj: Obj) -> Any:
     if ctx.accept.table:
+        conversion = conversion_of(ctx.info)
+        stored = obj if conversion is None else conversion.into(obj, check=False)
         return printing.table(
             ctx.info.plural,
-            [obj],
+            [stored],  # printed from the stored form: the same columns in every version
+            served=[obj],
             include=ctx.param("includeObject", "Metadata"),
             list_meta={"resourceVersion": obj["metadata"].get("resourceVersion", "")},
             table_version=ctx.accept.table_version,
@@ -71,16 +74,16 @@ async def list_objects(ctx: Context) -> Reply:
     page = await cache.list(resources.prefix(ctx.info, ctx.ri.namespace), revision=revision,
                             limit=max(ctx.int_param("limit"), 0), start_after=start,
                             predicate=pred, exact=exact)  # fmt: skip
-    items = [o.object for o in page.items]
-    if (conversion := conversion_of(ctx.info)) is not None:
-        items = [conversion.out(o) for o in items]
+    stored = [o.object for o in page.items]
+    conversion = conversion_of(ctx.info)
+    items = stored if conversion is None else [conversion.out(o) for o in stored]
     list_meta: dict[str, Any] = {"resourceVersion": str(page.revision)}
     if page.more:
         list_meta["continue"] = encode_continue(page.revision, page.last_key)
         if page.remaining:
             list_meta["remainingItemCount"] = page.remaining
     if ctx.accept.table:
-        doc = printing.table(ctx.info.plural, items, list_meta=list_meta,
+        doc = printing.table(ctx.info.plural, stored, list_meta=list_meta, served=items,
                              include=ctx.param("includeObject", "Metadata"),
                              table_version=ctx.accept.table_version)  # fmt: skip
         return Reply(200, doc)

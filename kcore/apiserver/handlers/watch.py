@@ -58,8 +58,10 @@ class _Encoder:
     def __call__(self, ev: CachedEvent) -> bytes:
         if not self.ctx.accept.table or ev.type == "BOOKMARK":
             return ev.encoded(self.fmt)
-        obj = caches.view(self.ctx.info, ev.object)
-        table = printing.table(self.ctx.info.plural, [obj], headers=not self.headers_sent,
+        # cells print the stored form (the same columns in every version), as list does
+        served = [caches.view(self.ctx.info, ev.object)]
+        table = printing.table(self.ctx.info.plural, [ev.object], headers=not self.headers_sent,
+                               served=served,
                                include=self.ctx.param("includeObject", "Metadata"),
                                table_version=self.ctx.accept.table_version)  # fmt: skip
         self.headers_sent = True

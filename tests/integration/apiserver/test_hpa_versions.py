@@ -68,6 +68,15 @@ class Versions:
         assert resp.status < 300, resp.data
         return json.loads(resp.data)
 
+    def table(self, version: str) -> Any:
+        accept = "application/json;as=Table;v=v1;g=meta.k8s.io"
+        method, url, headers, _, _ = self.api.param_serialize(
+            "GET", self.path(version), header_params={"Accept": accept},
+            auth_settings=["BearerToken"])  # fmt: skip
+        resp = self.api.call_api(method, url, header_params=headers).response
+        assert resp.status < 300, resp.data
+        return json.loads(resp.data)
+
     def create(self, version: str, body: dict[str, Any]) -> Any:
         return self.call("POST", self.path(version), body)
 
@@ -243,6 +252,20 @@ def test_delete_and_deletecollection_through_either_version(hpa: Versions) -> No
     assert [i["metadata"]["name"] for i in hpa.list("v2")["items"]] == ["h2", "h3"]
     hpa.call("DELETE", hpa.path("v2"))
     assert hpa.list("v1")["items"] == []
+
+
+def test_table_output_is_the_same_through_both_versions(hpa: Versions) -> None:
+    hpa.create("v1", v1_body("t1", cpu=40))
+    hpa.create("v2", v2_body("t2", [MEMORY, CPU_50, cpu(60)]))
+    tables = {v: hpa.table(v) for v in ("v1", "v2")}
+    assert tables["v1"]["rows"] and [r["cells"] for r in tables["v1"]["rows"]] == [
+        r["cells"] for r in tables["v2"]["rows"]
+    ]
+    targets = {r["cells"][0]: r["cells"][2] for r in tables["v1"]["rows"]}
+    assert targets == {
+        "t1": "cpu: <unknown>/40%",
+        "t2": "memory: <unknown>/100Mi, cpu: <unknown>/50% + 1 more...",
+    }
 
 
 def test_kubectl_shows_hpas_of_both_versions(kubectl: Any, hpa: Versions) -> None:
