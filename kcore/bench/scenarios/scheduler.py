@@ -3,8 +3,8 @@ NumPy reference and the per-node Python loop (the same seeded clusters and typic
 benchmarks/test_scheduler_kernels.py) at 1,000, 5,000 and 15,000 nodes; batch placements/s
 (identical small pods on 5,000 nodes, one place_batch call) beside one reference decision per
 pod; and end-to-end pods/s through `kcore apiserver` and `kcore scheduler` processes on 5,000
-simulated nodes (benchmarks/test_scheduler_e2e.py) beside kube-scheduler's published
-scheduler_perf threshold for the same case.
+simulated nodes (benchmarks/test_scheduler_e2e.py; with --quick the median of three runs of
+3,000 pods) beside kube-scheduler's published scheduler_perf threshold for the same case.
 
 Rates come from the median call (the machine is shared, so the mean carries others' load).
 """
@@ -94,9 +94,14 @@ def _end_to_end(ctx: Context) -> None:
     nodes (benchmarks/test_scheduler_e2e.py), beside kube-scheduler's published threshold."""
     bench: Any = driver("test_scheduler_e2e", "the end-to-end scheduler workload")
     nodes, pods = 5_000, (3_000 if ctx.quick else 10_000)
-    tmp = ctx.cleanup.tempdir()
-    with ctx.phase(f"end to end: {pods:,} pods on {nodes:,} nodes"):
-        got = asyncio.run(bench.scheduling_basic(nodes, pods, tmp))
+    # a quick run lasts about a second, so one run is at the mercy of a burst elsewhere on
+    # the machine: the median of three (fresh servers each time) is reported
+    runs: list[Any] = []
+    for _ in range(3 if ctx.quick else 1):
+        tmp = ctx.cleanup.tempdir()
+        with ctx.phase(f"end to end: {pods:,} pods on {nodes:,} nodes"):
+            runs.append(asyncio.run(bench.scheduling_basic(nodes, pods, tmp)))
+    got = sorted(runs, key=lambda r: float(r[0] if isinstance(r, tuple) else r))[len(runs) // 2]
     # (bound/s, created/s) in newer drivers, bound/s alone in older ones
     rate = float(got[0] if isinstance(got, tuple) else got)
     if isinstance(got, tuple):
