@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import subprocess
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ import aiohttp
 import docker
 import docker.errors
 import pytest
-from ctl_support import running_manager
+from ctl_support import docker_control_plane
 from hollow import eventually
 
 import kcore
@@ -28,8 +27,7 @@ from kcore.api.apps import Deployment, ReplicaSet
 from kcore.api.codec import from_dict
 from kcore.api.core import Endpoints, Pod, Service
 from kcore.client import Client, SharedInformerFactory
-from kcore.kubelet import Kubelet, KubeletConfig
-from kcore.scheduler.scheduler import Scheduler
+from kcore.kubelet import Kubelet
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(240)]
 IMAGE = "kcore-test/busybox:1"
@@ -64,27 +62,8 @@ def web_deployment(version: str) -> Deployment:
 
 @contextlib.asynccontextmanager
 async def control_plane(tmp: Path) -> AsyncIterator[tuple[kcore.Cluster, Kubelet]]:
-    node = f"cm-{uuid.uuid4().hex[:6]}"
-    async with kcore.Cluster(data_dir=tmp / "cluster") as cluster:
-        clients = [cluster.new_client() for _ in range(3)]
-        async with contextlib.AsyncExitStack() as stack:
-            for c in clients:
-                await stack.enter_async_context(c)
-            cfg = KubeletConfig(node_name=node, node_ip="127.0.1.77", port=0, data_dir=tmp / "k")
-            kubelet = Kubelet(cfg, clients[0])
-            await kubelet.start()
-            stack.push_async_callback(kubelet.stop)
-            scheduler = Scheduler(clients[1])
-            task = asyncio.create_task(scheduler.run())
-            stack.push_async_callback(_cancel, task)
-            await stack.enter_async_context(running_manager(clients[2]))
-            yield cluster, kubelet
-
-
-async def _cancel(task: asyncio.Task[Any]) -> None:
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    async with docker_control_plane(tmp, node_prefix="cm", node_ip="127.0.1.77") as running:
+        yield running[0], running[1]
 
 
 def _ready(pod: Pod) -> bool:

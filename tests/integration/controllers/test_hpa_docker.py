@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import docker
 import pytest
-from ctl_support import running_manager
+from ctl_support import docker_control_plane
 from hollow import eventually
 from test_nodes import running
 
@@ -29,8 +27,7 @@ from kcore.api.codec import from_dict
 from kcore.api.core import Pod
 from kcore.client import Client
 from kcore.controllers.hpa import HorizontalPodAutoscalerController
-from kcore.kubelet import Kubelet, KubeletConfig
-from kcore.scheduler.scheduler import Scheduler
+from kcore.kubelet import Kubelet
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(240)]
 IMAGE = "kcore-test/busybox:1"
@@ -79,31 +76,16 @@ def autoscaler() -> HorizontalPodAutoscalerV2:
 
 @contextlib.asynccontextmanager
 async def control_plane(tmp: Path) -> AsyncIterator[tuple[kcore.Cluster, Kubelet]]:
-    node = f"hpa-{uuid.uuid4().hex[:6]}"
-    async with kcore.Cluster(data_dir=tmp / "cluster") as cluster:
-        clients = [cluster.new_client() for _ in range(4)]
-        async with contextlib.AsyncExitStack() as stack:
-            for c in clients:
-                await stack.enter_async_context(c)
-            cfg = KubeletConfig(node_name=node, node_ip="127.0.1.78", port=0, data_dir=tmp / "k")
-            kubelet = Kubelet(cfg, clients[0])
-            await kubelet.start()
-            stack.push_async_callback(kubelet.stop)
-            task = asyncio.create_task(Scheduler(clients[1]).run())
-            stack.push_async_callback(_cancel, task)
-            workloads = ["deployment", "replicaset", "garbagecollector"]
-            await stack.enter_async_context(running_manager(clients[2], controllers=workloads))
-            hpa = lambda c, f, r: HorizontalPodAutoscalerController(  # noqa: E731
-                c, f, r, sync_period=1.0, downscale_stabilization=5
-            )
-            await stack.enter_async_context(running(clients[3], hpa))
-            yield cluster, kubelet
-
-
-async def _cancel(task: asyncio.Task[Any]) -> None:
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    workloads = ["deployment", "replicaset", "garbagecollector"]
+    async with docker_control_plane(
+        tmp, node_prefix="hpa", node_ip="127.0.1.78", controllers=workloads
+    ) as (cluster, kubelet, stack):
+        client = await stack.enter_async_context(cluster.new_client())
+        hpa = lambda c, f, r: HorizontalPodAutoscalerController(  # noqa: E731
+            c, f, r, sync_period=1.0, downscale_stabilization=5
+        )
+        await stack.enter_async_context(running(client, hpa))
+        yield cluster, kubelet
 
 
 async def _replicas(client: Client) -> int:
