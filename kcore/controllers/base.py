@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from kcore.api.core import Pod
@@ -113,3 +114,33 @@ class PodOwnerController(QueueController):
         owner = self._pod_owner(pod)
         if owner is not None:
             self._observe_deleted(owner, pod)
+
+    async def _create_pods(
+        self, key: str, owner: Any, pods: Sequence[Callable[[], Pod]], namespace: str | None = None
+    ) -> tuple[int, list[str]]:
+        """Create a pod from each factory in slow-start batches (stopping after a batch with a
+        failure), each success recorded as a SuccessfulCreate event on `owner`; returns how
+        many were created and the failures' messages. The owner's expectations count every
+        creation that will not show up in the informer: each failure, and the pods of the
+        batches never sent."""
+        self.expectations.expect_creations(key, len(pods))
+        queue = iter(pods)
+        errors: list[str] = []
+
+        async def create_one() -> bool:
+            make = next(queue)
+            try:
+                pod = await self.client.create(make(), namespace=namespace)
+            except StatusError as e:
+                self.expectations.creation_observed(key)
+                errors.append(e.message)
+                return False
+            self.recorder.event(
+                owner, "Normal", "SuccessfulCreate", f"Created pod: {pod.metadata.name}"
+            )
+            return True
+
+        created = await cu.slow_start_batches(len(pods), create_one)
+        for _ in range(len(pods) - created - len(errors)):
+            self.expectations.creation_observed(key)  # batches never sent
+        return created, errors

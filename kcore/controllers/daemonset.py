@@ -19,10 +19,10 @@ template is kept as a ControllerRevision (`_dshistory`) for `kubectl rollout his
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Iterator
 from typing import Any
 
 import msgspec
@@ -295,25 +295,10 @@ class DaemonSetController(PodOwnerController):
             await self._create(key, ds, create, revision)
 
     async def _create(self, key: str, ds: DaemonSet, nodes: list[str], revision: str) -> None:
-        self.expectations.expect_creations(key, len(nodes))
-        queue: Iterator[str] = iter(nodes)
-
-        async def create_one() -> bool:
-            node = next(queue)
-            try:
-                pod = await self.client.create(self._new_pod(ds, node, revision))
-            except StatusError as e:
-                self.expectations.creation_observed(key)
-                self.recorder.event(ds, "Warning", "FailedCreate", f"Error creating: {e.message}")
-                return False
-            self.recorder.event(
-                ds, "Normal", "SuccessfulCreate", f"Created pod: {pod.metadata.name}"
-            )
-            return True
-
-        created = await cu.slow_start_batches(len(nodes), create_one)
-        for _ in range(len(nodes) - created):
-            self.expectations.creation_observed(key)
+        makes = [functools.partial(self._new_pod, ds, node, revision) for node in nodes]
+        _, errors = await self._create_pods(key, ds, makes)
+        for message in errors:
+            self.recorder.event(ds, "Warning", "FailedCreate", f"Error creating: {message}")
 
     def _new_pod(self, ds: DaemonSet, node: str, revision: str) -> Pod:
         pod = template_pod(ds)

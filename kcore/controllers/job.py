@@ -27,9 +27,10 @@ capped at 6 min) from the last failure, as Kubernetes delays it.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -319,24 +320,10 @@ class JobController(PodOwnerController):
     async def _create(self, key: str, job: Job, indexes: list[int | None]) -> int:
         if not indexes:
             return 0
-        self.expectations.expect_creations(key, len(indexes))
-        queue: Iterator[int | None] = iter(indexes)
-
-        async def create_one() -> bool:
-            try:
-                pod = await self.client.create(self._new_pod(job, next(queue)))
-            except StatusError as e:
-                self.expectations.creation_observed(key)
-                self.recorder.event(job, "Warning", "FailedCreate", f"Error creating: {e.message}")
-                return False
-            self.recorder.event(
-                job, "Normal", "SuccessfulCreate", f"Created pod: {pod.metadata.name}"
-            )
-            return True
-
-        created = await cu.slow_start_batches(len(indexes), create_one)
-        for _ in range(len(indexes) - created):
-            self.expectations.creation_observed(key)
+        makes = [functools.partial(self._new_pod, job, index) for index in indexes]
+        created, errors = await self._create_pods(key, job, makes)
+        for message in errors:
+            self.recorder.event(job, "Warning", "FailedCreate", f"Error creating: {message}")
         return created
 
     def _new_pod(self, job: Job, index: int | None) -> Pod:

@@ -13,6 +13,7 @@ LabelSelector vs a plain map selector, status and condition types). A sync:
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -206,24 +207,8 @@ class ReplicaSetController(PodOwnerController, Generic[R]):
         return None
 
     async def _create(self, key: str, owner: Any, count: int) -> str | None:
-        self.expectations.expect_creations(key, count)
-        errors: list[str] = []
-
-        async def create_one() -> bool:
-            try:
-                pod = await self.client.create(self._new_pod(owner), namespace=_ns(owner))
-            except StatusError as e:
-                self.expectations.creation_observed(key)
-                errors.append(e.message)
-                return False
-            self.recorder.event(
-                owner, "Normal", "SuccessfulCreate", f"Created pod: {pod.metadata.name}"
-            )
-            return True
-
-        created = await cu.slow_start_batches(count, create_one)
-        for _ in range(count - created - len(errors)):
-            self.expectations.creation_observed(key)  # batches never sent
+        makes = [functools.partial(self._new_pod, owner)] * count
+        _, errors = await self._create_pods(key, owner, makes, namespace=_ns(owner))
         if errors:
             self.recorder.event(owner, "Warning", "FailedCreate", f"Error creating: {errors[0]}")
             return errors[0]
