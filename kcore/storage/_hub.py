@@ -101,7 +101,6 @@ class HubWatch:
     ) -> None:
         self._hub = hub
         self.prefix = prefix
-        self._prefix = prefix
         self._after = after
         self._replay: Replay | None = replay if after < hub.revision else None
         self._upto = hub.revision
@@ -113,7 +112,7 @@ class HubWatch:
             hub.add(self)
 
     def offer(self, events: Sequence[Event]) -> None:
-        prefix, after, buffer = self._prefix, self._after, self._buffer
+        prefix, after, buffer = self.prefix, self._after, self._buffer
         for event in events:
             if event.kv.mod_revision > after and event.kv.key.startswith(prefix):
                 buffer.append(event)
@@ -163,7 +162,7 @@ class HubWatch:
         replay = self._replay
         assert replay is not None
         try:
-            events = await replay(self._prefix, self._after, self._upto)
+            events = await replay(self.prefix, self._after, self._upto)
         except StorageError:
             self._replay = None
             self.end()
