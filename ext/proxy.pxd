@@ -101,6 +101,7 @@ cdef extern from "<sys/socket.h>" nogil:
         SO_RCVBUF
         SHUT_WR
         MSG_NOSIGNAL
+        MSG_MORE
         MSG_DONTWAIT
     struct sockaddr:
         pass
@@ -140,6 +141,7 @@ cdef extern from "<netinet/in.h>" nogil:
 cdef extern from "<netinet/tcp.h>" nogil:
     enum:
         TCP_NODELAY
+        TCP_DEFER_ACCEPT
 
 
 cdef extern from "<pthread.h>" nogil:
@@ -243,6 +245,7 @@ cdef struct Conn:
     int state
     int rd[2]                 # edge-triggered readiness seen and not yet drained
     int hup[2]                # side i reported RDHUP/HUP/ERR: read it to the end
+    int fin[2]                # side i reported RDHUP without ERR: its FIN came, no reset
     int wr[2]
     int eof[2]                # read end of side i reached
     int shut[2]               # SHUT_WR sent to side i

@@ -17,6 +17,13 @@ through a 64 KiB buffer to splice() through a pipe after the first full buffer. 
 sized to 1 MiB (fewer, larger splices per wakeup: ~10% less proxy CPU per byte than 256 KiB
 here); the resize is best effort, so past the user's pipe page limit a pipe stays smaller.
 
+A new connection costs two TCP connections' worth of kernel work, so the proxy saves
+packets where it can: the client's first bytes, when already queued at accept, are read
+before the backend connect and sent as soon as it returns, with the handshake's last ACK
+held back to ride on them (TCP_DEFER_ACCEPT on the connecting socket); and when a side's
+last bytes come with its FIN, they are passed on with MSG_MORE so that the FIN sent on
+behalf of it leaves in the same segment (the recv that would only say EOF is skipped).
+
 UDP Services have one datagram socket per address, in one worker's set only, so that worker
 owns the listener's flow table (client address -> flow) without locks. A flow is a
 connected datagram socket to the endpoint picked for the client's first datagram; replies go
@@ -320,6 +327,14 @@ cdef void set_nodelay(int fd) noexcept nogil:
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one))
 
 
+cdef void set_ack_with_data(int fd) noexcept nogil:
+    # On a connecting socket TCP_DEFER_ACCEPT holds back the handshake's last ACK (for at
+    # most 200 ms) so that it leaves with the first data segment: one packet fewer per
+    # connection when the client's first bytes are already here.
+    cdef int one = 1
+    setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &one, sizeof(one))
+
+
 cdef void set_rcvbuf(int fd, int size) noexcept nogil:
     # Before connect/listen, so the window scale offered fits the buffer.
     if size > 0:
@@ -416,10 +431,10 @@ cdef int flush_dir(Worker* w, Conn* c, Dir* d, int dst) noexcept nogil:
     return 1
 
 
-cdef int pass_on(Worker* w, Conn* c, Dir* d, int dst, ssize_t n) noexcept nogil:
+cdef int pass_on(Worker* w, Conn* c, Dir* d, int dst, ssize_t n, int flags) noexcept nogil:
     """Send the `n` bytes just read into the scratch buffer to side `dst`; what does not fit
     is staged in the direction's own buffer. 1: go on, 0: `dst` is full, -1: error."""
-    cdef ssize_t sent = send(c.fd[dst], w.scratch, <size_t>n, MSG_NOSIGNAL)
+    cdef ssize_t sent = send(c.fd[dst], w.scratch, <size_t>n, MSG_NOSIGNAL | flags)
     if sent == n:
         return 1
     if sent < 0:
@@ -472,13 +487,22 @@ cdef int move(Worker* w, Conn* c, int src) noexcept nogil:
                 d.off, d.len, d.in_pipe = 0, <size_t>n, 1
                 kc_add(&w.sh.buffered, n)
                 continue
+            if n < BUF_SIZE and c.fin[src]:
+                # A short recv after the peer's FIN read the last bytes: the recv that would
+                # say EOF is skipped, and the bytes wait (MSG_MORE) for the FIN that follows
+                # at once (shutdown or close), so both leave in one segment, as the peer's did.
+                c.eof[src] = 1
+                r = pass_on(w, c, d, dst, n, MSG_MORE)
+                if r <= 0:
+                    return r
+                continue
             if n < BUF_SIZE and not c.hup[src]:
                 # A short recv drained the socket; the next arrival raises a new edge, so
                 # skip the recv that would only say EAGAIN (not after a FIN: no edge then).
                 c.rd[src] = 0
             elif n == BUF_SIZE:
                 dir_splice_on(d)  # best effort: without a pipe the scratch path goes on
-            r = pass_on(w, c, d, dst, n)
+            r = pass_on(w, c, d, dst, n, 0)
             if r <= 0:
                 return r
         elif n == 0:
@@ -508,8 +532,12 @@ cdef int watch(Worker* w, int fd, Handle* h) noexcept nogil:
     return epoll_ctl(w.epfd, EPOLL_CTL_ADD, fd, &ev)
 
 
-cdef void start_connect(Worker* w, Conn* c) noexcept nogil:
-    """Connect to `c.ep`, moving on to the next endpoint while connects fail at once."""
+cdef void start_connect(Worker* w, Conn* c, ssize_t early) noexcept nogil:
+    """Connect to `c.ep`, moving on to the next endpoint while connects fail at once.
+
+    `early` bytes the client sent first wait in the worker's scratch buffer: they go out
+    as soon as the connect returns (on loopback the handshake is done by then), what the
+    backend cannot take yet is staged for its EPOLLOUT."""
     cdef sockaddr_in sa
     cdef int fd, r
     while c.ep != NULL:
@@ -521,16 +549,41 @@ cdef void start_connect(Worker* w, Conn* c) noexcept nogil:
         if fd >= 0:
             set_nodelay(fd)
             set_rcvbuf(fd, w.sh.recv_buffer)
+            if early > 0 or c.d[0].len > 0:
+                set_ack_with_data(fd)
             r = connect(fd, <sockaddr*>&sa, sizeof(sa))
             if (r == 0 or errno == EINPROGRESS) and watch(w, fd, &c.h[1]) == 0:
                 c.fd[1] = fd
                 c.state = ST_CONNECTING
                 list_append(w, c, 1, w.now + w.sh.connect_ms)
+                if early > 0 and stage_early(w, c, early) < 0:
+                    conn_end(w, c, True)
                 return
             close(fd)
         next_endpoint(w, c)
     kc_add(&c.svc.counters[CTR_FAILED], 1)
     conn_end(w, c, True)
+
+
+cdef int stage_early(Worker* w, Conn* c, ssize_t n) noexcept nogil:
+    """Send the client's first `n` bytes (in the scratch buffer) to the backend still
+    connecting; stage what it does not take. A failed send stages all of it: the connect's
+    own ERR/HUP event moves on to the next endpoint, which gets the bytes."""
+    cdef ssize_t sent = send(c.fd[1], w.scratch, <size_t>n, MSG_NOSIGNAL)
+    cdef Dir* d = &c.d[0]
+    if sent == n:
+        return 0
+    if sent < 0:
+        sent = 0
+    if d.buf == NULL:
+        d.buf = <char*>malloc(BUF_SIZE)
+        if d.buf == NULL:
+            return -1
+    memcpy(d.buf, w.scratch + sent, <size_t>(n - sent))
+    d.off, d.len, d.in_pipe = 0, <size_t>(n - sent), 0
+    kc_add(&w.sh.buffered, <int64_t>d.len)
+    c.wr[1] = 0
+    return 0
 
 
 cdef void next_endpoint(Worker* w, Conn* c) noexcept nogil:
@@ -553,7 +606,7 @@ cdef void connect_failed(Worker* w, Conn* c) noexcept nogil:
     close(c.fd[1])
     c.fd[1] = -1
     next_endpoint(w, c)
-    start_connect(w, c)
+    start_connect(w, c, 0)
 
 
 cdef void on_backend_ready(Worker* w, Conn* c, uint32_t events) noexcept nogil:
@@ -570,6 +623,7 @@ cdef void on_backend_ready(Worker* w, Conn* c, uint32_t events) noexcept nogil:
         c.rd[1] = 1
     if events & EPOLLRDHUP:
         c.hup[1] = 1
+        c.fin[1] = 1
     pump(w, c)
 
 
@@ -583,6 +637,8 @@ cdef void on_side(Worker* w, Handle* h, uint32_t events) noexcept nogil:
         return
     if events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR):
         c.hup[h.side] = 1
+        if not events & EPOLLERR:
+            c.fin[h.side] = 1
     if events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR):
         c.rd[h.side] = 1
     if events & (EPOLLOUT | EPOLLHUP | EPOLLERR):
@@ -596,6 +652,7 @@ cdef void on_side(Worker* w, Handle* h, uint32_t events) noexcept nogil:
 cdef void on_accept(Worker* w, Service* s, int fd, uint32_t client) noexcept nogil:
     cdef Endpoint* ep
     cdef Conn* c
+    cdef ssize_t n
     pthread_mutex_lock(&w.sh.lock)
     ep = pick(s, client, w.now, NULL, 0)
     if ep != NULL:
@@ -615,8 +672,20 @@ cdef void on_accept(Worker* w, Service* s, int fd, uint32_t client) noexcept nog
     c.svc, c.ep, c.client_ip, c.fd[0] = s, ep, client, fd
     c.state = ST_CONNECTING
     kc_store(&w.active, w.active + 1)
+    # The client's first bytes are usually here by the time it is accepted: read them now,
+    # before the socket is watched (so no event reports them again), and hand them to the
+    # connect, which sends them with the handshake's last ACK.
+    n = recv(fd, w.scratch, BUF_SIZE, 0)
+    if n > 0:
+        kc_add(&s.counters[CTR_BYTES_IN], n)
+        c.rd[0] = n == BUF_SIZE
+    elif n == 0:
+        c.eof[0] = 1
+    elif errno != EAGAIN and errno != EINTR:
+        conn_end(w, c, True)  # reset before it sent a byte: nothing to carry to a backend
+        return
     watch(w, fd, &c.h[0])
-    start_connect(w, c)
+    start_connect(w, c, n)
 
 
 cdef void drop_pick(Worker* w, Service* s, Endpoint* ep) noexcept nogil:

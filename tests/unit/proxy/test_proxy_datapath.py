@@ -245,6 +245,40 @@ def test_dead_endpoint_costs_the_client_nothing(
     assert 2 <= st.connect_errors < 6
 
 
+def early_client(addr: Address, data: bytes) -> socket.socket:
+    """A client whose first bytes are already queued when the proxy accepts it: with
+    TCP_DEFER_ACCEPT on the connecting socket the kernel holds back the handshake's last
+    ACK until those bytes go, so the connection reaches the proxy's accept queue with them."""
+    s = socket.socket()
+    s.settimeout(10)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, 1)
+    s.connect(addr)
+    s.sendall(data)
+    return s
+
+
+def test_first_bytes_waiting_at_accept_reach_the_backend(
+    proxy: Proxy, backends: Callable[..., Backend]
+) -> None:
+    """The bytes read before the backend connect (sent with it, or staged while it is
+    still in progress, or carried to the next endpoint when it is refused) arrive whole
+    and in order, also when the client's FIN came with them."""
+    live = backends(echo)
+    dead = Address("127.0.0.1", free_port())
+    vip = serve(proxy, dead, live.address)
+    for i in range(4):
+        first = f"hello {i}\n".encode() * 50
+        with early_client(vip, first) as c:
+            c.sendall(b"and more\n")
+            c.shutdown(socket.SHUT_WR)
+            assert recv_all(c) == first + b"and more\n"
+    with early_client(vip, b"x" * 200_000) as c:  # more than the first read takes
+        c.shutdown(socket.SHUT_WR)
+        assert recv_all(c) == b"x" * 200_000
+    st = proxy.stats("svc")
+    assert st.failed == 0 and st.connections == 5 and st.connect_errors >= 1
+
+
 def test_every_endpoint_dead_resets_the_client(proxy: Proxy) -> None:
     vip = serve(proxy, Address("127.0.0.1", free_port()), Address("127.0.0.3", free_port()))
     assert_reset(vip)
