@@ -20,7 +20,8 @@ from conftest import SUMMARY
 from proxy_bench import TARGETS, WORKLOADS, Figure, compare
 
 from kcore.api.codec import from_dict
-from kcore.api.core import Endpoints, Service
+from kcore.api.core import Service
+from kcore.api.discovery import EndpointSlice
 from kcore.proxy import Proxy
 from kcore.proxy.config import table_entries
 
@@ -62,7 +63,7 @@ def test_proxy_vs_haproxy_vs_direct(
     assert all(f.errors == 0 for f in row.values()), "wrk saw socket errors or non-2xx"
 
 
-def _services(n: int, endpoints: int) -> list[tuple[Service, Endpoints]]:
+def _services(n: int, endpoints: int) -> list[tuple[Service, EndpointSlice]]:
     out = []
     for i in range(n):
         meta = {"name": f"s{i}", "namespace": "bench"}
@@ -76,12 +77,16 @@ def _services(n: int, endpoints: int) -> list[tuple[Service, Endpoints]]:
                 },
             },
         )
-        addrs = [{"ip": f"127.64.{i % 200}.{j + 1}"} for j in range(endpoints)]
+        slice_meta = {**meta, "labels": {"kubernetes.io/service-name": f"s{i}"}}
         eps = from_dict(
-            Endpoints,
+            EndpointSlice,
             {
-                "metadata": meta,
-                "subsets": [{"addresses": addrs, "ports": [{"name": "http", "port": 8080}]}],
+                "metadata": slice_meta,
+                "addressType": "IPv4",
+                "endpoints": [
+                    {"addresses": [f"127.64.{i % 200}.{j + 1}"]} for j in range(endpoints)
+                ],
+                "ports": [{"name": "http", "port": 8080}],
             },
         )
         out.append((svc, eps))
@@ -96,7 +101,7 @@ def test_program_10k_services(benchmark: Any) -> None:
     def program() -> int:
         with Proxy(workers=WORKERS) as proxy:
             for svc, eps in objs:
-                for key, port in table_entries(svc, eps, ()).items():
+                for key, port in table_entries(svc, [eps], ()).items():
                     proxy.set_service(key, port)
             return len(proxy.services())
 

@@ -90,9 +90,13 @@ async def _serve(args: argparse.Namespace) -> int:
                     )
                 )
                 await parts.enter_async_context(scheduler_cli.embedded(running.kubeconfig))
-                node_ips = [kubelet_cli.node_ip(i) for i in range(1, args.nodes + 1)]
+                indexes = range(1, args.nodes + 1)
                 await parts.enter_async_context(
-                    proxy_cli.embedded(running.kubeconfig, node_ips=node_ips)
+                    proxy_cli.embedded(
+                        running.kubeconfig,
+                        node_ips=[kubelet_cli.node_ip(i) for i in indexes],
+                        node_names=[kubelet_cli.node_name(i) for i in indexes],
+                    )
                 )
             await stop.wait()
     finally:

@@ -59,6 +59,11 @@ def node_ip(index: int) -> str:
     return str(ipaddress.IPv4Address(base + (offset // 254) * 256 + offset % 254 + 1))
 
 
+def node_name(index: int) -> str:
+    """The name of `kcore up`'s node `index` (1-based)."""
+    return f"kcore-node-{index}"
+
+
 @contextlib.asynccontextmanager
 async def embedded(
     kubeconfig: Path, data_dir: Path, *, nodes: int = 1, runtime: str = "docker"
@@ -91,7 +96,7 @@ async def embedded(
 
 
 def _embedded_config(data_dir: Path, index: int, runtime: str) -> KubeletConfig:
-    name = f"kcore-node-{index}"
+    name = node_name(index)
     return KubeletConfig(
         node_name=name,
         node_ip=node_ip(index),

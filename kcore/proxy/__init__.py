@@ -19,7 +19,7 @@ Library use (a static table, no cluster needed)::
 - `model`: `ServicePort`, `Address`, `ServiceStats`.
 - `balancer.Balancer`: the plain-Python reference of the data path's endpoint choice.
 - `metrics.render`: Prometheus text of the per-Service counters.
-- `config.ServiceConfig`: keeps the table equal to the cluster's Services and Endpoints
+- `config.ServiceConfig`: keeps the table equal to the cluster's Services and EndpointSlices
   (informers); `daemon.ProxyServer` adds /metrics; `cli` is `kcore proxy`.
 
 Connections to a listen address are balanced per new connection over the endpoints; a

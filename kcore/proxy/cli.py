@@ -27,6 +27,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         default=[],
         help="an address NodePort Services listen on (repeat for several; 127.0.1.N)",
     )
+    p.add_argument(
+        "--node-name",
+        action="append",
+        default=[],
+        help="a node on this host: its endpoints are local for the Local traffic policies",
+    )
     p.add_argument("--workers", type=int, default=0, help="epoll threads (0: one per core)")
     p.add_argument("--metrics-bind", default="127.0.0.1:10249", help="HOST:PORT of /metrics")
     p.add_argument("--idle-timeout", type=float, default=0.0, help="seconds; 0: none")
@@ -43,6 +49,7 @@ async def run(args: argparse.Namespace) -> int:
         server = ProxyServer(
             client,
             node_ips=args.node_ip,
+            node_names=args.node_name,
             workers=args.workers or None,
             metrics_host=host or "127.0.0.1",
             metrics_port=int(port),
@@ -63,11 +70,13 @@ async def run(args: argparse.Namespace) -> int:
 
 
 @contextlib.asynccontextmanager
-async def embedded(kubeconfig: Path, *, node_ips: list[str]) -> AsyncIterator[ProxyServer]:
-    """The host's proxy inside `kcore up`: ClusterIPs, and NodePorts on the given node IPs;
-    /metrics on a free loopback port."""
+async def embedded(
+    kubeconfig: Path, *, node_ips: list[str], node_names: list[str]
+) -> AsyncIterator[ProxyServer]:
+    """The host's proxy inside `kcore up`: ClusterIPs, and NodePorts on the given node IPs
+    (`node_names` are the nodes whose endpoints are local); /metrics on a free loopback port."""
     async with Client.from_kubeconfig(kubeconfig, user_agent="kcore-proxy") as client:
-        server = ProxyServer(client, node_ips=node_ips, metrics_port=0)
+        server = ProxyServer(client, node_ips=node_ips, node_names=node_names, metrics_port=0)
         await server.start()
         try:
             yield server

@@ -1,7 +1,7 @@
 """The proxy as a node component: the data path, its Service config, and /metrics.
 
 `ProxyServer` starts the epoll workers, a `ServiceConfig` over the API server's Services and
-Endpoints, and a small HTTP server whose `/metrics` serves the per-Service counters in
+EndpointSlices, and a small HTTP server whose `/metrics` serves the per-Service counters in
 Prometheus text and whose `/healthz` says whether the informers have synced. `kcore proxy`
 (kcore/proxy/cli.py) runs one until SIGINT/SIGTERM; `kcore up` can embed one.
 """
@@ -24,6 +24,7 @@ class ProxyServer:
         client: Client,
         *,
         node_ips: Sequence[str] = (),
+        node_names: Sequence[str] = (),
         workers: int | None = None,
         metrics_host: str = "127.0.0.1",
         metrics_port: int = 10249,
@@ -31,7 +32,9 @@ class ProxyServer:
     ) -> None:
         self.proxy = Proxy(workers=workers, idle_timeout=idle_timeout)
         self.factory = SharedInformerFactory(client)
-        self.config = ServiceConfig(self.proxy, self.factory, node_ips=node_ips)
+        self.config = ServiceConfig(
+            self.proxy, self.factory, node_ips=node_ips, node_names=node_names
+        )
         self._metrics_addr = (metrics_host, metrics_port)
         self._runner: web.AppRunner | None = None
         self.metrics_port = 0
@@ -65,5 +68,5 @@ class ProxyServer:
         return web.Response(text=text, content_type="text/plain", charset="utf-8")
 
     async def _healthz(self, _: web.Request) -> web.Response:
-        synced = self.config.services.has_synced() and self.config.endpoints.has_synced()
+        synced = self.config.has_synced()
         return web.Response(text="ok" if synced else "syncing", status=200 if synced else 503)

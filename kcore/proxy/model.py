@@ -2,7 +2,7 @@
 
 A `ServicePort` says where to listen (ClusterIP:port, and node-IP:nodePort for NodePort
 Services), which ready endpoints to balance over, and how (`policy`, ClientIP
-`affinity_timeout`). The config layer builds these from Services and Endpoints; a library
+`affinity_timeout`). The config layer builds these from Services and EndpointSlices; a library
 user writes them by hand. Addresses are IPv4 literals (the data path is IPv4 TCP).
 """
 

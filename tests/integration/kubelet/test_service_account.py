@@ -60,7 +60,7 @@ async def cluster(tmp_path: Path, scheme: str) -> AsyncIterator[kcore.Cluster]:
     takes pods to the API server through the `kubernetes` Service."""
     async with (
         kcore.Cluster(data_dir=tmp_path / "cluster", tls=scheme == "https") as c,
-        proxy_cli.embedded(c.kubeconfig, node_ips=[]),
+        proxy_cli.embedded(c.kubeconfig, node_ips=[], node_names=[]),
     ):
         yield c
 

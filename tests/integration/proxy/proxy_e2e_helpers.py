@@ -123,7 +123,9 @@ class Node:
             stack.push_async_callback(self.kubelet.stop)
             await stack.enter_async_context(scheduler_cli.embedded(kubeconfig))
             proxy_client = await stack.enter_async_context(cluster.new_client())
-            self.server = ProxyServer(proxy_client, node_ips=[NODE_IP], metrics_port=0)
+            self.server = ProxyServer(
+                proxy_client, node_ips=[NODE_IP], node_names=[self.node_name], metrics_port=0
+            )
             await self.server.start()
             stack.push_async_callback(self.server.stop)
             await self.server.wait_for_sync()
