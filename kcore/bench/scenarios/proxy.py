@@ -24,7 +24,7 @@ def run(ctx: Context) -> None:
     if missing:
         raise Unavailable(f"proxy peers not installed: {', '.join(missing)}")
     bench = driver("proxy_bench", "the proxy comparison")
-    seconds, rounds = (2.0, 1) if ctx.quick else (3.0, 3)
+    seconds, rounds = (1.5, 3) if ctx.quick else (3.0, 3)
     with ctx.phase(f"wrk x {len(bench.WORKLOADS)} workloads x 3 targets x {rounds} rounds"):
         figures = bench.compare(workers=WORKERS, seconds=seconds, rounds=rounds)
     bad = [f for f in figures if f.errors]
