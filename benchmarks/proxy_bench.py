@@ -8,8 +8,10 @@ direct here, see kcore/proxy/datapath.py for why) and, per workload, its faster 
 option here (`HAPROXY_SPLICE`): splice-auto, which never splices these small responses, and
 splice-response for bulk (splice-auto does not splice 1 MiB responses either, and copying
 them costs HAProxy ~380 instead of ~210 us of CPU per response). The kcore proxy runs in
-this process with its epoll workers and defaults. wrk measures three workloads against each
-target in turn:
+this process with its epoll workers and defaults, and a second time keeping the system's
+congestion control on its sockets ("kcore/system-cc": its default is reno on loopback,
+HAProxy 2.6 has no per-socket setting). wrk measures three workloads against each target
+in turn:
 
 * `keepalive`: small responses over persistent connections (requests/s),
 * `close`: small responses with `Connection: close` (new connections/s),
@@ -43,7 +45,11 @@ WORKLOADS: dict[str, tuple[str, list[str]]] = {
     "close": ("/small", ["-H", "Connection: close"]),
     "bulk": ("/bulk", []),
 }
-TARGETS = ("kcore", "haproxy", "direct")
+# "kcore/system-cc": the same proxy keeping the system's congestion control (BBR here) on
+# its sockets instead of its default reno (kcore.proxy.datapath explains why), so that what
+# that choice is worth shows in every run; HAProxy 2.6 has no per-socket setting and keeps
+# the system's, as nginx and wrk do.
+TARGETS = ("kcore", "haproxy", "direct", "kcore/system-cc")
 # HAProxy's faster option per workload on this machine (CPU per request, same runs):
 # keep-alive 13.3 us with splice-auto vs 15.1 with splice-response, close 55 vs 60, bulk
 # 380 vs 211.
@@ -144,11 +150,13 @@ backend b
 
 
 @contextlib.contextmanager
-def kcore_proxy(backend: Address, workers: int) -> Iterator[tuple[Address, CpuClock]]:
+def kcore_proxy(
+    backend: Address, workers: int, **options: str
+) -> Iterator[tuple[Address, CpuClock]]:
     """The kcore proxy in this process (its CPU clock is this process's: the main thread
-    only waits for wrk meanwhile)."""
+    only waits for wrk meanwhile, and one proxy at a time is loaded)."""
     addr = Address("127.32.0.80", free_port("127.32.0.80"))
-    with Proxy(workers=workers) as proxy:
+    with Proxy(workers=workers, **options) as proxy:  # type: ignore[arg-type]
         proxy.set_service("bench", ServicePort(listen=(addr,), endpoints=(backend,)))
         yield addr, time.process_time
 
@@ -237,8 +245,8 @@ def parse_wrk(
 @contextlib.contextmanager
 def targets(workers: int) -> Iterator[dict[str, tuple[Address, CpuClock]]]:
     """nginx, HAProxy (twice: "haproxy/splice-auto", "haproxy/splice-response") and the
-    kcore proxy running: by target name, the address to load and the CPU clock of what sits
-    in front of nginx (nginx's own for direct)."""
+    kcore proxy (twice: its defaults, "kcore/system-cc") running: by target name, the address
+    to load and the CPU clock of what sits in front of nginx (nginx's own for direct)."""
     for tool in ("nginx", "haproxy", "wrk"):
         if shutil.which(tool) is None:
             raise RuntimeError(f"{tool} is not installed (apt-get install nginx-light haproxy wrk)")
@@ -250,9 +258,11 @@ def targets(workers: int) -> Iterator[dict[str, tuple[Address, CpuClock]]]:
             haproxy(workdir, direct[0], workers, "splice-auto") as ha_auto,
             haproxy(workdir, direct[0], workers, "splice-response") as ha_splice,
             kcore_proxy(direct[0], workers) as kc,
+            kcore_proxy(direct[0], workers, congestion="") as kc_system_cc,
         ):
             yield {
                 "kcore": kc,
+                "kcore/system-cc": kc_system_cc,
                 "haproxy/splice-auto": ha_auto,
                 "haproxy/splice-response": ha_splice,
                 "direct": direct,
@@ -300,18 +310,21 @@ def table(figures: list[Figure]) -> str:
     """The figures side by side, with kcore's ratio to HAProxy and to direct."""
     by = {(f.workload, f.target): f for f in figures}
     rows = [
-        f"{'workload':<10} {'target':<8} {'req/s':>10} {'MiB/s':>9} {'p99 ms':>8} "
+        f"{'workload':<10} {'target':<16} {'req/s':>10} {'MiB/s':>9} {'p99 ms':>8} "
         f"{'cpu us/req':>10} {'errors':>6}"
     ]
     for f in figures:
         rows.append(
-            f"{f.workload:<10} {f.target:<8} {f.requests_per_s:>10.0f} "
+            f"{f.workload:<10} {f.target:<16} {f.requests_per_s:>10.0f} "
             f"{f.bytes_per_s / (1 << 20):>9.1f} {f.p99_ms:>8.2f} "
             f"{f.cpu_us_per_request:>10.1f} {f.errors:>6}"
         )
     for workload in WORKLOADS:
-        kc, ha, direct = (by[(workload, t)].requests_per_s for t in TARGETS)
-        rows.append(f"{workload}: kcore/haproxy {kc / ha:.2f}x, kcore/direct {kc / direct:.2f}x")
+        kc, ha, direct, syscc = (by[(workload, t)].requests_per_s for t in TARGETS)
+        rows.append(
+            f"{workload}: kcore/haproxy {kc / ha:.2f}x, kcore/direct {kc / direct:.2f}x "
+            f"(with the system's congestion control: {syscc / ha:.2f}x, {syscc / direct:.2f}x)"
+        )
     return "\n".join(rows)
 
 

@@ -141,6 +141,7 @@ cdef extern from "<netinet/in.h>" nogil:
 cdef extern from "<netinet/tcp.h>" nogil:
     enum:
         TCP_NODELAY
+        TCP_CONGESTION
         TCP_DEFER_ACCEPT
 
 

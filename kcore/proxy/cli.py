@@ -16,6 +16,7 @@ from pathlib import Path
 
 from kcore.client import Client
 from kcore.proxy.daemon import ProxyServer
+from kcore.proxy.datapath import CONGESTION
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -36,6 +37,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--workers", type=int, default=0, help="epoll threads (0: one per core)")
     p.add_argument("--metrics-bind", default="127.0.0.1:10249", help="HOST:PORT of /metrics")
     p.add_argument("--idle-timeout", type=float, default=0.0, help="seconds; 0: none")
+    p.add_argument(
+        "--congestion",
+        default=CONGESTION,
+        help="TCP congestion control of the loopback sockets ('': the system's)",
+    )
     p.add_argument("-v", "--verbose", action="store_true")
 
 
@@ -54,6 +60,7 @@ async def run(args: argparse.Namespace) -> int:
             metrics_host=host or "127.0.0.1",
             metrics_port=int(port),
             idle_timeout=args.idle_timeout,
+            congestion=args.congestion,
         )
         await server.start()
         print(

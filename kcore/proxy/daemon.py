@@ -14,7 +14,7 @@ from aiohttp import web
 
 from kcore.client import Client, SharedInformerFactory
 from kcore.proxy.config import ServiceConfig
-from kcore.proxy.datapath import Proxy
+from kcore.proxy.datapath import CONGESTION, Proxy
 from kcore.proxy.metrics import render
 
 
@@ -29,8 +29,9 @@ class ProxyServer:
         metrics_host: str = "127.0.0.1",
         metrics_port: int = 10249,
         idle_timeout: float = 0.0,
+        congestion: str = CONGESTION,
     ) -> None:
-        self.proxy = Proxy(workers=workers, idle_timeout=idle_timeout)
+        self.proxy = Proxy(workers=workers, idle_timeout=idle_timeout, congestion=congestion)
         self.factory = SharedInformerFactory(client)
         self.config = ServiceConfig(
             self.proxy, self.factory, node_ips=node_ips, node_names=node_names

@@ -32,7 +32,7 @@ def proxy_factory() -> Iterator[Callable[..., Proxy]]:
     before = open_fds()
     made: list[Proxy] = []
 
-    def make(**kw: float) -> Proxy:
+    def make(**kw: float | str) -> Proxy:
         made.append(Proxy(workers=2, **kw).start())  # type: ignore[arg-type]
         return made[-1]
 

@@ -131,8 +131,8 @@ def test_slow_reader_holds_memory_flat(proxy: Proxy, backends: Callable[..., Bac
     assert received == total
 
 
-def tcp_rcvbuf(*, peer: tuple[str, int], local: tuple[str, int] | None = None) -> int:
-    """SO_RCVBUF of this process's TCP socket connected to `peer` (and bound to `local`):
+def proxy_socket(*, peer: tuple[str, int], local: tuple[str, int] | None = None) -> socket.socket:
+    """A duplicate of this process's TCP socket connected to `peer` (and bound to `local`):
     the proxy runs in this process, so its sockets are among our descriptors."""
     for name in os.listdir("/proc/self/fd"):
         try:
@@ -141,15 +141,24 @@ def tcp_rcvbuf(*, peer: tuple[str, int], local: tuple[str, int] | None = None) -
             s = socket.socket(fileno=os.dup(int(name)))
         except OSError:
             continue  # closed meanwhile
-        with s:
-            try:
-                if s.type != socket.SOCK_STREAM or s.getpeername() != peer:
-                    continue
-            except OSError:
-                continue
-            if local is None or s.getsockname() == local:
-                return s.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+        try:
+            wanted = s.type == socket.SOCK_STREAM and s.getpeername() == peer
+            if wanted and (local is None or s.getsockname() == local):
+                return s
+        except OSError:
+            pass
+        s.close()
     raise AssertionError(f"no socket connected to {peer}")
+
+
+def tcp_rcvbuf(*, peer: tuple[str, int], local: tuple[str, int] | None = None) -> int:
+    with proxy_socket(peer=peer, local=local) as s:
+        return s.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+
+
+def tcp_congestion(*, peer: tuple[str, int], local: tuple[str, int] | None = None) -> str:
+    with proxy_socket(peer=peer, local=local) as s:
+        return s.getsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, 16).rstrip(b"\0").decode()
 
 
 @pytest.mark.parametrize("recv_buffer", [0, 300_000])
@@ -170,6 +179,22 @@ def test_recv_buffer_fixes_both_sockets_of_a_connection(
         assert client_side == backend_side == fixed
     else:  # left to the kernel's autotuning
         assert fixed not in (client_side, backend_side)
+
+
+@pytest.mark.parametrize("congestion", ["", "reno"])
+def test_congestion_control_of_both_loopback_sockets(
+    proxy_factory: Callable[..., Proxy], backends: Callable[..., Backend], congestion: str
+) -> None:
+    system = Path("/proc/sys/net/ipv4/tcp_congestion_control").read_text().strip()
+    proxy = proxy_factory(congestion=congestion)
+    backend = backends(echo)
+    vip = serve(proxy, backend.address)
+    with connect(vip) as c:
+        c.sendall(b"ping")
+        assert c.recv(4) == b"ping"
+        client_side = tcp_congestion(peer=c.getsockname(), local=vip)
+        backend_side = tcp_congestion(peer=backend.address)
+    assert client_side == backend_side == (congestion or system)
 
 
 def test_half_close_from_the_client(proxy: Proxy, backends: Callable[..., Backend]) -> None:
