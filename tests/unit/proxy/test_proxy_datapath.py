@@ -477,9 +477,13 @@ def test_least_connections_through_the_data_path(
 ) -> None:
     bs = [backends(tag_then_echo, name=n) for n in "abc"]
     vip = serve(proxy, *(b.address for b in bs), policy="LeastConnections")
-    held = [connect(vip) for _ in range(3)]
+    held: list[socket.socket] = []
     try:
-        assert [read_line(c) for c in held] == [b"a", b"b", b"c"]
+        tags = []
+        for _ in range(3):  # one at a time: each is picked before the next is accepted
+            held.append(connect(vip))
+            tags.append(read_line(held[-1]))
+        assert tags == [b"a", b"b", b"c"]
         held.pop(1).close()
         until(lambda: dict(proxy.endpoint_load("svc"))[bs[1].address] == 0, "b released")
         assert [n for _, n in proxy.endpoint_load("svc")] == [1, 0, 1]
