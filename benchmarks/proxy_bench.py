@@ -212,6 +212,8 @@ def run_wrk(
     seconds: float,
     cpu: CpuClock = lambda: 0.0,
 ) -> Figure:
+    if seconds != int(seconds):
+        raise ValueError(f"wrk takes whole seconds, not {seconds}")
     path, extra = WORKLOADS[workload]
     url = f"http://{addr.host}:{addr.port}{path}"
     argv = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{seconds:g}s", "--latency", *extra, url]

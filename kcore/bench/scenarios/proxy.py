@@ -27,7 +27,7 @@ def run(ctx: Context) -> None:
     if missing:
         raise Unavailable(f"proxy peers not installed: {', '.join(missing)}")
     bench = driver("proxy_bench", "the proxy comparison")
-    seconds, rounds = (1.5, 3) if ctx.quick else (3.0, 3)
+    seconds, rounds = (2.0, 3) if ctx.quick else (3.0, 3)
     targets = len(bench.TARGETS)
     with ctx.phase(f"wrk x {len(bench.WORKLOADS)} workloads x {targets} targets x {rounds} rounds"):
         figures = bench.compare(workers=WORKERS, seconds=seconds, rounds=rounds)
