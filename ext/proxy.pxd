@@ -142,7 +142,6 @@ cdef extern from "<netinet/tcp.h>" nogil:
     enum:
         TCP_NODELAY
         TCP_CONGESTION
-        TCP_DEFER_ACCEPT
 
 
 cdef extern from "<pthread.h>" nogil:

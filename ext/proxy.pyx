@@ -18,11 +18,15 @@ sized to 1 MiB (fewer, larger splices per wakeup: ~10% less proxy CPU per byte t
 here); the resize is best effort, so past the user's pipe page limit a pipe stays smaller.
 
 A new connection costs two TCP connections' worth of kernel work, so the proxy saves
-packets where it can: the client's first bytes, when already queued at accept, are read
-before the backend connect and sent as soon as it returns, with the handshake's last ACK
-held back to ride on them (TCP_DEFER_ACCEPT on the connecting socket); and when a side's
-last bytes come with its FIN, they are passed on with MSG_MORE so that the FIN sent on
-behalf of it leaves in the same segment (the recv that would only say EOF is skipped).
+what it can around it: the client's first bytes, when already queued at accept, are read
+before the socket is watched (no event reports them again) and sent as soon as the backend
+connect returns (on loopback the handshake is done by then); and when a side's last bytes
+come with its FIN, they are passed on with MSG_MORE so that the FIN sent on behalf of it
+leaves in the same segment (the recv that would only say EOF is skipped). Holding back the
+handshake's last ACK to ride on those first bytes (TCP_DEFER_ACCEPT on the connecting
+socket) saved one more packet but cost bulk transfers: it leaves the socket in quick-ACK
+mode, and ACKing every segment of the first responses drove the backend's BBR out of its
+startup phase far more often (1 MiB responses ~30% slower), so it is not done.
 
 UDP Services have one datagram socket per address, in one worker's set only, so that worker
 owns the listener's flow table (client address -> flow) without locks. A flow is a
@@ -328,14 +332,6 @@ cdef void set_nodelay(int fd) noexcept nogil:
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one))
 
 
-cdef void set_ack_with_data(int fd) noexcept nogil:
-    # On a connecting socket TCP_DEFER_ACCEPT holds back the handshake's last ACK (for at
-    # most 200 ms) so that it leaves with the first data segment: one packet fewer per
-    # connection when the client's first bytes are already here.
-    cdef int one = 1
-    setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &one, sizeof(one))
-
-
 cdef void set_loopback_congestion(int fd, uint32_t peer, const char* name) noexcept nogil:
     # A loopback hop has no queue to pace for: the system's congestion control (BBR here)
     # would arm a pacing hrtimer per burst, ~30% of the proxy's CPU on 1 MiB responses.
@@ -559,8 +555,6 @@ cdef void start_connect(Worker* w, Conn* c, ssize_t early) noexcept nogil:
             set_nodelay(fd)
             set_rcvbuf(fd, w.sh.recv_buffer)
             set_loopback_congestion(fd, c.ep.ip, w.sh.congestion)
-            if early > 0 or c.d[0].len > 0:
-                set_ack_with_data(fd)
             r = connect(fd, <sockaddr*>&sa, sizeof(sa))
             if (r == 0 or errno == EINPROGRESS) and watch(w, fd, &c.h[1]) == 0:
                 c.fd[1] = fd
@@ -682,9 +676,9 @@ cdef void on_accept(Worker* w, Service* s, int fd, uint32_t client) noexcept nog
     c.svc, c.ep, c.client_ip, c.fd[0] = s, ep, client, fd
     c.state = ST_CONNECTING
     kc_store(&w.active, w.active + 1)
-    # The client's first bytes are usually here by the time it is accepted: read them now,
+    # The client's first bytes are often here by the time it is accepted: read them now,
     # before the socket is watched (so no event reports them again), and hand them to the
-    # connect, which sends them with the handshake's last ACK.
+    # connect, which sends them as soon as it returns.
     n = recv(fd, w.scratch, BUF_SIZE, 0)
     if n > 0:
         kc_add(&s.counters[CTR_BYTES_IN], n)

@@ -35,10 +35,11 @@ autotuning is the better choice.
 listener on 127.0.0.0/8, and those to an endpoint there), "reno" by default ("" keeps the
 system's). A loopback hop has no bottleneck queue to pace for, yet a pacing congestion
 control (BBR, the default here) arms an hrtimer per burst it sends: on 1 MiB responses that
-is ~30% of the proxy's CPU (a timer reprogram is a VM exit here). Reno does not pace, so the
-proxy's CPU per 1 MiB response drops from ~150-220 to ~110-175 us (same runs). Reno is
-allowed to unprivileged processes on every Linux; the backend's own sockets keep whatever
-the backend chose.
+was ~30% of the proxy's CPU (a timer reprogram is a VM exit here). With reno the proxy
+spends ~95-150 instead of ~120-200 us of CPU per 1 MiB response (same runs); throughput
+through it is the same within the runs' spread, which the backend's own BBR dominates.
+Reno is allowed to unprivileged processes on every Linux; the backend's sockets keep
+whatever the backend chose.
 """
 
 from __future__ import annotations

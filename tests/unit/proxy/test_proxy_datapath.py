@@ -285,7 +285,7 @@ def early_client(addr: Address, data: bytes) -> socket.socket:
 def test_first_bytes_waiting_at_accept_reach_the_backend(
     proxy: Proxy, backends: Callable[..., Backend]
 ) -> None:
-    """The bytes read before the backend connect (sent with it, or staged while it is
+    """The bytes read before the backend connect (sent once it returns, or staged while it is
     still in progress, or carried to the next endpoint when it is refused) arrive whole
     and in order, also when the client's FIN came with them."""
     live = backends(echo)
