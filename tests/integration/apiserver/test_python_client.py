@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -56,8 +57,10 @@ SAMPLES: list[tuple[str, str, dict[str, Any]]] = [
 
 
 @pytest.fixture
-def dyn(core_api: Any) -> dynamic.DynamicClient:
-    return dynamic.DynamicClient(core_api)
+def dyn(core_api: Any, tmp_path: Path) -> dynamic.DynamicClient:
+    # The discovery cache goes to the test's own directory (by default the client leaves
+    # /tmp/osrcp-<hash of the server URL>.json behind, one per server).
+    return dynamic.DynamicClient(core_api, cache_file=str(tmp_path / "discovery.json"))
 
 
 @pytest.mark.parametrize(
