@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kcore.proxy import Address, Proxy, ServicePort
-from kcore.proxy.datapath import RECV_BUFFER
+from kcore.proxy.datapath import CONGESTION, RECV_BUFFER
 
 WORKLOADS: dict[str, tuple[str, list[str]]] = {
     "keepalive": ("/small", []),
@@ -151,12 +151,12 @@ backend b
 
 @contextlib.contextmanager
 def kcore_proxy(
-    backend: Address, workers: int, **options: str
+    backend: Address, workers: int, congestion: str = CONGESTION
 ) -> Iterator[tuple[Address, CpuClock]]:
     """The kcore proxy in this process (its CPU clock is this process's: the main thread
     only waits for wrk meanwhile, and one proxy at a time is loaded)."""
     addr = Address("127.32.0.80", free_port("127.32.0.80"))
-    with Proxy(workers=workers, **options) as proxy:  # type: ignore[arg-type]
+    with Proxy(workers=workers, congestion=congestion) as proxy:
         proxy.set_service("bench", ServicePort(listen=(addr,), endpoints=(backend,)))
         yield addr, time.process_time
 

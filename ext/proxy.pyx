@@ -436,6 +436,19 @@ cdef int flush_dir(Worker* w, Conn* c, Dir* d, int dst) noexcept nogil:
     return 1
 
 
+cdef int stage(Worker* w, Dir* d, ssize_t sent, ssize_t n) noexcept nogil:
+    """Keep bytes `sent`..`n` of the scratch buffer in the direction's own buffer (made on
+    first need) until the other side takes them; -1 when out of memory."""
+    if d.buf == NULL:
+        d.buf = <char*>malloc(BUF_SIZE)
+        if d.buf == NULL:
+            return -1
+    memcpy(d.buf, w.scratch + sent, <size_t>(n - sent))
+    d.off, d.len, d.in_pipe = 0, <size_t>(n - sent), 0
+    kc_add(&w.sh.buffered, <int64_t>d.len)
+    return 0
+
+
 cdef int pass_on(Worker* w, Conn* c, Dir* d, int dst, ssize_t n, int flags) noexcept nogil:
     """Send the `n` bytes just read into the scratch buffer to side `dst`; what does not fit
     is staged in the direction's own buffer. 1: go on, 0: `dst` is full, -1: error."""
@@ -450,13 +463,8 @@ cdef int pass_on(Worker* w, Conn* c, Dir* d, int dst, ssize_t n, int flags) noex
         sent = 0
     else:
         c.wr[dst] = 0  # a short send: the socket is full
-    if d.buf == NULL:
-        d.buf = <char*>malloc(BUF_SIZE)
-        if d.buf == NULL:
-            return -1
-    memcpy(d.buf, w.scratch + sent, <size_t>(n - sent))
-    d.off, d.len, d.in_pipe = 0, <size_t>(n - sent), 0
-    kc_add(&w.sh.buffered, <int64_t>d.len)
+    if stage(w, d, sent, n) < 0:
+        return -1
     return 1 if c.wr[dst] else 0
 
 
@@ -574,20 +582,10 @@ cdef int stage_early(Worker* w, Conn* c, ssize_t n) noexcept nogil:
     connecting; stage what it does not take. A failed send stages all of it: the connect's
     own ERR/HUP event moves on to the next endpoint, which gets the bytes."""
     cdef ssize_t sent = send(c.fd[1], w.scratch, <size_t>n, MSG_NOSIGNAL)
-    cdef Dir* d = &c.d[0]
     if sent == n:
         return 0
-    if sent < 0:
-        sent = 0
-    if d.buf == NULL:
-        d.buf = <char*>malloc(BUF_SIZE)
-        if d.buf == NULL:
-            return -1
-    memcpy(d.buf, w.scratch + sent, <size_t>(n - sent))
-    d.off, d.len, d.in_pipe = 0, <size_t>(n - sent), 0
-    kc_add(&w.sh.buffered, <int64_t>d.len)
     c.wr[1] = 0
-    return 0
+    return stage(w, &c.d[0], max(sent, <ssize_t>0), n)
 
 
 cdef void next_endpoint(Worker* w, Conn* c) noexcept nogil:

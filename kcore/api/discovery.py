@@ -7,6 +7,9 @@ import msgspec
 from kcore.api.core import ObjectReference
 from kcore.api.meta import ListObject, Model, Object
 
+# The label naming the Service a slice belongs to (any manager's slices carry it).
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+
 
 class EndpointConditions(Model):
     ready: bool | None = None

@@ -20,6 +20,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from kcore.api import errors
+from kcore.api.discovery import SERVICE_NAME_LABEL
 from kcore.apiserver import admission, objects
 from kcore.apiserver.allocator import SERVICE_CIDR, ServiceAllocator
 from kcore.apiserver.objects import Obj
@@ -73,7 +74,7 @@ def desired_slice(host: str, port: int) -> Obj:
         "metadata": {
             "name": NAME,
             "namespace": NAMESPACE,
-            "labels": {"kubernetes.io/service-name": NAME},
+            "labels": {SERVICE_NAME_LABEL: NAME},
         },
         "addressType": "IPv4",
         "endpoints": [{"addresses": [host], "conditions": {"ready": True}}],

@@ -14,7 +14,13 @@ from __future__ import annotations
 from typing import Any
 
 from kcore.api.core import Service
-from kcore.api.discovery import Endpoint, EndpointConditions, EndpointPort, EndpointSlice
+from kcore.api.discovery import (
+    SERVICE_NAME_LABEL,
+    Endpoint,
+    EndpointConditions,
+    EndpointPort,
+    EndpointSlice,
+)
 from kcore.api.errors import StatusError
 from kcore.api.meta import ObjectMeta
 from kcore.client import EventRecorder, SharedInformer, SharedInformerFactory, split_key
@@ -28,7 +34,6 @@ from kcore.controllers.endpoints import (
     pod_reference,
 )
 
-SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
 MANAGED_BY = "endpointslice-controller.k8s.io"
 SERVICE_INDEX = "service"

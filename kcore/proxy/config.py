@@ -41,7 +41,7 @@ import msgspec
 
 from kcore.api.core import Service
 from kcore.api.core import ServicePort as ApiServicePort
-from kcore.api.discovery import Endpoint, EndpointSlice
+from kcore.api.discovery import SERVICE_NAME_LABEL, Endpoint, EndpointSlice
 from kcore.client import SharedInformer, SharedInformerFactory, key_of
 from kcore.proxy.datapath import Proxy
 from kcore.proxy.model import Address, Policy, Protocol, ServicePort
@@ -50,7 +50,6 @@ log = logging.getLogger(__name__)
 
 POLICY_ANNOTATION = "proxy.kcore.io/policy"
 DEFAULT_AFFINITY_SECONDS = 10800
-SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 SERVICE_INDEX = "service"
 
 
@@ -139,6 +138,7 @@ def table_entries(
     external_ips = _external_ips(svc)
     internal_local = svc.spec.internal_traffic_policy == "Local"
     external_local = svc.spec.external_traffic_policy == "Local"
+    policy, affinity = _policy(svc), _affinity(svc)
     out: dict[str, ServicePort] = {}
     for port in svc.spec.ports:
         if port.protocol not in ("", "TCP", "UDP"):
@@ -151,9 +151,7 @@ def table_entries(
         external = [Address(ip, port.port) for ip in external_ips]
         if node_ports and port.node_port:
             external += [Address(ip, port.node_port) for ip in node_ips]
-        base = ServicePort(
-            listen=(), policy=_policy(svc), affinity_timeout=_affinity(svc), protocol=protocol
-        )
+        base = ServicePort(listen=(), policy=policy, affinity_timeout=affinity, protocol=protocol)
         key = _entry_key(svc, port)
         internal_eps = here if internal_local else everywhere
         if external and internal_local != external_local:
